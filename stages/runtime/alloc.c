@@ -1,0 +1,71 @@
+/* stages/runtime/alloc.c — the swappable allocator (libuv's uv_replace_allocator). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+
+static struct {
+    nlpd_malloc_fn malloc_fn;
+    nlpd_realloc_fn realloc_fn;
+    nlpd_calloc_fn calloc_fn;
+    nlpd_free_fn free_fn;
+} allocator = {malloc, realloc, calloc, free};
+
+int
+nlpd_set_allocator(nlpd_malloc_fn malloc_fn, nlpd_realloc_fn realloc_fn, nlpd_calloc_fn calloc_fn,
+                   nlpd_free_fn free_fn)
+{
+    if (malloc_fn == NULL || realloc_fn == NULL || calloc_fn == NULL || free_fn == NULL)
+        return NLPD_EINVAL;
+    allocator.malloc_fn = malloc_fn;
+    allocator.realloc_fn = realloc_fn;
+    allocator.calloc_fn = calloc_fn;
+    allocator.free_fn = free_fn;
+    return 0;
+}
+
+void *
+nlpd_malloc(size_t size)
+{
+    return allocator.malloc_fn(size != 0 ? size : 1);
+}
+
+void *
+nlpd_calloc(size_t count, size_t size)
+{
+    if (count == 0 || size == 0)
+        return allocator.calloc_fn(1, 1);
+    return allocator.calloc_fn(count, size);
+}
+
+void *
+nlpd_realloc(void *ptr, size_t size)
+{
+    return allocator.realloc_fn(ptr, size != 0 ? size : 1);
+}
+
+void
+nlpd_free(void *ptr)
+{
+    if (ptr != NULL)
+        allocator.free_fn(ptr);
+}
+
+char *
+nlpd_strndup(const char *s, size_t len)
+{
+    char *p = nlpd_malloc(len + 1);
+    if (p == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *
+nlpd_strdup(const char *s)
+{
+    return nlpd_strndup(s, strlen(s));
+}
