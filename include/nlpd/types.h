@@ -45,6 +45,30 @@ typedef struct nlpd_region {
     uint32_t end;
 } nlpd_region;
 
+/* Token shape classes (Tokens.shape), a small hint for later stages.
+ * New classes are only appended. */
+typedef enum nlpd_token_shape {
+    NLPD_SHAPE_OTHER = 0,
+    NLPD_SHAPE_LOWER = 1,       /* "news" */
+    NLPD_SHAPE_CAPITALIZED = 2, /* "Seoul" */
+    NLPD_SHAPE_UPPER = 3,       /* "TASS", "U.S." */
+    NLPD_SHAPE_MIXED = 4,       /* "iPhone", "McDonald" */
+    NLPD_SHAPE_NUMBER = 5,      /* "42", "1,250.75", "3.5" */
+    NLPD_SHAPE_ALNUM = 6,       /* "G7", "3rd", "10:30" */
+    NLPD_SHAPE_PUNCT = 7,       /* ".", "(", "\u201c" */
+    NLPD_SHAPE_SYMBOL = 8,      /* "$", "%", "+" */
+    NLPD_SHAPE_URL = 9,
+    NLPD_SHAPE_EMAIL = 10,
+    NLPD_SHAPE_HANDLE = 11,  /* "@nlpd" */
+    NLPD_SHAPE_HASHTAG = 12, /* "#news" */
+    NLPD_SHAPE_EMOJI = 13,
+} nlpd_token_shape;
+
+/* Sentence flags (Sentences.flags bits). */
+enum {
+    NLPD_SENTENCE_TRUNCATED = 1u << 0, /* cut at the maximum sentence length */
+};
+
 /* Returns 1 when regions of `kind` hold running text (to be split into
  * sentences), 0 for layout (separator, source line). */
 static inline int

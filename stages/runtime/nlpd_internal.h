@@ -1,0 +1,154 @@
+/* stages/runtime/nlpd_internal.h — internals shared by the runtime, the
+ * daemon, nlpctl and the built-in workers. Not installed, not part of the
+ * SDK's ABI: names start with nlpd__ (libuv, Mosquitto).
+ */
+#ifndef NLPD_INTERNAL_H
+#define NLPD_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nlpd/doc.h"
+#include "nlpd/nlpd.pb-c.h"
+
+/* A growable byte buffer; zero-initialise. */
+typedef struct nlpd__buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} nlpd__buf;
+
+/* Makes room for `extra` more bytes. Returns 0 or NLPD_ENOMEM. */
+int nlpd__buf_reserve(nlpd__buf *b, size_t extra);
+int nlpd__buf_append(nlpd__buf *b, const void *data, size_t len);
+void nlpd__buf_release(nlpd__buf *b);
+
+/* A bump allocator for protobuf-c decoding: one reset per message instead of
+ * a free per field. Chunks are kept for reuse; nlpd__arena_release frees them. */
+typedef struct nlpd__arena nlpd__arena;
+int nlpd__arena_new(nlpd__arena **out);
+void nlpd__arena_reset(nlpd__arena *a);
+void nlpd__arena_free(nlpd__arena **a);
+ProtobufCAllocator *nlpd__arena_allocator(nlpd__arena *a);
+/* Allocates from the arena (NULL when out of memory); freed by reset. */
+void *nlpd__arena_alloc(nlpd__arena *a, size_t size);
+char *nlpd__arena_strndup(nlpd__arena *a, const char *s, size_t len);
+/* 1 when an allocation failed since the last reset (tells ENOMEM from EPROTO). */
+int nlpd__arena_failed(const nlpd__arena *a);
+
+/* The decoded message behind a document. Fields may be pointed at memory
+ * from nlpd__doc_arena() (or any memory that outlives the next pack), which
+ * is how the ingest worker sets the texts; then nlpd__doc_pack_full()
+ * encodes the whole message. NULL before a successful parse. */
+Nlpd__V1__Document *nlpd__doc_pb(nlpd_doc *self);
+nlpd__arena *nlpd__doc_arena(nlpd_doc *self);
+
+/* Records the runtime's trace entry and an error record among this stage's
+ * additions. Strings are copied. Return 0 or NLPD_ENOMEM. */
+int nlpd__doc_add_trace(nlpd_doc *self, const char *stage, const char *version,
+                        const char *worker, uint64_t elapsed_us, uint64_t started_unix_us);
+int nlpd__doc_add_error(nlpd_doc *self, const char *stage, const char *code, const char *message,
+                        int fatal);
+
+/* Size and encoding of the whole (possibly modified) message plus this
+ * stage's additions, for stages that rewrite (ingest). */
+ssize_t nlpd__doc_full_size(nlpd_doc *self);
+ssize_t nlpd__doc_full_pack(nlpd_doc *self, uint8_t *out);
+
+/* Refreshes the document's views (text, regions, ...) after its message was
+ * modified through nlpd__doc_pb(). */
+void nlpd__doc_refresh(nlpd_doc *self);
+
+/* 1 when the `len` bytes at `s` are valid UTF-8 (no surrogates, no
+ * overlongs, nothing above U+10FFFF). */
+int nlpd__utf8_valid(const char *s, size_t len);
+
+/* Checks the strings of a decoded Document (which protobuf-c does not
+ * validate) are valid UTF-8 and spans lie inside the texts; on failure
+ * returns NLPD_EPROTO and writes a reason into `why`. */
+int nlpd__doc_validate(const Nlpd__V1__Document *d, char *why, size_t why_len);
+
+/* Microseconds since the Unix epoch, and a monotonic clock in microseconds. */
+uint64_t nlpd__now_us(void);
+uint64_t nlpd__mono_us(void);
+
+#endif /* NLPD_INTERNAL_H */
+
+/* --- Wire protocol verbs (docs/protocol.md) ------------------------------- */
+
+/* Worker <-> daemon, on the stage socket (DEALER -> ROUTER). */
+#define NLPD_W_HELLO "HELLO"
+#define NLPD_W_STARTED "STARTED"
+#define NLPD_W_DONE "DONE"
+#define NLPD_W_BYE "BYE"
+#define NLPD_W_DOC "DOC"
+#define NLPD_W_STOP "STOP"
+#define NLPD_W_RESET "RESET"
+#define NLPD_W_HEARTBEAT "HEARTBEAT"
+
+/* Client <-> daemon, on the front door (DEALER -> ROUTER). */
+#define NLPD_C_SUBMIT "SUBMIT"
+#define NLPD_C_PING "PING"
+#define NLPD_C_ACCEPTED "ACCEPTED"
+#define NLPD_C_REFUSED "REFUSED"
+#define NLPD_C_RESULT "RESULT"
+#define NLPD_C_PONG "PONG"
+
+/* Environment the daemon gives the workers it spawns. */
+#define NLPD_ENV_STAGE "NLPD_STAGE"
+#define NLPD_ENV_WORKER_ID "NLPD_WORKER_ID"
+#define NLPD_ENV_ENDPOINT "NLPD_STAGE_ENDPOINT"
+#define NLPD_ENV_CONTROL "NLPD_CONTROL_ENDPOINT"
+#define NLPD_ENV_HEARTBEAT_MS "NLPD_HEARTBEAT_MS"
+#define NLPD_ENV_WINDOW "NLPD_WINDOW"
+#define NLPD_ENV_LOG_LEVEL "NLPD_LOG_LEVEL"
+
+/* Names of the sockets in the runtime directory. */
+#define NLPD_SOCK_FRONT "front"
+#define NLPD_SOCK_CONTROL "control"
+#define NLPD_SOCK_RESULTS "results"
+#define NLPD_HOPS_DIR "hops"
+#define NLPD_SOCK_HEARTBEAT "heartbeat"
+
+/* Resolves the runtime directory the daemon and its clients share:
+ * `given` if not NULL, else $NLPD_RUNTIME_DIR, else $RUNTIME_DIRECTORY
+ * (systemd), else /run/nlpd for root, else $XDG_RUNTIME_DIR/nlpd, else
+ * /tmp/nlpd-UID. Writes it to `out`. Returns 0 or NLPD_EINVAL (too long). */
+int nlpd__runtime_dir(const char *given, char *out, size_t out_len);
+
+/* --- ZeroMQ helpers (zmsg.c) ---------------------------------------------- */
+
+#include <zmq.h>
+
+#define NLPD__MAX_FRAMES 8
+
+/* One multipart message, up to NLPD__MAX_FRAMES frames; frames beyond that
+ * are read and dropped, and `extra` counts them (a malformed message). */
+typedef struct nlpd__frames {
+    zmq_msg_t f[NLPD__MAX_FRAMES];
+    int n;
+    int extra;
+} nlpd__frames;
+
+/* Receives one whole multipart message. `flags` is 0 or ZMQ_DONTWAIT.
+ * Returns 0, NLPD_EAGAIN when nothing is waiting, or another -errno. On
+ * success call nlpd__frames_close() when done. */
+int nlpd__recv_frames(void *sock, nlpd__frames *fr, int flags);
+void nlpd__frames_close(nlpd__frames *fr);
+
+/* 1 when frame i exists and holds exactly the NUL-free string `s`. */
+int nlpd__frame_is(const nlpd__frames *fr, int i, const char *s);
+/* Copies frame i into `out` as a NUL-terminated string (truncating);
+ * returns its full length, or -1 when the frame does not exist. */
+int nlpd__frame_str(const nlpd__frames *fr, int i, char *out, size_t out_len);
+size_t nlpd__frame_size(const nlpd__frames *fr, int i);
+const void *nlpd__frame_data(const nlpd__frames *fr, int i);
+
+/* Send one frame; `more` is ZMQ_SNDMORE or 0, plus ZMQ_DONTWAIT if wanted.
+ * Return 0 or -errno. nlpd__send_msg moves the message (it is empty after). */
+int nlpd__send_str(void *sock, const char *s, int flags);
+int nlpd__send_bytes(void *sock, const void *data, size_t len, int flags);
+int nlpd__send_msg(void *sock, zmq_msg_t *msg, int flags);
+
+/* The socket's ZMQ_EVENTS (ZMQ_POLLIN | ZMQ_POLLOUT bits), 0 on error. */
+int nlpd__zmq_events(void *sock);

@@ -1,0 +1,691 @@
+/* stages/runtime/stage.c — the worker runtime every stage runs inside.
+ *
+ * One libuv loop on the main thread: a uv_poll on the DEALER socket's
+ * ZMQ_FD (edge-triggered: drained while ZMQ_EVENTS says POLLIN, in batches
+ * bounded by count and time so signals are seen between documents, with a
+ * uv_idle to come back for the rest), uv_signal for SIGTERM/SIGINT. A
+ * second thread sends heartbeats on its own socket, so a long document
+ * never looks like a dead worker.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <zmq.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/log.h"
+#include "nlpd/stage.h"
+#include "nlpd_internal.h"
+
+#define BATCH_MAX_DOCS 64
+#define BATCH_MAX_US 5000
+#define DEFAULT_HEARTBEAT_MS 1000
+#define DEFAULT_WINDOW 2
+
+struct nlpd_stage_ctx {
+    const nlpd_stage_def *def;
+    char stage[64];
+    char version[64];
+    char worker_id[160];
+    char endpoint[512];
+    char control[512];
+    int heartbeat_ms;
+    unsigned window;
+    void *state;
+    int state_ready;
+
+    void *zctx;
+    void *sock;
+    uv_loop_t loop;
+    int loop_inited;
+    uv_poll_t poll;
+    uv_idle_t more;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    int stopping;
+    int exit_code;
+
+    nlpd_doc *doc;
+    uint64_t now_us;
+    int failed;
+    int fail_fatal;
+    char fail_code[64];
+    char fail_msg[512];
+
+    /* Shared with the heartbeat thread under `mu`. */
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    int hb_stop;
+    uint64_t processed;
+    uint64_t errors;
+    char current_key[96];
+    uv_thread_t hb_thread;
+    int hb_started;
+};
+
+/* --- Context accessors for stage code ------------------------------------- */
+
+void
+nlpd_stage_fail(nlpd_stage_ctx *ctx, const char *code, int fatal, const char *fmt, ...)
+{
+    if (ctx == NULL)
+        return;
+    ctx->failed = 1;
+    ctx->fail_fatal = fatal != 0;
+    snprintf(ctx->fail_code, sizeof(ctx->fail_code), "%s", code != NULL ? code : "stage_error");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->fail_msg, sizeof(ctx->fail_msg), fmt != NULL ? fmt : "", ap);
+    va_end(ap);
+}
+
+const char *
+nlpd_stage_name(const nlpd_stage_ctx *ctx)
+{
+    return ctx->stage;
+}
+
+const char *
+nlpd_stage_worker_id(const nlpd_stage_ctx *ctx)
+{
+    return ctx->worker_id;
+}
+
+uint64_t
+nlpd_stage_now_us(const nlpd_stage_ctx *ctx)
+{
+    return ctx->now_us;
+}
+
+/* --- Arguments ------------------------------------------------------------ */
+
+static void
+usage(const nlpd_stage_def *def, FILE *out)
+{
+    fprintf(out,
+            "usage: nlpd-%s [runtime options] [stage options]\n"
+            "\n"
+            "A stage worker of nlpd. The daemon starts it with its endpoints in the\n"
+            "environment; start it by hand to join a pipeline from another host.\n"
+            "\n"
+            "Runtime options (environment variable in brackets):\n"
+            "  --endpoint EP      the daemon's socket for this stage [NLPD_STAGE_ENDPOINT]\n"
+            "  --control EP       the daemon's heartbeat socket [NLPD_CONTROL_ENDPOINT]\n"
+            "  --stage NAME       stage name (default %s) [NLPD_STAGE]\n"
+            "  --worker-id ID     unique id of this worker [NLPD_WORKER_ID]\n"
+            "  --window N         documents held at once (default %d) [NLPD_WINDOW]\n"
+            "  --heartbeat-ms N   heartbeat interval (default %d) [NLPD_HEARTBEAT_MS]\n"
+            "  --log-level LEVEL  err, warning, notice, info, debug [NLPD_LOG_LEVEL]\n"
+            "  --version, --help\n",
+            def->name, def->name, DEFAULT_WINDOW, DEFAULT_HEARTBEAT_MS);
+}
+
+static const char *
+env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+static int
+parse_uint(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || v < lo || v > hi)
+        return NLPD_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Takes the runtime's options out of argv (compacting it in place) and
+ * leaves the stage's own. Returns 0, 1 for --help/--version (exit 0), or
+ * NLPD_EINVAL. */
+static int
+parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
+{
+    const char *endpoint = env_or(NLPD_ENV_ENDPOINT, NULL);
+    const char *control = env_or(NLPD_ENV_CONTROL, NULL);
+    const char *stage = env_or(NLPD_ENV_STAGE, ctx->def->name);
+    const char *worker = env_or(NLPD_ENV_WORKER_ID, NULL);
+    const char *window = env_or(NLPD_ENV_WINDOW, NULL);
+    const char *hb = env_or(NLPD_ENV_HEARTBEAT_MS, NULL);
+    const char *level = env_or(NLPD_ENV_LOG_LEVEL, "info");
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(ctx->def, stdout);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("nlpd-%s %s\n", ctx->def->name, ctx->def->version ? ctx->def->version : "");
+            return 1;
+        }
+        if (strcmp(a, "--endpoint") == 0)
+            slot = &endpoint;
+        else if (strcmp(a, "--control") == 0)
+            slot = &control;
+        else if (strcmp(a, "--stage") == 0)
+            slot = &stage;
+        else if (strcmp(a, "--worker-id") == 0)
+            slot = &worker;
+        else if (strcmp(a, "--window") == 0)
+            slot = &window;
+        else if (strcmp(a, "--heartbeat-ms") == 0)
+            slot = &hb;
+        else if (strcmp(a, "--log-level") == 0)
+            slot = &level;
+        if (slot == NULL) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "nlpd-%s: %s needs a value\n", ctx->def->name, a);
+            return NLPD_EINVAL;
+        }
+        *slot = argv[++i];
+    }
+    argv[out] = NULL;
+    *argc = out;
+
+    if (endpoint == NULL) {
+        fprintf(stderr,
+                "nlpd-%s: no endpoint: the daemon passes %s; by hand, give --endpoint\n",
+                ctx->def->name, NLPD_ENV_ENDPOINT);
+        return NLPD_EINVAL;
+    }
+    long v;
+    ctx->window = DEFAULT_WINDOW;
+    if (window != NULL) {
+        if (parse_uint(window, 1, 1024, &v) != 0) {
+            fprintf(stderr, "nlpd-%s: window must be 1..1024\n", ctx->def->name);
+            return NLPD_EINVAL;
+        }
+        ctx->window = (unsigned)v;
+    }
+    ctx->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    if (hb != NULL) {
+        if (parse_uint(hb, 10, 600000, &v) != 0) {
+            fprintf(stderr, "nlpd-%s: heartbeat-ms must be 10..600000\n", ctx->def->name);
+            return NLPD_EINVAL;
+        }
+        ctx->heartbeat_ms = (int)v;
+    }
+    *log_level = nlpd_log_level_parse(level);
+    if (*log_level < 0) {
+        fprintf(stderr, "nlpd-%s: unknown log level '%s'\n", ctx->def->name, level);
+        return NLPD_EINVAL;
+    }
+    snprintf(ctx->stage, sizeof(ctx->stage), "%s", stage);
+    snprintf(ctx->version, sizeof(ctx->version), "%s",
+             ctx->def->version != NULL ? ctx->def->version : "");
+    snprintf(ctx->endpoint, sizeof(ctx->endpoint), "%s", endpoint);
+    snprintf(ctx->control, sizeof(ctx->control), "%s", control != NULL ? control : "");
+    if (worker != NULL) {
+        snprintf(ctx->worker_id, sizeof(ctx->worker_id), "%s", worker);
+    } else {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(ctx->worker_id, sizeof(ctx->worker_id), "%s@%s:%d", ctx->stage, host,
+                 (int)getpid());
+    }
+    return 0;
+}
+
+/* --- Heartbeats ----------------------------------------------------------- */
+
+static uint64_t
+rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, res = 0;
+    int n = fscanf(f, "%lu %lu", &size, &res);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE) / 1024u;
+}
+
+static void
+heartbeat_send(nlpd_stage_ctx *ctx, void *push)
+{
+    Nlpd__V1__Heartbeat hb = NLPD__V1__HEARTBEAT__INIT;
+    char key[sizeof(ctx->current_key)];
+    uv_mutex_lock(&ctx->mu);
+    hb.processed = ctx->processed;
+    hb.errors = ctx->errors;
+    memcpy(key, ctx->current_key, sizeof(key));
+    uv_mutex_unlock(&ctx->mu);
+    hb.stage = ctx->stage;
+    hb.worker = ctx->worker_id;
+    hb.pid = (int32_t)getpid();
+    hb.current_key = key;
+    hb.rss_kb = rss_kb();
+    uint8_t buf[512];
+    size_t n = nlpd__v1__heartbeat__get_packed_size(&hb);
+    if (n > sizeof(buf))
+        return;
+    nlpd__v1__heartbeat__pack(&hb, buf);
+    /* Never block: with the daemon gone a heartbeat is worth nothing. */
+    if (nlpd__send_str(push, NLPD_W_HEARTBEAT, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+        nlpd__send_bytes(push, buf, n, ZMQ_DONTWAIT);
+}
+
+static void
+heartbeat_main(void *arg)
+{
+    nlpd_stage_ctx *ctx = arg;
+    void *push = zmq_socket(ctx->zctx, ZMQ_PUSH);
+    if (push == NULL)
+        return;
+    int linger = 0, hwm = 4;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (zmq_connect(push, ctx->control) != 0) {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s worker=%s msg=\"cannot connect heartbeats to %s: %s\"",
+                 ctx->stage, ctx->worker_id, ctx->control, zmq_strerror(zmq_errno()));
+        zmq_close(push);
+        return;
+    }
+    uv_mutex_lock(&ctx->mu);
+    while (!ctx->hb_stop) {
+        uv_mutex_unlock(&ctx->mu);
+        heartbeat_send(ctx, push);
+        uv_mutex_lock(&ctx->mu);
+        if (!ctx->hb_stop)
+            uv_cond_timedwait(&ctx->cond, &ctx->mu, (uint64_t)ctx->heartbeat_ms * 1000000u);
+    }
+    uv_mutex_unlock(&ctx->mu);
+    zmq_close(push);
+}
+
+/* --- Documents ------------------------------------------------------------ */
+
+static int
+send_hello(nlpd_stage_ctx *ctx)
+{
+    Nlpd__V1__WorkerHello h = NLPD__V1__WORKER_HELLO__INIT;
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    h.stage = ctx->stage;
+    h.version = ctx->version;
+    h.worker = ctx->worker_id;
+    h.pid = (int32_t)getpid();
+    h.host = host;
+    h.window = ctx->window;
+    uint8_t buf[1024];
+    size_t n = nlpd__v1__worker_hello__get_packed_size(&h);
+    if (n > sizeof(buf))
+        return NLPD_EINVAL;
+    nlpd__v1__worker_hello__pack(&h, buf);
+    int rc = nlpd__send_str(ctx->sock, NLPD_W_HELLO, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = nlpd__send_bytes(ctx->sock, buf, n, 0);
+    return rc;
+}
+
+static void
+set_current(nlpd_stage_ctx *ctx, const char *key, int done)
+{
+    uv_mutex_lock(&ctx->mu);
+    snprintf(ctx->current_key, sizeof(ctx->current_key), "%s", key);
+    if (done == 1)
+        ctx->processed++;
+    else if (done == 2) {
+        ctx->processed++;
+        ctx->errors++;
+    }
+    uv_mutex_unlock(&ctx->mu);
+}
+
+/* Runs the stage on one document and records the outcome among the
+ * additions. Returns the status word for the DONE message. */
+static const char *
+run_stage(nlpd_stage_ctx *ctx, const void *in, size_t in_len)
+{
+    ctx->failed = 0;
+    ctx->fail_code[0] = ctx->fail_msg[0] = '\0';
+    ctx->now_us = nlpd__now_us();
+    int rc = nlpd_doc_parse(ctx->doc, in, in_len);
+    if (rc != 0) {
+        NLPD_LOG(NLPD_LOG_WARNING, "stage=%s msg=\"undecodable document: %s\"", ctx->stage,
+                 nlpd_strerror(rc));
+        return "malformed";
+    }
+    if (nlpd_doc_has_fatal_error(ctx->doc) && !ctx->def->wants_failed_documents)
+        return "fatal"; /* passed through untouched */
+    uint64_t t0 = nlpd__mono_us();
+    rc = ctx->def->process(ctx->state, ctx->doc, ctx);
+    uint64_t elapsed = nlpd__mono_us() - t0;
+    const char *status = "ok";
+    if (rc != 0 || ctx->failed) {
+        nlpd_doc_drop_additions(ctx->doc);
+        const char *code = ctx->failed ? ctx->fail_code
+                           : rc == NLPD_ENOMEM ? "out_of_memory"
+                                               : "stage_error";
+        const char *msg = ctx->fail_msg[0] != '\0' ? ctx->fail_msg
+                          : rc != 0                ? nlpd_strerror(rc)
+                                                   : "stage failed";
+        int fatal = ctx->failed && ctx->fail_fatal;
+        nlpd__doc_add_error(ctx->doc, ctx->stage, code, msg, fatal);
+        status = fatal ? "fatal" : "error";
+        NLPD_LOG(NLPD_LOG_INFO, "stage=%s doc=%s code=%s msg=\"%s\"", ctx->stage,
+                 nlpd_doc_key(ctx->doc), code, msg);
+    }
+    nlpd__doc_add_trace(ctx->doc, ctx->stage, ctx->version, ctx->worker_id, elapsed,
+                        ctx->now_us);
+    return status;
+}
+
+static void
+handle_doc(nlpd_stage_ctx *ctx, nlpd__frames *fr)
+{
+    char key[96];
+    nlpd__frame_str(fr, 1, key, sizeof(key));
+    /* The time limit runs from here, not from when the document was queued. */
+    nlpd__send_str(ctx->sock, NLPD_W_STARTED, ZMQ_SNDMORE);
+    nlpd__send_msg(ctx->sock, &fr->f[1], 0); /* the key frame, moved */
+    set_current(ctx, key, 0);
+
+    const void *in = nlpd__frame_data(fr, 2);
+    size_t in_len = nlpd__frame_size(fr, 2);
+    const char *status = run_stage(ctx, in, in_len);
+
+    /* Out: the bytes received followed by the delta of the additions. */
+    ssize_t dlen = 0;
+    if (strcmp(status, "malformed") != 0) {
+        dlen = nlpd_doc_delta_size(ctx->doc);
+        if (dlen < 0) {
+            nlpd_doc_drop_additions(ctx->doc);
+            status = "error";
+            dlen = nlpd_doc_delta_size(ctx->doc);
+            if (dlen < 0)
+                dlen = 0;
+        }
+    }
+    zmq_msg_t out;
+    if (zmq_msg_init_size(&out, in_len + (size_t)dlen) != 0) {
+        /* Out of memory: hand the document on as it came, flagged. */
+        zmq_msg_init(&out);
+        zmq_msg_copy(&out, &fr->f[2]);
+        dlen = 0;
+        status = "error";
+    } else {
+        uint8_t *p = zmq_msg_data(&out);
+        if (in_len > 0)
+            memcpy(p, in, in_len);
+        if (dlen > 0 && nlpd_doc_delta_pack(ctx->doc, p + in_len) != dlen) {
+            zmq_msg_close(&out);
+            zmq_msg_init(&out);
+            zmq_msg_copy(&out, &fr->f[2]);
+            status = "error";
+        }
+    }
+    int rc = nlpd__send_str(ctx->sock, NLPD_W_DONE, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = nlpd__send_str(ctx->sock, key, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = nlpd__send_str(ctx->sock, status, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = nlpd__send_msg(ctx->sock, &out, 0);
+    zmq_msg_close(&out);
+    if (rc != 0)
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s doc=%s msg=\"cannot send result: %s\"", ctx->stage, key,
+                 nlpd_strerror(rc));
+    set_current(ctx, "", strcmp(status, "ok") == 0 ? 1 : 2);
+}
+
+static void begin_stop(nlpd_stage_ctx *ctx, const char *why);
+
+static void
+handle_message(nlpd_stage_ctx *ctx, nlpd__frames *fr)
+{
+    if (nlpd__frame_is(fr, 0, NLPD_W_DOC) && fr->n == 3 && fr->extra == 0) {
+        if (ctx->stopping)
+            return; /* the daemon takes it back when it reads BYE */
+        handle_doc(ctx, fr);
+    } else if (nlpd__frame_is(fr, 0, NLPD_W_STOP)) {
+        begin_stop(ctx, "the daemon asked");
+    } else if (nlpd__frame_is(fr, 0, NLPD_W_RESET)) {
+        /* The daemon does not know us (it restarted): introduce again. */
+        NLPD_LOG(NLPD_LOG_NOTICE, "stage=%s worker=%s msg=\"daemon reset; saying hello again\"",
+                 ctx->stage, ctx->worker_id);
+        if (!ctx->stopping)
+            send_hello(ctx);
+    } else {
+        NLPD_LOG(NLPD_LOG_WARNING, "stage=%s msg=\"ignoring a malformed message (%d frames)\"",
+                 ctx->stage, fr->n + fr->extra);
+    }
+}
+
+static void on_more(uv_idle_t *h);
+
+static void
+drain(nlpd_stage_ctx *ctx)
+{
+    uint64_t t0 = nlpd__mono_us();
+    for (int i = 0; i < BATCH_MAX_DOCS && !ctx->stopping; i++) {
+        nlpd__frames fr;
+        int rc = nlpd__recv_frames(ctx->sock, &fr, ZMQ_DONTWAIT);
+        if (rc == NLPD_EAGAIN)
+            break;
+        if (rc != 0) {
+            NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"receive failed: %s\"", ctx->stage,
+                     nlpd_strerror(rc));
+            break;
+        }
+        handle_message(ctx, &fr);
+        nlpd__frames_close(&fr);
+        if (nlpd__mono_us() - t0 > BATCH_MAX_US)
+            break;
+    }
+    /* ZMQ_FD is edge-triggered: if messages remain, come back on the next
+     * loop iteration (after signals have had their turn). */
+    if (!ctx->stopping && (nlpd__zmq_events(ctx->sock) & ZMQ_POLLIN))
+        uv_idle_start(&ctx->more, on_more);
+    else if (!ctx->stopping)
+        uv_idle_stop(&ctx->more);
+}
+
+static void
+on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    drain(h->data);
+}
+
+static void
+on_more(uv_idle_t *h)
+{
+    drain(h->data);
+}
+
+static void
+on_close(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void
+begin_stop(nlpd_stage_ctx *ctx, const char *why)
+{
+    if (ctx->stopping)
+        return;
+    ctx->stopping = 1;
+    NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s msg=\"stopping: %s\"", ctx->stage,
+             ctx->worker_id, why);
+    /* BYE tells the daemon to take back what it sent and we did not do. */
+    nlpd__send_str(ctx->sock, NLPD_W_BYE, 0);
+    uv_close((uv_handle_t *)&ctx->poll, on_close);
+    uv_close((uv_handle_t *)&ctx->more, on_close);
+    uv_close((uv_handle_t *)&ctx->sigterm, on_close);
+    uv_close((uv_handle_t *)&ctx->sigint, on_close);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    begin_stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* --- Main ----------------------------------------------------------------- */
+
+static int
+open_socket(nlpd_stage_ctx *ctx)
+{
+    ctx->zctx = zmq_ctx_new();
+    if (ctx->zctx == NULL)
+        return NLPD_ENOMEM;
+    ctx->sock = zmq_socket(ctx->zctx, ZMQ_DEALER);
+    if (ctx->sock == NULL)
+        return -zmq_errno();
+    int linger = 2000, zero = 0;
+    zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(ctx->sock, ZMQ_SNDHWM, &zero, sizeof(zero)); /* credit bounds it */
+    zmq_setsockopt(ctx->sock, ZMQ_ROUTING_ID, ctx->worker_id, strlen(ctx->worker_id));
+    if (zmq_connect(ctx->sock, ctx->endpoint) != 0) {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"cannot connect to %s: %s\"", ctx->stage,
+                 ctx->endpoint, zmq_strerror(zmq_errno()));
+        return NLPD_EINVAL;
+    }
+    return 0;
+}
+
+static int
+start_loop(nlpd_stage_ctx *ctx)
+{
+    int rc = uv_loop_init(&ctx->loop);
+    if (rc != 0)
+        return rc;
+    ctx->loop_inited = 1;
+    uv_os_sock_t fd;
+    size_t fdlen = sizeof(fd);
+    if (zmq_getsockopt(ctx->sock, ZMQ_FD, &fd, &fdlen) != 0)
+        return -zmq_errno();
+    ctx->poll.data = ctx->more.data = ctx->sigterm.data = ctx->sigint.data = ctx;
+    rc = uv_poll_init_socket(&ctx->loop, &ctx->poll, fd);
+    if (rc == 0)
+        rc = uv_poll_start(&ctx->poll, UV_READABLE, on_readable);
+    if (rc == 0)
+        rc = uv_idle_init(&ctx->loop, &ctx->more);
+    if (rc == 0)
+        rc = uv_signal_init(&ctx->loop, &ctx->sigterm);
+    if (rc == 0)
+        rc = uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
+    if (rc == 0)
+        rc = uv_signal_init(&ctx->loop, &ctx->sigint);
+    if (rc == 0)
+        rc = uv_signal_start(&ctx->sigint, on_signal, SIGINT);
+    return rc;
+}
+
+static void
+walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, on_close);
+}
+
+int
+nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
+{
+    if (def == NULL || def->process == NULL || def->name == NULL) {
+        fprintf(stderr, "nlpd_stage_main: a stage needs a name and a process callback\n");
+        return 1;
+    }
+    if (def->abi != NLPD_STAGE_ABI) {
+        fprintf(stderr, "nlpd_stage_main: stage built for ABI %u, runtime has %d\n", def->abi,
+                NLPD_STAGE_ABI);
+        return 1;
+    }
+    nlpd_stage_ctx *ctx = nlpd_calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return 1;
+    ctx->def = def;
+    ctx->exit_code = 1;
+    int log_level = NLPD_LOG_INFO;
+    int rc = parse_args(ctx, &argc, argv, &log_level);
+    if (rc != 0) {
+        nlpd_free(ctx);
+        return rc == 1 ? 0 : 2;
+    }
+    nlpd_log_set_sink(nlpd_log_stderr, NULL, log_level);
+    /* A worker the daemon spawned goes when the daemon goes. */
+    if (getenv(NLPD_ENV_WORKER_ID) != NULL) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+            goto out_nothing;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_mutex_init(&ctx->mu);
+    uv_cond_init(&ctx->cond);
+
+    rc = nlpd_doc_new(&ctx->doc);
+    if (rc == 0 && def->init != NULL) {
+        rc = def->init(&ctx->state, argc, argv);
+        if (rc != 0)
+            NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"initialisation failed: %s\"", ctx->stage,
+                     nlpd_strerror(rc));
+    }
+    if (rc == 0)
+        ctx->state_ready = 1;
+    if (rc == 0)
+        rc = open_socket(ctx);
+    if (rc == 0)
+        rc = start_loop(ctx);
+    if (rc == 0 && ctx->control[0] != '\0') {
+        rc = uv_thread_create(&ctx->hb_thread, heartbeat_main, ctx);
+        ctx->hb_started = rc == 0;
+    }
+    if (rc == 0)
+        rc = send_hello(ctx);
+    if (rc == 0) {
+        NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s version=%s endpoint=%s msg=ready", ctx->stage,
+                 ctx->worker_id, ctx->version, ctx->endpoint);
+        uv_run(&ctx->loop, UV_RUN_DEFAULT);
+        ctx->exit_code = 0;
+    } else {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"cannot start: %s\"", ctx->stage,
+                 nlpd_strerror(rc));
+    }
+
+    if (ctx->hb_started) {
+        uv_mutex_lock(&ctx->mu);
+        ctx->hb_stop = 1;
+        uv_cond_signal(&ctx->cond);
+        uv_mutex_unlock(&ctx->mu);
+        uv_thread_join(&ctx->hb_thread);
+    }
+    if (ctx->loop_inited) {
+        uv_walk(&ctx->loop, walk_close, NULL);
+        uv_run(&ctx->loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&ctx->loop) != 0) {
+            NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"leaked a loop handle\"", ctx->stage);
+            ctx->exit_code = 1;
+        }
+    }
+    if (ctx->sock != NULL)
+        zmq_close(ctx->sock);
+    if (ctx->zctx != NULL)
+        zmq_ctx_term(ctx->zctx);
+    if (ctx->state_ready && def->fini != NULL)
+        def->fini(ctx->state);
+    nlpd_doc_free(&ctx->doc);
+    uv_cond_destroy(&ctx->cond);
+    uv_mutex_destroy(&ctx->mu);
+out_nothing:;
+    int code = ctx->exit_code;
+    nlpd_free(ctx);
+    return code;
+}
