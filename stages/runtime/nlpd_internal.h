@@ -152,3 +152,41 @@ int nlpd__send_msg(void *sock, zmq_msg_t *msg, int flags);
 
 /* The socket's ZMQ_EVENTS (ZMQ_POLLIN | ZMQ_POLLOUT bits), 0 on error. */
 int nlpd__zmq_events(void *sock);
+
+/* --- libuv watcher for a ZeroMQ socket (zwatch.c) ------------------------- */
+
+#include <uv.h>
+
+typedef struct nlpd__zwatch nlpd__zwatch;
+
+/* Called once per received message; the frames are closed after it
+ * returns (move a frame out with zmq_msg_move to keep it). */
+typedef void (*nlpd__zwatch_fn)(nlpd__zwatch *w, nlpd__frames *fr);
+typedef void (*nlpd__zwatch_close_fn)(nlpd__zwatch *w);
+
+/* Watches a socket's ZMQ_FD with uv_poll. ZMQ_FD is edge-triggered and
+ * also "eaten" by sends on the same socket, so the watcher drains in
+ * batches while ZMQ_EVENTS says POLLIN and keeps a uv_idle running while
+ * messages remain; call nlpd__zwatch_kick() after sending on the socket.
+ * Embed it; free the memory only in the close callback. */
+struct nlpd__zwatch {
+    uv_poll_t poll;  /* private */
+    uv_idle_t idle;  /* private */
+    void *sock;      /* read-only */
+    nlpd__zwatch_fn on_msg;
+    void *data;      /* public: the owner's pointer */
+    unsigned batch;  /* messages per turn, 64 by default */
+    int open;        /* private: handles not yet closed */
+    int paused;      /* private */
+    nlpd__zwatch_close_fn on_closed;
+};
+
+int nlpd__zwatch_start(nlpd__zwatch *w, uv_loop_t *loop, void *sock, nlpd__zwatch_fn fn,
+                       void *data);
+void nlpd__zwatch_kick(nlpd__zwatch *w);
+/* Stops reading (messages wait in the socket) until resumed. */
+void nlpd__zwatch_pause(nlpd__zwatch *w);
+void nlpd__zwatch_resume(nlpd__zwatch *w);
+/* Closes both handles; on_closed runs once they are closed (may be NULL).
+ * The socket itself is the caller's to close. */
+void nlpd__zwatch_close(nlpd__zwatch *w, nlpd__zwatch_close_fn on_closed);

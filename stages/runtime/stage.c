@@ -651,6 +651,10 @@ nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
     if (rc == 0)
         rc = send_hello(ctx);
     if (rc == 0) {
+        /* ZeroMQ raises ZMQ_FD only after a read found nothing: look once
+         * now, or the first document could wait for an edge that never
+         * comes. */
+        drain(ctx);
         NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s version=%s endpoint=%s msg=ready", ctx->stage,
                  ctx->worker_id, ctx->version, ctx->endpoint);
         uv_run(&ctx->loop, UV_RUN_DEFAULT);

@@ -1,0 +1,504 @@
+/* daemon/broker.c — stage sockets: credit-based dispatch and the worker protocol. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "nlpd/alloc.h"
+#include "nlpd/log.h"
+
+static void on_stage_msg(nlpd__zwatch *w, nlpd__frames *fr);
+
+int
+broker_open_stage(nlpd_daemon *d, stage *st)
+{
+    int n = snprintf(st->endpoint, sizeof(st->endpoint), "ipc://%s/%s/%s", d->runtime_dir,
+                     NLPD_HOPS_DIR, st->name);
+    if (n < 0 || (size_t)n >= sizeof(st->endpoint) || n - 6 > 107) {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"socket path too long: %s\"", st->name,
+                 st->endpoint);
+        return NLPD_EINVAL;
+    }
+    st->sock = zmq_socket(d->zctx, ZMQ_ROUTER);
+    if (st->sock == NULL)
+        return -zmq_errno();
+    int one = 1, zero = 0, linger = 0;
+    /* Sends to a worker that is gone fail instead of vanishing. */
+    zmq_setsockopt(st->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    /* A worker that reconnects under its id (a remote one restarted) takes
+     * over its old connection. */
+    zmq_setsockopt(st->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+    /* Credit bounds what is queued toward a worker; the daemon's own queue
+     * holds the rest. */
+    zmq_setsockopt(st->sock, ZMQ_SNDHWM, &zero, sizeof(zero));
+    zmq_setsockopt(st->sock, ZMQ_RCVHWM, &zero, sizeof(zero));
+    zmq_setsockopt(st->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_bind(st->sock, st->endpoint) != 0) {
+        int err = zmq_errno();
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"cannot bind %s: %s\"", st->name, st->endpoint,
+                 zmq_strerror(err));
+        zmq_close(st->sock);
+        st->sock = NULL;
+        return -err;
+    }
+    chmod(st->endpoint + 6, 0600);
+    int rc = nlpd__zwatch_start(&st->watch, d->loop, st->sock, on_stage_msg, d);
+    if (rc != 0)
+        return rc;
+    st->watch_open = 1;
+    return 0;
+}
+
+void
+broker_close_stage(nlpd_daemon *d, stage *st, nlpd__zwatch_close_fn on_closed)
+{
+    (void)d;
+    if (st->sock != NULL) {
+        zmq_close(st->sock);
+        st->sock = NULL;
+    }
+    /* The watcher's handles close asynchronously; on_closed runs after
+     * (at once when they were never opened). */
+    st->watch_open = 0;
+    nlpd__zwatch_close(&st->watch, on_closed);
+}
+
+/* --- Queues --------------------------------------------------------------- */
+
+static void
+queue_push_back(stage *st, flight *f)
+{
+    f->nxt = NULL;
+    f->prev = st->q_tail;
+    if (st->q_tail != NULL)
+        st->q_tail->nxt = f;
+    else
+        st->q_head = f;
+    st->q_tail = f;
+    st->queued++;
+}
+
+void
+broker_stage_enqueue_front(stage *st, flight *f)
+{
+    f->prev = NULL;
+    f->nxt = st->q_head;
+    if (st->q_head != NULL)
+        st->q_head->prev = f;
+    else
+        st->q_tail = f;
+    st->q_head = f;
+    st->queued++;
+}
+
+static flight *
+queue_pop(stage *st)
+{
+    flight *f = st->q_head;
+    if (f == NULL)
+        return NULL;
+    st->q_head = f->nxt;
+    if (st->q_head != NULL)
+        st->q_head->prev = NULL;
+    else
+        st->q_tail = NULL;
+    f->nxt = f->prev = NULL;
+    st->queued--;
+    return f;
+}
+
+static void
+held_append(worker *w, flight *f)
+{
+    f->holder = w;
+    f->nxt = NULL;
+    f->prev = w->held_tail;
+    if (w->held_tail != NULL)
+        w->held_tail->nxt = f;
+    else
+        w->held_head = f;
+    w->held_tail = f;
+    w->n_held++;
+}
+
+static void
+held_remove(worker *w, flight *f)
+{
+    if (f->prev != NULL)
+        f->prev->nxt = f->nxt;
+    else
+        w->held_head = f->nxt;
+    if (f->nxt != NULL)
+        f->nxt->prev = f->prev;
+    else
+        w->held_tail = f->prev;
+    f->prev = f->nxt = NULL;
+    f->holder = NULL;
+    w->n_held--;
+}
+
+void
+broker_requeue_held(nlpd_daemon *d, worker *w)
+{
+    stage *st = w->st;
+    /* From the tail, so the queue keeps their order at its front. */
+    while (w->held_tail != NULL) {
+        flight *f = w->held_tail;
+        held_remove(w, f);
+        f->started_us = 0;
+        f->started_reported = 0;
+        broker_stage_enqueue_front(st, f);
+    }
+    broker_dispatch(d, st);
+}
+
+/* --- Routing and dispatch -------------------------------------------------- */
+
+void
+broker_route(nlpd_daemon *d, flight *f)
+{
+    pipeline *pl = f->pl;
+    while (f->next < pl->n && (f->skip_mask & (1ull << f->next)))
+        f->next++;
+    if (f->next >= pl->n) {
+        front_sink(d, f);
+        return;
+    }
+    stage *st = pl->st[f->next];
+    queue_push_back(st, f);
+    broker_dispatch(d, st);
+}
+
+static int
+worker_takes_work(const stage *st, const worker *w)
+{
+    return w->state == W_READY && w->gen == st->gen && w->n_held < w->window;
+}
+
+static int
+send_doc(nlpd_daemon *d, stage *st, worker *w, flight *f)
+{
+    (void)d;
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    /* A copy shares the buffer (reference-counted), so the daemon keeps
+     * the document without copying its bytes. */
+    zmq_msg_copy(&copy, &f->doc);
+    int rc = nlpd__send_bytes(st->sock, w->id, strlen(w->id), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc == 0)
+        rc = nlpd__send_str(st->sock, NLPD_W_DOC, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc == 0)
+        rc = nlpd__send_str(st->sock, f->key, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc == 0)
+        rc = nlpd__send_msg(st->sock, &copy, ZMQ_DONTWAIT);
+    zmq_msg_close(&copy);
+    return rc;
+}
+
+void
+broker_dispatch(nlpd_daemon *d, stage *st)
+{
+    int sent = 0;
+    while (st->q_head != NULL) {
+        /* The ready worker of the current generation with the most free
+         * credit; ties go round-robin. */
+        worker *best = NULL;
+        unsigned best_free = 0, idx = 0, best_idx = 0;
+        for (worker *w = st->workers; w != NULL; w = w->next_in_stage, idx++) {
+            if (!worker_takes_work(st, w))
+                continue;
+            unsigned free_credit = w->window - w->n_held;
+            unsigned rank = (idx + st->rr) % 1024u;
+            if (best == NULL || free_credit > best_free ||
+                (free_credit == best_free && rank < (best_idx + st->rr) % 1024u)) {
+                best = w;
+                best_free = free_credit;
+                best_idx = idx;
+            }
+        }
+        if (best == NULL)
+            break;
+        flight *f = queue_pop(st);
+        int rc = send_doc(d, st, best, f);
+        if (rc != 0) {
+            /* The worker vanished (EHOSTUNREACH) or its pipe is full: put the
+             * document back and stop using that worker until it speaks. */
+            broker_stage_enqueue_front(st, f);
+            NLPD_LOG(NLPD_LOG_WARNING, "stage=%s worker=%s msg=\"cannot send: %s\"", st->name,
+                     best->id, nlpd_strerror(rc));
+            best->state = W_STOPPING;
+            best->stop_us = nlpd__mono_us();
+            if (best->remote)
+                worker_forget(d, best, "unreachable");
+            continue;
+        }
+        f->dispatched_us = nlpd__mono_us();
+        /* The first document a worker holds starts now; later ones start
+         * when the one before is done (STARTED, when it comes, is exact). */
+        f->started_us = best->n_held == 0 ? f->dispatched_us : 0;
+        f->started_reported = 0;
+        held_append(best, f);
+        sent++;
+        st->rr++;
+    }
+    if (sent > 0)
+        nlpd__zwatch_kick(&st->watch);
+}
+
+/* --- Worker messages ------------------------------------------------------ */
+
+static void
+record_latency(stage *st, uint64_t us)
+{
+    st->lat_us[st->n_lat % NLPD_LATENCY_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    st->n_lat++;
+}
+
+static void
+send_reset(stage *st, const void *id, size_t id_len)
+{
+    if (nlpd__send_bytes(st->sock, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+        nlpd__send_str(st->sock, NLPD_W_RESET, ZMQ_DONTWAIT);
+}
+
+void
+broker_send_stop(nlpd_daemon *d, worker *w)
+{
+    (void)d;
+    stage *st = w->st;
+    if (st->sock == NULL)
+        return;
+    if (nlpd__send_bytes(st->sock, w->id, strlen(w->id), ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+        nlpd__send_str(st->sock, NLPD_W_STOP, ZMQ_DONTWAIT);
+    nlpd__zwatch_kick(&st->watch);
+}
+
+static void
+handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr)
+{
+    flight *f = flight_find(d, nlpd__frame_data(fr, 2), nlpd__frame_size(fr, 2));
+    if (f == NULL || f->holder != w) {
+        /* Taken back already (the worker was given up on): the document is
+         * elsewhere now, this answer is stale. */
+        NLPD_LOG(NLPD_LOG_DEBUG, "stage=%s worker=%s msg=\"stale DONE ignored\"", st->name,
+                 w->id);
+        return;
+    }
+    uint64_t now = nlpd__mono_us();
+    held_remove(w, f);
+    if (w->held_head != NULL && w->held_head->started_us == 0)
+        w->held_head->started_us = now; /* the next one starts now */
+    record_latency(st, now - (f->started_us ? f->started_us : f->dispatched_us));
+    st->processed++;
+    w->processed++;
+
+    char status[16];
+    nlpd__frame_str(fr, 3, status, sizeof(status));
+    if (strcmp(status, "malformed") == 0) {
+        /* The stage could not decode what it was sent: the previous stage
+         * wrote garbage. Nothing can be appended to garbage, so the sink
+         * gets a fresh document that says so. */
+        st->errors++;
+        w->errors++;
+        zmq_msg_close(&f->doc);
+        zmq_msg_init(&f->doc);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "stage %s could not decode the document it was given",
+                 st->name);
+        Nlpd__V1__Document nd = NLPD__V1__DOCUMENT__INIT;
+        nd.version = 1;
+        nd.key = f->key;
+        zmq_msg_t m;
+        size_t n = nlpd__v1__document__get_packed_size(&nd);
+        if (zmq_msg_init_size(&m, n) == 0) {
+            nlpd__v1__document__pack(&nd, zmq_msg_data(&m));
+            zmq_msg_move(&f->doc, &m);
+            zmq_msg_close(&m);
+        }
+        flight_add_error(d, f, st->name, "malformed", msg, 1);
+        f->next = f->pl->n;
+    } else {
+        zmq_msg_t *doc = &fr->f[4];
+        size_t old = f->bytes, nb = zmq_msg_size(doc);
+        zmq_msg_close(&f->doc);
+        zmq_msg_init(&f->doc);
+        zmq_msg_move(&f->doc, doc);
+        d->flight_bytes = d->flight_bytes - old + nb;
+        f->bytes = nb;
+        if (strcmp(status, "ok") != 0) {
+            f->had_error = 1;
+            st->errors++;
+            w->errors++;
+        }
+        f->next++;
+        if (strcmp(status, "fatal") == 0)
+            f->next = f->pl->n; /* nothing later can use it */
+    }
+    broker_route(d, f);
+    broker_dispatch(d, st);
+}
+
+static void
+handle_hello(nlpd_daemon *d, stage *st, worker *w, const void *id, size_t id_len,
+             nlpd__frames *fr)
+{
+    Nlpd__V1__WorkerHello *h =
+        nlpd__v1__worker_hello__unpack(NULL, nlpd__frame_size(fr, 2), nlpd__frame_data(fr, 2));
+    if (h == NULL) {
+        NLPD_LOG(NLPD_LOG_WARNING, "stage=%s msg=\"malformed HELLO ignored\"", st->name);
+        return;
+    }
+    if (w == NULL) {
+        /* A worker the daemon did not start: one on another host, or one
+         * started by hand. It joins the stage as it is. */
+        if (d->state == D_STOPPING) {
+            nlpd__v1__worker_hello__free_unpacked(h, NULL);
+            return;
+        }
+        w = nlpd_calloc(1, sizeof(*w));
+        if (w == NULL) {
+            nlpd__v1__worker_hello__free_unpacked(h, NULL);
+            return;
+        }
+        snprintf(w->id, sizeof(w->id), "%.*s", (int)id_len, (const char *)id);
+        w->st = st;
+        w->slot = -1;
+        w->remote = 1;
+        w->gen = st->gen;
+        w->pid = h->pid;
+        w->spawned_us = nlpd__mono_us();
+        w->next_in_stage = st->workers;
+        st->workers = w;
+        HASH_ADD_STR(d->workers, id, w);
+        NLPD_LOG(NLPD_LOG_NOTICE, "stage=%s worker=%s host=%s pid=%d msg=\"remote worker joined\"",
+                 st->name, w->id, h->host ? h->host : "", h->pid);
+    } else if (w->state == W_READY && w->n_held > 0) {
+        /* It said hello again (after RESET): what it held is forgotten. */
+        broker_requeue_held(d, w);
+    }
+    snprintf(w->version, sizeof(w->version), "%s", h->version ? h->version : "");
+    unsigned window = h->window;
+    if (window == 0)
+        window = 1;
+    if (window > 1024)
+        window = 1024;
+    w->window = window;
+    nlpd__v1__worker_hello__free_unpacked(h, NULL);
+    if (w->state == W_STARTING || w->remote) {
+        w->state = W_READY;
+        w->ready_us = w->last_hb_us = nlpd__mono_us();
+        supervisor_on_hello(d, w);
+    }
+    broker_dispatch(d, st);
+}
+
+static void
+on_stage_msg(nlpd__zwatch *zw, nlpd__frames *fr)
+{
+    nlpd_daemon *d = zw->data;
+    stage *st = (stage *)((char *)zw - offsetof(stage, watch));
+    if (fr->n < 2 || fr->extra > 0) {
+        NLPD_LOG(NLPD_LOG_WARNING, "stage=%s msg=\"malformed message from a worker\"", st->name);
+        return;
+    }
+    const char *id = nlpd__frame_data(fr, 0);
+    size_t id_len = nlpd__frame_size(fr, 0);
+    worker *w = NULL;
+    if (id_len > 0 && id_len < sizeof(w->id)) {
+        char key[sizeof(w->id)];
+        memcpy(key, id, id_len);
+        key[id_len] = '\0';
+        HASH_FIND_STR(d->workers, key, w);
+    }
+    if (w != NULL && w->st != st)
+        w = NULL; /* same id on another stage: a different worker */
+
+    if (nlpd__frame_is(fr, 1, NLPD_W_HELLO) && fr->n == 3) {
+        handle_hello(d, st, w, id, id_len, fr);
+        return;
+    }
+    if (w == NULL || w->state == W_EXITED) {
+        /* Not known (the daemon restarted under it): ask for a HELLO. */
+        if (!nlpd__frame_is(fr, 1, NLPD_W_BYE))
+            send_reset(st, id, id_len);
+        return;
+    }
+    if (w->remote)
+        w->last_hb_us = nlpd__mono_us(); /* any message shows it is alive */
+    if (nlpd__frame_is(fr, 1, NLPD_W_DONE) && fr->n == 5) {
+        handle_done(d, st, w, fr);
+    } else if (nlpd__frame_is(fr, 1, NLPD_W_STARTED) && fr->n == 3) {
+        flight *f = flight_find(d, nlpd__frame_data(fr, 2), nlpd__frame_size(fr, 2));
+        if (f != NULL && f->holder == w) {
+            f->started_us = nlpd__mono_us();
+            f->started_reported = 1;
+        }
+    } else if (nlpd__frame_is(fr, 1, NLPD_W_BYE)) {
+        NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s held=%u msg=\"worker said goodbye\"",
+                 st->name, w->id, w->n_held);
+        if (w->state != W_STOPPING) {
+            w->state = W_STOPPING;
+            w->stop_us = nlpd__mono_us();
+        }
+        broker_requeue_held(d, w);
+        if (w->remote)
+            worker_forget(d, w, "said goodbye");
+    } else {
+        NLPD_LOG(NLPD_LOG_WARNING, "stage=%s worker=%s msg=\"unknown message ignored\"",
+                 st->name, w->id);
+    }
+}
+
+void
+broker_on_heartbeat(nlpd__zwatch *zw, nlpd__frames *fr)
+{
+    nlpd_daemon *d = zw->data;
+    if (fr->n != 2 || !nlpd__frame_is(fr, 0, NLPD_W_HEARTBEAT))
+        return;
+    Nlpd__V1__Heartbeat *hb =
+        nlpd__v1__heartbeat__unpack(NULL, nlpd__frame_size(fr, 1), nlpd__frame_data(fr, 1));
+    if (hb == NULL)
+        return;
+    worker *w = NULL;
+    if (hb->worker != NULL)
+        HASH_FIND_STR(d->workers, hb->worker, w);
+    if (w != NULL) {
+        w->last_hb_us = nlpd__mono_us();
+        w->rss_kb = hb->rss_kb;
+        if (hb->processed > w->processed)
+            w->processed = hb->processed;
+        if (hb->errors > w->errors)
+            w->errors = hb->errors;
+    } else if (hb->stage != NULL && hb->worker != NULL && d->state != D_STOPPING) {
+        stage *st = stage_find(d, hb->stage);
+        if (st != NULL && st->sock != NULL)
+            send_reset(st, hb->worker, strlen(hb->worker));
+    }
+    nlpd__v1__heartbeat__free_unpacked(hb, NULL);
+}
+
+void
+broker_detach(nlpd_daemon *d, flight *f)
+{
+    (void)d;
+    if (f->holder != NULL) {
+        held_remove(f->holder, f);
+        return;
+    }
+    if (f->next >= f->pl->n)
+        return;
+    /* Not held and not done: it waits in its next stage's queue. */
+    stage *st = f->pl->st[f->next];
+    if (f->prev != NULL)
+        f->prev->nxt = f->nxt;
+    else if (st->q_head == f)
+        st->q_head = f->nxt;
+    else
+        return; /* not in that queue after all */
+    if (f->nxt != NULL)
+        f->nxt->prev = f->prev;
+    else
+        st->q_tail = f->prev;
+    f->prev = f->nxt = NULL;
+    st->queued--;
+}

@@ -1,0 +1,598 @@
+/* daemon/config.c — reading, checking and printing the daemon's configuration. */
+#include "config.h"
+
+#include <ctype.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "nlpd/log.h"
+
+#ifndef NLPD_WORKER_DIR
+#define NLPD_WORKER_DIR "/usr/local/libexec/nlpd"
+#endif
+
+/* The standard pipeline: the built-in stages that exist, in order. */
+static const char *const default_pipeline[] = {"ingest"};
+
+/* Stages that ship with nlpd: a section may leave out their command. */
+static const char *const builtin_stages[] = {"ingest", "split", "tag", "summarize",
+                                             "passthrough"};
+
+static int
+is_builtin(const char *name)
+{
+    for (size_t i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++) {
+        if (strcmp(name, builtin_stages[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void
+stage_defaults(nlpd_stage_cfg *s, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->replicas = 1;
+    s->timeout_ms = 30000;
+    s->window = 2;
+}
+
+void
+nlpd_config_defaults(nlpd_config *cfg, const char *self_exe)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->group, sizeof(cfg->group), "nlpd");
+    cfg->log_level = NLPD_LOG_INFO;
+    cfg->max_document_bytes = 16u << 20;
+    cfg->max_message_bytes = 0; /* derived in finish: 4 x max_document_bytes + 1 MiB */
+    cfg->max_in_flight = 1024;
+    cfg->max_in_flight_bytes = 1ull << 30;
+    cfg->heartbeat_ms = 1000;
+    cfg->heartbeat_timeout_ms = 10000;
+    cfg->start_timeout_ms = 30000;
+    cfg->stop_timeout_ms = 10000;
+    cfg->drain_timeout_ms = 10000;
+    cfg->backoff_min_ms = 200;
+    cfg->backoff_max_ms = 30000;
+    for (size_t i = 0; i < sizeof(default_pipeline) / sizeof(default_pipeline[0]); i++)
+        snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%s",
+                 default_pipeline[i]);
+
+    /* Built-in workers beside this executable (the build tree) win over
+     * the installed ones, so a build runs without being installed. */
+    snprintf(cfg->worker_dir, sizeof(cfg->worker_dir), "%s", NLPD_WORKER_DIR);
+    if (self_exe != NULL) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%s", self_exe);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            char probe[600];
+            snprintf(probe, sizeof(probe), "%s/nlpd-ingest", dir);
+            if (access(probe, X_OK) == 0)
+                snprintf(cfg->worker_dir, sizeof(cfg->worker_dir), "%s", dir);
+        }
+    }
+}
+
+nlpd_stage_cfg *
+nlpd_config_stage(nlpd_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_stages; i++) {
+        if (strcmp(cfg->stages[i].name, name) == 0)
+            return &cfg->stages[i];
+    }
+    return NULL;
+}
+
+static void
+stage_release(nlpd_stage_cfg *s)
+{
+    nlpd_free(s->command);
+    s->command = NULL;
+    for (int i = 0; i < s->argc; i++)
+        nlpd_free(s->argv[i]);
+    s->argc = 0;
+    s->argv[0] = NULL;
+    for (int i = 0; i < s->n_env; i++)
+        nlpd_free(s->env[i]);
+    s->n_env = 0;
+}
+
+void
+nlpd_config_release(nlpd_config *cfg)
+{
+    for (int i = 0; i < cfg->n_stages; i++)
+        stage_release(&cfg->stages[i]);
+    cfg->n_stages = 0;
+}
+
+int
+nlpd_config_copy(nlpd_config *dst, const nlpd_config *src)
+{
+    memcpy(dst, src, sizeof(*dst));
+    for (int i = 0; i < src->n_stages; i++) {
+        nlpd_stage_cfg *d = &dst->stages[i];
+        d->command = NULL;
+        d->argc = d->n_env = 0;
+        memset(d->argv, 0, sizeof(d->argv));
+        memset(d->env, 0, sizeof(d->env));
+    }
+    for (int i = 0; i < src->n_stages; i++) {
+        nlpd_stage_cfg *d = &dst->stages[i];
+        const nlpd_stage_cfg *s = &src->stages[i];
+        if (s->command != NULL && (d->command = nlpd_strdup(s->command)) == NULL)
+            goto fail;
+        for (int k = 0; k < s->argc; k++) {
+            if ((d->argv[k] = nlpd_strdup(s->argv[k])) == NULL)
+                goto fail;
+            d->argc = k + 1;
+        }
+        for (int k = 0; k < s->n_env; k++) {
+            if ((d->env[k] = nlpd_strdup(s->env[k])) == NULL)
+                goto fail;
+            d->n_env = k + 1;
+        }
+    }
+    return 0;
+fail:
+    nlpd_config_release(dst);
+    return NLPD_ENOMEM;
+}
+
+int
+nlpd_split_command(const char *cmd, char **argv, int max_words)
+{
+    int n = 0;
+    const char *p = cmd;
+    char *word = nlpd_malloc(strlen(cmd) + 1);
+    if (word == NULL)
+        return NLPD_ENOMEM;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        size_t len = 0;
+        char quote = 0;
+        while (*p != '\0' && (quote != 0 || (*p != ' ' && *p != '\t'))) {
+            if (quote == 0 && (*p == '\'' || *p == '"')) {
+                quote = *p++;
+            } else if (quote != 0 && *p == quote) {
+                quote = 0;
+                p++;
+            } else if (*p == '\\' && quote != '\'' && p[1] != '\0') {
+                word[len++] = p[1];
+                p += 2;
+            } else {
+                word[len++] = *p++;
+            }
+        }
+        if (quote != 0 || n >= max_words) {
+            for (int i = 0; i < n; i++)
+                nlpd_free(argv[i]);
+            nlpd_free(word);
+            return NLPD_ECONFIG;
+        }
+        argv[n] = nlpd_strndup(word, len);
+        if (argv[n] == NULL) {
+            for (int i = 0; i < n; i++)
+                nlpd_free(argv[i]);
+            nlpd_free(word);
+            return NLPD_ENOMEM;
+        }
+        n++;
+    }
+    argv[n] = NULL;
+    nlpd_free(word);
+    return n;
+}
+
+/* "16M", "512k", "1G", "64MiB", "123" -> bytes. */
+static int
+parse_size(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno != 0 || v[0] == '-')
+        return -1;
+    const char *u = end;
+    while (*u == ' ')
+        u++;
+    uint64_t mult = 1;
+    if (*u != '\0') {
+        switch (toupper((unsigned char)*u)) {
+        case 'K':
+            mult = 1024;
+            break;
+        case 'M':
+            mult = 1024 * 1024;
+            break;
+        case 'G':
+            mult = 1024ull * 1024 * 1024;
+            break;
+        case 'B':
+            mult = 1;
+            u--; /* the B itself is read below */
+            break;
+        default:
+            return -1;
+        }
+        u++;
+        if (mult > 1 && toupper((unsigned char)*u) == 'I')
+            u++;
+        if (toupper((unsigned char)*u) == 'B')
+            u++;
+        if (*u != '\0')
+            return -1;
+    }
+    if (n > UINT64_MAX / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+/* "250", "250ms", "10s", "2m" -> milliseconds. */
+static int
+parse_ms(const char *v, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno != 0 || v[0] == '-')
+        return -1;
+    unsigned long long mult = 1;
+    if (strcmp(end, "") == 0 || strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "s") == 0)
+        mult = 1000;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60000;
+    else
+        return -1;
+    if (n * mult > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)(n * mult);
+    return 0;
+}
+
+static int
+parse_int(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+typedef struct load_ctx {
+    nlpd_config *cfg;
+    const char *path;
+    char *why;
+    size_t why_len;
+    int failed;
+} load_ctx;
+
+/* inih gives no line to the handler; ini_parse reports the first line whose
+ * handler failed, and the message waits here until then. */
+static int NLPD_PRINTF(2, 3)
+fail(load_ctx *c, const char *fmt, ...)
+{
+    if (!c->failed && c->why != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->why, c->why_len, fmt, ap);
+        va_end(ap);
+    }
+    c->failed = 1;
+    return 0;
+}
+
+static int
+daemon_key(load_ctx *c, const char *key, const char *value)
+{
+    nlpd_config *cfg = c->cfg;
+    long n;
+    if (strcmp(key, "runtime_dir") == 0) {
+        if (strlen(value) >= sizeof(cfg->runtime_dir))
+            return fail(c, "%s is too long: %s", key, value);
+        snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "%s", value);
+    } else if (strcmp(key, "group") == 0) {
+        snprintf(cfg->group, sizeof(cfg->group), "%s", value);
+    } else if (strcmp(key, "log_level") == 0) {
+        cfg->log_level = nlpd_log_level_parse(value);
+        if (cfg->log_level < 0)
+            return fail(c, "%s must be err, warning, notice, info or debug, not '%s'", key, value);
+    } else if (strcmp(key, "max_document_bytes") == 0) {
+        if (parse_size(value, &cfg->max_document_bytes) != 0 || cfg->max_document_bytes == 0)
+            return fail(c, "%s must be a size such as 16M, not '%s'", key, value);
+    } else if (strcmp(key, "max_message_bytes") == 0) {
+        if (parse_size(value, &cfg->max_message_bytes) != 0)
+            return fail(c, "%s must be a size such as 64M, not '%s'", key, value);
+    } else if (strcmp(key, "max_in_flight") == 0) {
+        if (parse_int(value, 1, 10000000, &n) != 0)
+            return fail(c, "%s must be a number from 1 to 10000000, not '%s'", key, value);
+        cfg->max_in_flight = (uint32_t)n;
+    } else if (strcmp(key, "max_in_flight_bytes") == 0) {
+        if (parse_size(value, &cfg->max_in_flight_bytes) != 0 || cfg->max_in_flight_bytes == 0)
+            return fail(c, "%s must be a size such as 1G, not '%s'", key, value);
+    } else if (strcmp(key, "front") == 0) {
+        snprintf(cfg->front_extra, sizeof(cfg->front_extra), "%s", value);
+    } else {
+        uint32_t *slot = NULL;
+        if (strcmp(key, "heartbeat_ms") == 0)
+            slot = &cfg->heartbeat_ms;
+        else if (strcmp(key, "heartbeat_timeout_ms") == 0)
+            slot = &cfg->heartbeat_timeout_ms;
+        else if (strcmp(key, "start_timeout_ms") == 0)
+            slot = &cfg->start_timeout_ms;
+        else if (strcmp(key, "stop_timeout_ms") == 0)
+            slot = &cfg->stop_timeout_ms;
+        else if (strcmp(key, "drain_timeout_ms") == 0)
+            slot = &cfg->drain_timeout_ms;
+        else if (strcmp(key, "restart_backoff_min_ms") == 0)
+            slot = &cfg->backoff_min_ms;
+        else if (strcmp(key, "restart_backoff_max_ms") == 0)
+            slot = &cfg->backoff_max_ms;
+        if (slot == NULL)
+            return fail(c, "unknown key '%s' in [daemon]", key);
+        if (parse_ms(value, slot) != 0)
+            return fail(c, "%s must be a duration such as 500ms or 10s, not '%s'", key, value);
+    }
+    return 1;
+}
+
+static int
+pipeline_key(load_ctx *c, const char *key, const char *value)
+{
+    nlpd_config *cfg = c->cfg;
+    if (strcmp(key, "stages") != 0)
+        return fail(c, "unknown key '%s' in [pipeline]", key);
+    cfg->n_pipeline = 0;
+    char *copy = nlpd_strdup(value);
+    if (copy == NULL)
+        return fail(c, "out of memory");
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " ,\t", &save); tok != NULL;
+         tok = strtok_r(NULL, " ,\t", &save)) {
+        if (cfg->n_pipeline >= NLPD_MAX_STAGES) {
+            nlpd_free(copy);
+            return fail(c, "too many stages in [pipeline] (at most 32)");
+        }
+        if (strlen(tok) >= sizeof(cfg->pipeline[0])) {
+            nlpd_free(copy);
+            return fail(c, "stage name too long: %s", tok);
+        }
+        for (int i = 0; i < cfg->n_pipeline; i++) {
+            if (strcmp(cfg->pipeline[i], tok) == 0) {
+                nlpd_free(copy);
+                return fail(c, "stage '%s' appears twice in [pipeline]", tok);
+            }
+        }
+        snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%s", tok);
+    }
+    nlpd_free(copy);
+    if (cfg->n_pipeline == 0)
+        return fail(c, "[pipeline] stages is empty");
+    return 1;
+}
+
+static int
+valid_stage_name(const char *name)
+{
+    if (name[0] == '\0' || strlen(name) >= 48)
+        return 0;
+    for (const char *p = name; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return 0;
+    }
+    return 1;
+}
+
+static int
+stage_key(load_ctx *c, const char *name, const char *key, const char *value)
+{
+    nlpd_config *cfg = c->cfg;
+    if (!valid_stage_name(name))
+        return fail(c, "bad stage name '%s' (letters, digits, - and _)", name);
+    nlpd_stage_cfg *s = nlpd_config_stage(cfg, name);
+    if (s == NULL) {
+        if (cfg->n_stages >= NLPD_MAX_STAGES)
+            return fail(c, "too many [stage] sections (at most 32)");
+        s = &cfg->stages[cfg->n_stages++];
+        stage_defaults(s, name);
+    }
+    s->defined = 1;
+    long n;
+    if (strcmp(key, "command") == 0) {
+        for (int i = 0; i < s->argc; i++)
+            nlpd_free(s->argv[i]);
+        s->argc = 0;
+        nlpd_free(s->command);
+        s->command = nlpd_strdup(value);
+        if (s->command == NULL)
+            return fail(c, "out of memory");
+        int words = nlpd_split_command(value, s->argv, NLPD_MAX_ARGS);
+        if (words <= 0)
+            return fail(c, "command of stage '%s' is empty or badly quoted: %s", name, value);
+        s->argc = words;
+    } else if (strcmp(key, "replicas") == 0) {
+        if (parse_int(value, 1, 256, &n) != 0)
+            return fail(c, "replicas must be 1..256, not '%s'", value);
+        s->replicas = (int)n;
+    } else if (strcmp(key, "timeout_ms") == 0) {
+        if (parse_ms(value, &s->timeout_ms) != 0 || s->timeout_ms == 0)
+            return fail(c, "timeout_ms must be a duration such as 30s, not '%s'", value);
+    } else if (strcmp(key, "window") == 0) {
+        if (parse_int(value, 1, 1024, &n) != 0)
+            return fail(c, "window must be 1..1024, not '%s'", value);
+        s->window = (uint32_t)n;
+    } else if (strncmp(key, "env.", 4) == 0 && key[4] != '\0') {
+        if (s->n_env >= NLPD_MAX_ENV)
+            return fail(c, "too many env entries for stage '%s'", name);
+        size_t len = strlen(key + 4) + 1 + strlen(value) + 1;
+        char *kv = nlpd_malloc(len);
+        if (kv == NULL)
+            return fail(c, "out of memory");
+        snprintf(kv, len, "%s=%s", key + 4, value);
+        s->env[s->n_env++] = kv;
+    } else {
+        return fail(c, "unknown key '%s' in [stage %s]", key, name);
+    }
+    return 1;
+}
+
+static int
+config_ini_handler(void *user, const char *section, const char *key, const char *value)
+{
+    load_ctx *c = user;
+    if (c->failed)
+        return 0;
+    if (key == NULL) /* a section with no keys (INI_CALL_HANDLER_ON_NEW_SECTION) */
+        return 1;
+    if (strcmp(section, "daemon") == 0)
+        return daemon_key(c, key, value);
+    if (strcmp(section, "pipeline") == 0)
+        return pipeline_key(c, key, value);
+    if (strncmp(section, "stage ", 6) == 0) {
+        const char *name = section + 6;
+        while (*name == ' ')
+            name++;
+        return stage_key(c, name, key, value);
+    }
+    return fail(c, "unknown section [%s]%s", section, "");
+}
+
+int
+nlpd_config_load(nlpd_config *cfg, const char *path, char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (why != NULL)
+            snprintf(why, why_len, "%s: cannot open: %s", path, strerror(errno));
+        return errno == ENOENT ? NLPD_ENOENT : NLPD_ECONFIG;
+    }
+    char msg[512] = "";
+    load_ctx c = {cfg, path, msg, sizeof(msg), 0};
+    int line = ini_parse_file(f, config_ini_handler, &c);
+    fclose(f);
+    if (line == 0 && !c.failed)
+        return 0;
+    if (why != NULL) {
+        if (c.failed)
+            snprintf(why, why_len, "%s:%d: %s", path, line, msg);
+        else
+            snprintf(why, why_len, "%s:%d: syntax error", path, line);
+    }
+    return NLPD_ECONFIG;
+}
+
+int
+nlpd_config_finish(nlpd_config *cfg, char *why, size_t why_len)
+{
+    if (cfg->max_message_bytes == 0)
+        cfg->max_message_bytes = cfg->max_document_bytes * 4 + (1u << 20);
+    if (cfg->max_message_bytes < cfg->max_document_bytes) {
+        snprintf(why, why_len, "max_message_bytes (%llu) is below max_document_bytes (%llu)",
+                 (unsigned long long)cfg->max_message_bytes,
+                 (unsigned long long)cfg->max_document_bytes);
+        return NLPD_ECONFIG;
+    }
+    if (cfg->heartbeat_timeout_ms < 2 * cfg->heartbeat_ms) {
+        snprintf(why, why_len, "heartbeat_timeout_ms must be at least twice heartbeat_ms");
+        return NLPD_ECONFIG;
+    }
+    if (cfg->backoff_min_ms == 0 || cfg->backoff_max_ms < cfg->backoff_min_ms) {
+        snprintf(why, why_len, "restart backoff needs 0 < min <= max");
+        return NLPD_ECONFIG;
+    }
+    for (int i = 0; i < cfg->n_pipeline; i++) {
+        const char *name = cfg->pipeline[i];
+        if (!valid_stage_name(name)) {
+            snprintf(why, why_len, "bad stage name '%s' in [pipeline]", name);
+            return NLPD_ECONFIG;
+        }
+        nlpd_stage_cfg *s = nlpd_config_stage(cfg, name);
+        if (s == NULL) {
+            if (cfg->n_stages >= NLPD_MAX_STAGES) {
+                snprintf(why, why_len, "too many stages");
+                return NLPD_ECONFIG;
+            }
+            s = &cfg->stages[cfg->n_stages++];
+            stage_defaults(s, name);
+        }
+        if (s->argc == 0) {
+            if (!is_builtin(name)) {
+                snprintf(why, why_len,
+                         "stage '%s' has no command: add a [stage %s] section with command = ...",
+                         name, name);
+                return NLPD_ECONFIG;
+            }
+            char path[600];
+            snprintf(path, sizeof(path), "%s/nlpd-%s", cfg->worker_dir, name);
+            s->argv[0] = nlpd_strdup(path);
+            if (s->argv[0] == NULL)
+                return NLPD_ENOMEM;
+            s->argv[1] = NULL;
+            s->argc = 1;
+        }
+        /* A worker that cannot start fails loudly at spawn; an obviously
+         * missing absolute path is caught here, where the line is known. */
+        if (s->argv[0][0] == '/' && access(s->argv[0], X_OK) != 0) {
+            snprintf(why, why_len, "stage '%s': %s is not an executable file", name,
+                     s->argv[0]);
+            return NLPD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+void
+nlpd_config_print(const nlpd_config *cfg, void *out_)
+{
+    FILE *out = out_;
+    fprintf(out, "[daemon]\n");
+    fprintf(out, "runtime_dir = %s\n", cfg->runtime_dir[0] ? cfg->runtime_dir : "(default)");
+    fprintf(out, "group = %s\n", cfg->group);
+    fprintf(out, "log_level = %d\n", cfg->log_level);
+    fprintf(out, "max_document_bytes = %llu\n", (unsigned long long)cfg->max_document_bytes);
+    fprintf(out, "max_message_bytes = %llu\n", (unsigned long long)cfg->max_message_bytes);
+    fprintf(out, "max_in_flight = %u\n", cfg->max_in_flight);
+    fprintf(out, "max_in_flight_bytes = %llu\n", (unsigned long long)cfg->max_in_flight_bytes);
+    fprintf(out, "heartbeat_ms = %u\nheartbeat_timeout_ms = %u\n", cfg->heartbeat_ms,
+            cfg->heartbeat_timeout_ms);
+    fprintf(out, "start_timeout_ms = %u\nstop_timeout_ms = %u\ndrain_timeout_ms = %u\n",
+            cfg->start_timeout_ms, cfg->stop_timeout_ms, cfg->drain_timeout_ms);
+    fprintf(out, "restart_backoff_min_ms = %u\nrestart_backoff_max_ms = %u\n",
+            cfg->backoff_min_ms, cfg->backoff_max_ms);
+    if (cfg->front_extra[0])
+        fprintf(out, "front = %s\n", cfg->front_extra);
+    fprintf(out, "\n[pipeline]\nstages =");
+    for (int i = 0; i < cfg->n_pipeline; i++)
+        fprintf(out, " %s", cfg->pipeline[i]);
+    fprintf(out, "\n");
+    for (int i = 0; i < cfg->n_stages; i++) {
+        const nlpd_stage_cfg *s = &cfg->stages[i];
+        fprintf(out, "\n[stage %s]\ncommand =", s->name);
+        for (int k = 0; k < s->argc; k++)
+            fprintf(out, " %s", s->argv[k]);
+        fprintf(out, "\nreplicas = %d\ntimeout_ms = %u\nwindow = %u\n", s->replicas,
+                s->timeout_ms, s->window);
+        for (int k = 0; k < s->n_env; k++) {
+            const char *eq = strchr(s->env[k], '=');
+            fprintf(out, "env.%.*s = %s\n", (int)(eq - s->env[k]), s->env[k], eq + 1);
+        }
+    }
+}

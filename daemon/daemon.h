@@ -1,0 +1,253 @@
+/* daemon/daemon.h — the daemon's state, shared by its files.
+ *
+ * nlpd is one process with one libuv loop. It binds every socket: the front
+ * door (ROUTER), the control socket (ROUTER), the results feed (PUB), one
+ * ROUTER per stage that the stage's workers connect to, and a PULL for
+ * heartbeats. Documents move as credit-based dispatch: a worker announces
+ * a window, the daemon sends it at most that many documents, and every
+ * document in flight is at one known place (a stage's queue or a worker's
+ * hands) with its latest encoding, so a worker that dies or overruns its
+ * time limit costs nothing but that worker.
+ *
+ * Files: main.c (start, signals, stop), config.c (INI), supervisor.c
+ * (worker processes, restarts, time limits, reload), broker.c (stage
+ * sockets, dispatch, routing), front.c (submissions, results, feed),
+ * control.c (status), flight.c (documents in flight, keys), sdnotify.c.
+ */
+#ifndef NLPD_DAEMON_H
+#define NLPD_DAEMON_H
+
+#include <stdint.h>
+
+#include <uthash.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "nlpd/doc.h"
+#include "nlpd_internal.h"
+
+#define NLPD_VERSION_STRING "0.1.0"
+#define NLPD_LATENCY_SAMPLES 2048
+
+typedef struct nlpd_daemon nlpd_daemon;
+typedef struct stage stage;
+typedef struct worker worker;
+typedef struct flight flight;
+typedef struct pipeline pipeline;
+
+/* A pipeline: stages in order. Documents keep the pipeline they were
+ * accepted under (refcounted), so a reload never reroutes one midway. */
+struct pipeline {
+    int refs;
+    int n;
+    stage *st[NLPD_MAX_STAGES];
+};
+
+/* A document in flight. */
+struct flight {
+    char key[32];
+    UT_hash_handle hh;
+    zmq_msg_t doc;    /* the latest encoding: what the next stage gets */
+    zmq_msg_t client; /* routing id of the client that waits, size 0 if none */
+    zmq_msg_t corr;
+    uint8_t wait;       /* the client waits for the result */
+    uint8_t reply_json; /* ... as JSON */
+    uint8_t had_error;  /* some stage added an error record */
+    uint8_t started_reported;
+    pipeline *pl;
+    int next;           /* index in pl of the stage to run next; pl->n: done */
+    uint64_t skip_mask; /* bit i: the client did not ask for stage i */
+    worker *holder;     /* the worker holding it, NULL while queued */
+    flight *prev, *nxt; /* in the stage queue or the holder's list */
+    uint64_t accepted_us; /* monotonic */
+    uint64_t dispatched_us;
+    uint64_t started_us; /* 0: not started */
+    size_t bytes;        /* counted against max_in_flight_bytes */
+};
+
+typedef enum worker_state {
+    W_STARTING, /* spawned, no HELLO yet */
+    W_READY,
+    W_STOPPING, /* told to stop (STOP, SIGTERM) or said BYE */
+    W_EXITED,   /* process gone, handle closing */
+} worker_state;
+
+typedef enum kill_reason {
+    KILL_NONE = 0,
+    KILL_TIMEOUT,       /* overran the per-document time limit */
+    KILL_HUNG,          /* no heartbeat */
+    KILL_START_TIMEOUT, /* no HELLO in time */
+    KILL_STOP_TIMEOUT,  /* did not exit after STOP */
+    KILL_RELOAD_ABORT,  /* a new generation that did not come up */
+} kill_reason;
+
+struct worker {
+    char id[96];
+    UT_hash_handle hh; /* daemon->workers, by id (the ROUTER routing id) */
+    stage *st;
+    worker *next_in_stage;
+    int slot;          /* replica index; -1 for a remote worker */
+    unsigned gen;      /* configuration generation it was started with */
+    worker_state state;
+    int remote;
+    uv_process_t proc;
+    int spawned;       /* proc is live (needs uv_close) */
+    int pid;
+    char version[64];
+    unsigned window;
+    flight *held_head, *held_tail;
+    unsigned n_held;
+    kill_reason killed;
+    char timeout_key[32];
+    uint64_t spawned_us, ready_us, last_hb_us, stop_us;
+    uint64_t processed, errors, rss_kb;
+};
+
+/* Restart bookkeeping of one replica slot. */
+typedef struct slot {
+    worker *w;           /* the current worker of this slot, or NULL */
+    unsigned consecutive_failures;
+    uint64_t restart_at_us; /* 0: nothing pending */
+    uint64_t failures[5];   /* times of the last failures (crash-loop check) */
+    unsigned n_failures;
+    int crash_loop;
+} slot;
+
+struct stage {
+    char name[48];
+    stage *next;
+    nlpd_stage_cfg cfg;     /* active configuration */
+    nlpd_stage_cfg pending; /* during a reload: the new one */
+    int has_pending;
+    unsigned gen;           /* workers of this generation take documents */
+    int retiring;           /* no longer in the pipeline: goes when unused */
+    int refs;               /* pipelines that name it */
+    char endpoint[300];
+    void *sock;
+    nlpd__zwatch watch;
+    int watch_open;
+    worker *workers;
+    slot slots[256];
+    int n_slots;
+    slot new_slots[256];    /* during a reload */
+    flight *q_head, *q_tail;
+    size_t queued;
+    uint64_t processed, errors, restarts, timeouts, crashes;
+    uint32_t lat_us[NLPD_LATENCY_SAMPLES];
+    size_t n_lat;
+    unsigned rr;            /* round-robin start for dispatch */
+};
+
+typedef enum daemon_state {
+    D_STARTING,
+    D_RUNNING,
+    D_RELOADING,
+    D_STOPPING,
+} daemon_state;
+
+struct nlpd_daemon {
+    nlpd_config cfg;
+    const char **config_paths;
+    int n_config_paths;
+    const char *self_exe;
+    char runtime_dir[256];
+    int lock_fd;
+    gid_t gid;
+
+    uv_loop_t *loop;
+    void *zctx;
+    void *front, *control, *pub, *hb;
+    nlpd__zwatch front_w, control_w, hb_w;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t tick;
+    daemon_state state;
+    uint64_t started_us;   /* monotonic */
+    uint64_t drain_deadline_us;
+    uint64_t last_status_us;
+    uint64_t watchdog_us;  /* 0: no systemd watchdog */
+    int ready_notified;
+    int exit_code;
+
+    stage *stages;
+    pipeline *pl;
+    unsigned gen;          /* current configuration generation */
+    unsigned reload_gen;   /* the generation a reload is bringing up, 0: none */
+    nlpd_config reload_cfg;
+    uint64_t reload_started_us;
+    worker *workers;       /* hash by id */
+    unsigned spawn_seq;
+
+    flight *flights;       /* hash by key */
+    size_t n_flight;
+    size_t flight_bytes;
+    uint64_t accepted, completed, refused, failed_docs;
+
+    nlpd_doc *scratch;     /* for JSON replies */
+    nlpd__arena *front_arena; /* decoding submissions */
+    uint64_t key_last_ms;
+    uint8_t key_rand[10];
+};
+
+/* flight.c */
+void nlpd__key_new(nlpd_daemon *d, char out[27]);
+flight *flight_new(nlpd_daemon *d);
+void flight_free(nlpd_daemon *d, flight *f);
+flight *flight_find(nlpd_daemon *d, const char *key, size_t len);
+/* Appends an error record (and no other change) to the document. */
+int flight_add_error(nlpd_daemon *d, flight *f, const char *stage_name, const char *code,
+                     const char *message, int fatal);
+void pipeline_ref(pipeline *p);
+void pipeline_unref(nlpd_daemon *d, pipeline *p);
+
+/* broker.c */
+int broker_open_stage(nlpd_daemon *d, stage *st);
+/* Closes the stage's socket; on_closed runs once its watcher is closed. */
+void broker_close_stage(nlpd_daemon *d, stage *st, nlpd__zwatch_close_fn on_closed);
+/* Removes every trace of a flight from queues and workers. */
+void broker_detach(nlpd_daemon *d, flight *f);
+/* Sends the document on to the next stage it needs, or to the sink. */
+void broker_route(nlpd_daemon *d, flight *f);
+/* Hands queued documents to workers with free credit. */
+void broker_dispatch(nlpd_daemon *d, stage *st);
+/* Puts a worker's held documents back at the front of its stage's queue. */
+void broker_requeue_held(nlpd_daemon *d, worker *w);
+void broker_stage_enqueue_front(stage *st, flight *f);
+void broker_on_heartbeat(nlpd__zwatch *w, nlpd__frames *fr);
+void broker_send_stop(nlpd_daemon *d, worker *w);
+
+/* front.c */
+int front_open(nlpd_daemon *d);
+void front_close(nlpd_daemon *d);
+/* The document is done: reply to a waiting client, publish, forget. */
+void front_sink(nlpd_daemon *d, flight *f);
+
+/* control.c */
+int control_open(nlpd_daemon *d);
+void control_close(nlpd_daemon *d);
+/* The STATUS JSON (malloc'd with nlpd_malloc); NULL when out of memory. */
+char *control_status_json(nlpd_daemon *d);
+
+/* supervisor.c */
+stage *stage_find(nlpd_daemon *d, const char *name);
+void stage_destroy(nlpd_daemon *d, stage *st);
+int supervisor_start(nlpd_daemon *d);
+void supervisor_tick(nlpd_daemon *d, uint64_t now);
+void supervisor_on_hello(nlpd_daemon *d, worker *w);
+void supervisor_reload(nlpd_daemon *d);
+void supervisor_stop_all(nlpd_daemon *d);
+int supervisor_all_exited(nlpd_daemon *d);
+void worker_kill(nlpd_daemon *d, worker *w, kill_reason why);
+/* A worker that left without its process exiting (remote, gone silent). */
+void worker_forget(nlpd_daemon *d, worker *w, const char *why);
+unsigned supervisor_ready_count(nlpd_daemon *d, unsigned *wanted);
+
+/* main.c */
+void daemon_begin_stop(nlpd_daemon *d, const char *why);
+void daemon_update_status(nlpd_daemon *d, int force);
+
+/* sdnotify.c: systemd notifications; a no-op without systemd. */
+int nlpd_sd_notify(const char *state);
+uint64_t nlpd_sd_watchdog_usec(void);
+
+#endif /* NLPD_DAEMON_H */
