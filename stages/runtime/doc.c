@@ -706,6 +706,12 @@ nlpd__doc_add_error(nlpd_doc *self, const char *stage, const char *code, const c
     return 0;
 }
 
+size_t
+nlpd__doc_added_errors(const nlpd_doc *self)
+{
+    return self->errors.n;
+}
+
 int
 nlpd_doc_has_additions(const nlpd_doc *self)
 {

@@ -50,10 +50,19 @@ int nlpd__doc_add_trace(nlpd_doc *self, const char *stage, const char *version,
 int nlpd__doc_add_error(nlpd_doc *self, const char *stage, const char *code, const char *message,
                         int fatal);
 
+/* Error records among this stage's additions. */
+size_t nlpd__doc_added_errors(const nlpd_doc *self);
+
 /* Size and encoding of the whole (possibly modified) message plus this
  * stage's additions, for stages that rewrite (ingest). */
 ssize_t nlpd__doc_full_size(nlpd_doc *self);
 ssize_t nlpd__doc_full_pack(nlpd_doc *self, uint8_t *out);
+
+/* Within a stage's process(): the stage rewrote the document through
+ * nlpd__doc_pb() (ingest sets the texts), so the runtime encodes the whole
+ * message instead of appending a delta to the bytes received. */
+struct nlpd_stage_ctx;
+void nlpd__stage_rewrite(struct nlpd_stage_ctx *ctx);
 
 /* Refreshes the document's views (text, regions, ...) after its message was
  * modified through nlpd__doc_pb(). */

@@ -53,6 +53,7 @@ struct nlpd_stage_ctx {
     nlpd_doc *doc;
     uint64_t now_us;
     int failed;
+    int rewrite;
     int fail_fatal;
     char fail_code[64];
     char fail_msg[512];
@@ -100,6 +101,12 @@ uint64_t
 nlpd_stage_now_us(const nlpd_stage_ctx *ctx)
 {
     return ctx->now_us;
+}
+
+void
+nlpd__stage_rewrite(nlpd_stage_ctx *ctx)
+{
+    ctx->rewrite = 1;
 }
 
 /* --- Arguments ------------------------------------------------------------ */
@@ -353,6 +360,7 @@ static const char *
 run_stage(nlpd_stage_ctx *ctx, const void *in, size_t in_len)
 {
     ctx->failed = 0;
+    ctx->rewrite = 0;
     ctx->fail_code[0] = ctx->fail_msg[0] = '\0';
     ctx->now_us = nlpd__now_us();
     int rc = nlpd_doc_parse(ctx->doc, in, in_len);
@@ -369,6 +377,7 @@ run_stage(nlpd_stage_ctx *ctx, const void *in, size_t in_len)
     const char *status = "ok";
     if (rc != 0 || ctx->failed) {
         nlpd_doc_drop_additions(ctx->doc);
+        ctx->rewrite = 0; /* a failed rewrite is not sent either */
         const char *code = ctx->failed ? ctx->fail_code
                            : rc == NLPD_ENOMEM ? "out_of_memory"
                                                : "stage_error";
@@ -380,10 +389,50 @@ run_stage(nlpd_stage_ctx *ctx, const void *in, size_t in_len)
         status = fatal ? "fatal" : "error";
         NLPD_LOG(NLPD_LOG_INFO, "stage=%s doc=%s code=%s msg=\"%s\"", ctx->stage,
                  nlpd_doc_key(ctx->doc), code, msg);
+    } else if (nlpd__doc_added_errors(ctx->doc) > 0) {
+        status = "error"; /* a stage that recorded a problem and went on */
     }
     nlpd__doc_add_trace(ctx->doc, ctx->stage, ctx->version, ctx->worker_id, elapsed,
                         ctx->now_us);
     return status;
+}
+
+/* Encodes the outcome into `out`. On failure (out of memory) `out` holds
+ * the document as it came and the result is nonzero. */
+static int
+build_output(nlpd_stage_ctx *ctx, nlpd__frames *fr, zmq_msg_t *out)
+{
+    const void *in = nlpd__frame_data(fr, 2);
+    size_t in_len = nlpd__frame_size(fr, 2);
+    if (nlpd__doc_pb(ctx->doc) == NULL) {
+        zmq_msg_init(out);
+        zmq_msg_copy(out, &fr->f[2]); /* undecodable: returned as it came */
+        return 0;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t n = ctx->rewrite ? nlpd__doc_full_size(ctx->doc) : nlpd_doc_delta_size(ctx->doc);
+        size_t total = ctx->rewrite ? (size_t)n : in_len + (size_t)n;
+        if (n >= 0 && zmq_msg_init_size(out, total) == 0) {
+            uint8_t *p = zmq_msg_data(out);
+            ssize_t w;
+            if (ctx->rewrite) {
+                w = nlpd__doc_full_pack(ctx->doc, p);
+            } else {
+                if (in_len > 0)
+                    memcpy(p, in, in_len);
+                w = nlpd_doc_delta_pack(ctx->doc, p + in_len);
+            }
+            if (w == n)
+                return 0;
+            zmq_msg_close(out);
+        }
+        /* Out of memory: try once more with nothing but the trace. */
+        nlpd_doc_drop_additions(ctx->doc);
+        ctx->rewrite = 0;
+    }
+    zmq_msg_init(out);
+    zmq_msg_copy(out, &fr->f[2]);
+    return NLPD_ENOMEM;
 }
 
 static void
@@ -400,36 +449,11 @@ handle_doc(nlpd_stage_ctx *ctx, nlpd__frames *fr)
     size_t in_len = nlpd__frame_size(fr, 2);
     const char *status = run_stage(ctx, in, in_len);
 
-    /* Out: the bytes received followed by the delta of the additions. */
-    ssize_t dlen = 0;
-    if (strcmp(status, "malformed") != 0) {
-        dlen = nlpd_doc_delta_size(ctx->doc);
-        if (dlen < 0) {
-            nlpd_doc_drop_additions(ctx->doc);
-            status = "error";
-            dlen = nlpd_doc_delta_size(ctx->doc);
-            if (dlen < 0)
-                dlen = 0;
-        }
-    }
+    /* Out: the bytes received followed by the delta of the additions (or
+     * the whole rewritten message, for ingest). */
     zmq_msg_t out;
-    if (zmq_msg_init_size(&out, in_len + (size_t)dlen) != 0) {
-        /* Out of memory: hand the document on as it came, flagged. */
-        zmq_msg_init(&out);
-        zmq_msg_copy(&out, &fr->f[2]);
-        dlen = 0;
+    if (build_output(ctx, fr, &out) != 0)
         status = "error";
-    } else {
-        uint8_t *p = zmq_msg_data(&out);
-        if (in_len > 0)
-            memcpy(p, in, in_len);
-        if (dlen > 0 && nlpd_doc_delta_pack(ctx->doc, p + in_len) != dlen) {
-            zmq_msg_close(&out);
-            zmq_msg_init(&out);
-            zmq_msg_copy(&out, &fr->f[2]);
-            status = "error";
-        }
-    }
     int rc = nlpd__send_str(ctx->sock, NLPD_W_DONE, ZMQ_SNDMORE);
     if (rc == 0)
         rc = nlpd__send_str(ctx->sock, key, ZMQ_SNDMORE);
