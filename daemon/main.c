@@ -216,6 +216,10 @@ close_everything(nlpd_daemon *d)
     stopped_everything = 1;
     front_close(d);
     control_close(d);
+    if (d->pl != NULL) {
+        pipeline_unref(d, d->pl); /* before the stages it names go */
+        d->pl = NULL;
+    }
     while (d->stages != NULL)
         stage_destroy(d, d->stages);
     (void)stage_closed_noop;
@@ -442,8 +446,6 @@ main(int argc, char **argv)
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"a loop handle was leaked\"");
         d->exit_code = 1;
     }
-    if (d->pl != NULL)
-        pipeline_unref(d, d->pl);
     nlpd_doc_free(&d->scratch);
     nlpd__arena_free(&d->front_arena);
     if (d->zctx != NULL)

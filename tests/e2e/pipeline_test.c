@@ -1,0 +1,678 @@
+/* tests/e2e/pipeline_test.c — the daemon end to end: real processes, real sockets.
+ *
+ * Each test starts nlpd in a temp dir with a pipeline of the built-in
+ * ingest stage and pass-through stages (which can be told to sleep, crash
+ * or fail on a marker word), sends documents over the front door and
+ * asserts on what comes back, on STATUS, and on a clean exit.
+ */
+#include "e2e.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/json.h"
+#include "nlpd/nlpd.pb-c.h"
+
+#include <zmq.h>
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A config with ingest then one pass-through stage "pt" with extra args. */
+static char *
+config_with(const char *pt_args, const char *extra_daemon, const char *extra_stage)
+{
+    char *c = malloc(4096);
+    snprintf(c, 4096,
+             "[daemon]\n"
+             "log_level = info\n"
+             "heartbeat_ms = 200\n"
+             "heartbeat_timeout_ms = 5000\n"
+             "%s\n"
+             "[pipeline]\n"
+             "stages = ingest pt\n"
+             "[stage pt]\n"
+             "command = %s %s\n"
+             "%s\n",
+             extra_daemon ? extra_daemon : "", nlpd_e2e_bin("nlpd-passthrough"),
+             pt_args ? pt_args : "", extra_stage ? extra_stage : "");
+    return c;
+}
+
+static void
+start_with(nlpd_e2e *e, const char *pt_args, const char *extra_daemon, const char *extra_stage)
+{
+    char *c = config_with(pt_args, extra_daemon, extra_stage);
+    nlpd_e2e_start(e, c);
+    free(c);
+}
+
+static void
+stop_clean(nlpd_e2e *e)
+{
+    assert_int_equal(nlpd_e2e_stop(e), 0);
+}
+
+/* --- The happy path ------------------------------------------------------- */
+
+static void
+test_pipeline_annotates_a_feed_article_with_offsets_into_the_text_as_sent(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    nlpd_e2e_start(&e, NULL); /* the built-in default pipeline */
+    size_t len;
+    char *article = nlpd_test_fixture("ingest/feed-article.txt", &len);
+    char refused[32] = "";
+    json_t *r = nlpd_e2e_annotate_bytes(&e, article, len, refused);
+    assert_non_null(r);
+    /* The text comes back exactly as sent. */
+    const char *text = json_string_value(json_object_get(r, "text"));
+    assert_non_null(text);
+    assert_int_equal(json_string_length(json_object_get(r, "text")), len);
+    assert_memory_equal(text, article, len);
+    assert_string_equal(json_string_value(json_object_get(r, "format")), "feed");
+    /* Regions index the text as sent: the headline region holds the title. */
+    const char *title = json_string_value(json_object_get(r, "title"));
+    assert_non_null(title);
+    json_t *regions = json_object_get(r, "regions");
+    assert_true(json_array_size(regions) >= 5);
+    size_t i;
+    json_t *reg;
+    int headlines = 0, separators = 0, sources = 0;
+    json_array_foreach(regions, i, reg)
+    {
+        const char *kind = json_string_value(json_object_get(reg, "kind"));
+        size_t s = (size_t)json_integer_value(json_object_get(reg, "start"));
+        size_t en = (size_t)json_integer_value(json_object_get(reg, "end"));
+        assert_true(s <= en && en <= len);
+        if (strcmp(kind, "headline") == 0) {
+            headlines++;
+            assert_int_equal(en - s, strlen(title));
+            assert_memory_equal(article + s, title, en - s);
+        } else if (strcmp(kind, "separator") == 0) {
+            separators++;
+            assert_non_null(memchr(article + s, '|', en - s));
+        } else if (strcmp(kind, "source_line") == 0) {
+            sources++;
+        }
+    }
+    assert_int_equal(headlines, 2);
+    assert_int_equal(separators, 1);
+    assert_int_equal(sources, 1);
+    assert_string_equal(nlpd_e2e_trace(r), "ingest");
+    assert_null(json_object_get(r, "errors"));
+    json_decref(r);
+    free(article);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_carries_options_and_metadata_to_the_stages(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    const char *line = "{\"id\":\"opt-1\",\"title\":\"T\",\"text\":\"One. Two. Three.\","
+                       "\"options\":{\"summary_sentences\":2,\"my_option\":{\"a\":[1,2]}},"
+                       "\"metadata\":{\"feed\":\"wire\"}}";
+    nlpd_reply ack;
+    size_t len;
+    int err;
+    char *res = nlpd_e2e_submit(&e, "json wait", line, strlen(line), &ack, &len, &err, 30000);
+    assert_int_equal(ack.kind, NLPD_REPLY_ACCEPTED);
+    assert_int_equal(strlen(ack.key), 26);
+    assert_non_null(res);
+    Nlpd__V1__Document *d = nlpd__v1__document__unpack(NULL, len, (uint8_t *)res);
+    assert_non_null(d);
+    assert_string_equal(d->key, ack.key);
+    assert_string_equal(d->id, "opt-1");
+    assert_non_null(d->options);
+    assert_int_equal(d->options->summary_sentences, 2);
+    assert_int_equal(d->options->n_extra, 1);
+    assert_string_equal(d->options->extra[0]->key, "my_option");
+    assert_string_equal(d->options->extra[0]->value, "{\"a\":[1,2]}");
+    assert_int_equal(d->n_metadata, 1);
+    assert_string_equal(d->metadata[0]->value, "wire");
+    assert_true(d->received_unix_us > 0);
+    assert_int_equal(d->n_trace, 2);
+    assert_string_equal(d->trace[0]->stage, "ingest");
+    assert_string_equal(d->trace[1]->stage, "pt");
+    nlpd__v1__document__free_unpacked(d, NULL);
+    free(res);
+    stop_clean(&e);
+}
+
+/* An encoded field 999 (length-delimited "future") appended to a Document:
+ * no stage knows it, all must pass it on. */
+static void
+test_pipeline_keeps_fields_no_stage_knows(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    nlpd_submission s;
+    memset(&s, 0, sizeof(s));
+    s.text = "Unknown fields must survive.";
+    s.text_len = strlen(s.text);
+    uint8_t *pb;
+    size_t pb_len;
+    assert_int_equal(nlpd_submission_encode(&s, &pb, &pb_len), 0);
+    const uint8_t future[] = {0xba, 0x3e, 0x06, 'f', 'u', 't', 'u', 'r', 'e'}; /* 999, LEN */
+    uint8_t *buf = malloc(pb_len + sizeof(future));
+    memcpy(buf, pb, pb_len);
+    memcpy(buf + pb_len, future, sizeof(future));
+    nlpd_reply ack;
+    size_t len;
+    int err;
+    char *res =
+        nlpd_e2e_submit(&e, "pb wait", buf, pb_len + sizeof(future), &ack, &len, &err, 30000);
+    assert_non_null(res);
+    assert_non_null(memmem(res, len, future, sizeof(future)));
+    Nlpd__V1__Document *d = nlpd__v1__document__unpack(NULL, len, (uint8_t *)res);
+    assert_non_null(d);
+    assert_int_equal(d->base.n_unknown_fields, 1);
+    assert_int_equal(d->n_trace, 2); /* it really went through both stages */
+    nlpd__v1__document__free_unpacked(d, NULL);
+    free(res);
+    free(buf);
+    nlpd_free(pb);
+    stop_clean(&e);
+}
+
+static int
+stage_names(json_t *s, void *arg)
+{
+    (void)arg;
+    return nlpd_e2e_stage(s, "ingest") != NULL && nlpd_e2e_stage(s, "pt") != NULL;
+}
+
+static void
+test_pipeline_runs_only_the_stages_a_document_asks_for(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    assert_true(nlpd_e2e_wait_status(&e, stage_names, NULL, 1000));
+    json_t *r = nlpd_e2e_annotate(
+        &e, "{\"id\":\"s\",\"text\":\"Only ingest.\",\"options\":{\"stages\":[\"ingest\"]}}", NULL);
+    assert_non_null(r);
+    assert_string_equal(nlpd_e2e_trace(r), "ingest");
+    json_decref(r);
+    /* Ingest always runs: asking for pt alone still ingests. */
+    r = nlpd_e2e_annotate(&e, "{\"id\":\"s\",\"text\":\"Pt.\",\"options\":{\"stages\":[\"pt\"]}}",
+                          NULL);
+    assert_non_null(r);
+    assert_string_equal(nlpd_e2e_trace(r), "ingest pt");
+    json_decref(r);
+    char refused[32] = "";
+    r = nlpd_e2e_annotate(&e, "{\"id\":\"s\",\"text\":\"x\",\"options\":{\"stages\":[\"nope\"]}}",
+                          refused);
+    assert_null(r);
+    assert_string_equal(refused, "bad_request");
+    stop_clean(&e);
+}
+
+/* --- Bad input ------------------------------------------------------------ */
+
+static void
+test_pipeline_answers_bad_submissions_with_clear_refusals(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, "max_document_bytes = 64K", NULL);
+    char refused[32] = "";
+    /* Not JSON, not an object, no text. */
+    assert_null(nlpd_e2e_annotate(&e, "{\"id\": 1, \"text\": ", refused));
+    assert_string_equal(refused, "malformed");
+    assert_null(nlpd_e2e_annotate(&e, "[1,2,3]", refused));
+    assert_string_equal(refused, "malformed");
+    assert_null(nlpd_e2e_annotate(&e, "{\"id\":\"x\"}", refused));
+    assert_string_equal(refused, "malformed");
+    /* Not a protobuf Document; a truncated one. */
+    nlpd_reply ack;
+    const char junk[] = "\xff\xff\xff\xff\x0f garbage";
+    assert_null(nlpd_e2e_submit(&e, "pb wait", junk, sizeof(junk), &ack, NULL, NULL, 10000));
+    assert_int_equal(ack.kind, NLPD_REPLY_REFUSED);
+    assert_string_equal(ack.code, "malformed");
+    nlpd_submission s;
+    memset(&s, 0, sizeof(s));
+    s.text = "A perfectly good document.";
+    s.text_len = strlen(s.text);
+    uint8_t *pb;
+    size_t pb_len;
+    assert_int_equal(nlpd_submission_encode(&s, &pb, &pb_len), 0);
+    assert_null(nlpd_e2e_submit(&e, "pb wait", pb, pb_len - 3, &ack, NULL, NULL, 10000));
+    assert_string_equal(ack.code, "malformed");
+    /* A title that is not UTF-8 (protobuf-c would pass it; Python would not). */
+    Nlpd__V1__Document d = NLPD__V1__DOCUMENT__INIT;
+    d.title = (char *)"bad \xc3\x28 title";
+    uint8_t buf[128];
+    size_t n = nlpd__v1__document__pack(&d, buf);
+    assert_null(nlpd_e2e_submit(&e, "pb wait", buf, n, &ack, NULL, NULL, 10000));
+    assert_string_equal(ack.code, "malformed");
+    /* Unknown flag. */
+    assert_null(nlpd_e2e_submit(&e, "pb sideways", pb, pb_len, &ack, NULL, NULL, 10000));
+    assert_string_equal(ack.code, "bad_request");
+    /* Over the configured limit. */
+    size_t big = 100 * 1024;
+    char *text = malloc(big);
+    memset(text, 'a', big);
+    s.text = text;
+    s.text_len = big;
+    uint8_t *bigpb;
+    size_t bigpb_len;
+    assert_int_equal(nlpd_submission_encode(&s, &bigpb, &bigpb_len), 0);
+    assert_null(nlpd_e2e_submit(&e, "pb wait", bigpb, bigpb_len, &ack, NULL, NULL, 10000));
+    assert_string_equal(ack.code, "too_large");
+    assert_non_null(strstr(ack.message, "max_document_bytes"));
+    /* After all that, a good document still goes through. */
+    size_t len;
+    int err;
+    char *res = nlpd_e2e_submit(&e, "pb wait", pb, pb_len, &ack, &len, &err, 30000);
+    assert_non_null(res);
+    assert_int_equal(err, 0);
+    free(res);
+    nlpd_free(bigpb);
+    nlpd_free(pb);
+    free(text);
+    json_t *st = nlpd_e2e_status(&e);
+    assert_int_equal(json_integer_value(json_object_get(st, "refused")), 8);
+    json_decref(st);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_processes_hostile_text_without_losing_a_worker(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    int pid = nlpd_e2e_worker_pid(&e, "ingest", 0);
+    assert_true(pid > 0);
+    char refused[32];
+
+    /* Empty text: processed, with a clear "empty" record. */
+    json_t *r = nlpd_e2e_annotate_bytes(&e, "", 0, refused);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "empty"), 1);
+    json_decref(r);
+
+    /* Invalid UTF-8 and NUL bytes: replaced and counted; offsets still
+     * index the bytes as sent. */
+    const char bad[] = "Caf\xc3 au lait.\x00 Done \xff\xfe.";
+    r = nlpd_e2e_annotate_bytes(&e, bad, sizeof(bad) - 1, refused);
+    assert_non_null(r);
+    json_t *ing = json_object_get(r, "ingest");
+    assert_true(json_integer_value(json_object_get(ing, "invalid_utf8")) >= 2);
+    assert_int_equal(json_integer_value(json_object_get(ing, "controls_removed")), 1);
+    assert_true(json_is_true(json_object_get(r, "text_lossy")));
+    json_decref(r);
+
+    /* Binary junk. */
+    unsigned seed = 12345;
+    for (int k = 0; k < 20; k++) {
+        char junk[2048];
+        for (size_t i = 0; i < sizeof(junk); i++)
+            junk[i] = (char)(rand_r(&seed) & 0xff);
+        r = nlpd_e2e_annotate_bytes(&e, junk, sizeof(junk), refused);
+        assert_non_null(r);
+        assert_string_equal(nlpd_e2e_trace(r), "ingest pt");
+        json_decref(r);
+    }
+    /* The same worker did all of it. */
+    assert_int_equal(nlpd_e2e_worker_pid(&e, "ingest", 0), pid);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_refuses_50MB_over_the_limit_and_processes_it_under(void **state)
+{
+    (void)state;
+    size_t big = 50u * 1024 * 1024;
+    char *text = malloc(big);
+    /* Paragraphs of words: a realistic large text, not one run. */
+    for (size_t i = 0; i < big; i++)
+        text[i] = (i % 1000 >= 998) ? '\n' : (i % 7 == 6 ? ' ' : (char)('a' + i % 26));
+    nlpd_submission s;
+    memset(&s, 0, sizeof(s));
+    s.text = text;
+    s.text_len = big;
+    uint8_t *pb;
+    size_t pb_len;
+    assert_int_equal(nlpd_submission_encode(&s, &pb, &pb_len), 0);
+    nlpd_reply ack;
+    size_t len;
+    int err;
+
+    nlpd_e2e e;
+    start_with(&e, NULL, "max_document_bytes = 32M", NULL);
+    assert_null(nlpd_e2e_submit(&e, "pb wait", pb, pb_len, &ack, NULL, NULL, 60000));
+    assert_int_equal(ack.kind, NLPD_REPLY_REFUSED);
+    assert_string_equal(ack.code, "too_large");
+    stop_clean(&e);
+
+    start_with(&e, NULL, "max_document_bytes = 64M", NULL);
+    char *res = nlpd_e2e_submit(&e, "pb wait", pb, pb_len, &ack, &len, &err, 120000);
+    assert_non_null(res);
+    Nlpd__V1__Document *d = nlpd__v1__document__unpack(NULL, len, (uint8_t *)res);
+    assert_non_null(d);
+    assert_int_equal(d->text.len, big);
+    assert_true(d->n_regions > 1000);
+    nlpd__v1__document__free_unpacked(d, NULL);
+    free(res);
+    stop_clean(&e);
+    nlpd_free(pb);
+    free(text);
+}
+
+static void
+test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 200", NULL, NULL);
+    void *ctx = zmq_ctx_new();
+    char ep[700];
+    /* A client that submits, asks to wait, and disappears. */
+    for (int k = 0; k < 5; k++) {
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        snprintf(ep, sizeof(ep), "ipc://%s/front", e.rundir);
+        zmq_connect(s, ep);
+        const char *line = "{\"text\":\"Gone before the answer.\"}";
+        zmq_send(s, "SUBMIT", 6, ZMQ_SNDMORE);
+        zmq_send(s, "corr", 4, ZMQ_SNDMORE);
+        zmq_send(s, "json wait", 9, ZMQ_SNDMORE);
+        zmq_send(s, line, strlen(line), 0);
+        /* Junk frames too. */
+        zmq_send(s, "\x00\x01\x02", 3, ZMQ_SNDMORE);
+        zmq_send(s, "", 0, 0);
+        zmq_send(s, "SUBMIT", 6, 0);
+        int linger = 100;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        zmq_close(s);
+    }
+    /* Junk on the stage socket and the heartbeat socket (as a worker). */
+    void *w = zmq_socket(ctx, ZMQ_DEALER);
+    snprintf(ep, sizeof(ep), "ipc://%s/hops/pt", e.rundir);
+    zmq_connect(w, ep);
+    zmq_send(w, "DONE", 4, ZMQ_SNDMORE);
+    zmq_send(w, "nokey", 5, ZMQ_SNDMORE);
+    zmq_send(w, "ok", 2, ZMQ_SNDMORE);
+    zmq_send(w, "zzz", 3, 0);
+    zmq_send(w, "HELLO", 5, ZMQ_SNDMORE);
+    zmq_send(w, "\xff\xff\xff", 3, 0);
+    zmq_send(w, "\x01", 1, 0);
+    void *hb = zmq_socket(ctx, ZMQ_PUSH);
+    snprintf(ep, sizeof(ep), "ipc://%s/hops/heartbeat", e.rundir);
+    zmq_connect(hb, ep);
+    zmq_send(hb, "HEARTBEAT", 9, ZMQ_SNDMORE);
+    zmq_send(hb, "\xff\x01\x02", 3, 0);
+    zmq_send(hb, "garbage", 7, 0);
+    /* The control socket. */
+    void *c = zmq_socket(ctx, ZMQ_DEALER);
+    snprintf(ep, sizeof(ep), "ipc://%s/control", e.rundir);
+    zmq_connect(c, ep);
+    zmq_send(c, "FLY", 3, 0);
+    char reply[256];
+    int n = zmq_recv(c, reply, sizeof(reply), 0);
+    assert_true(n >= 5);
+    assert_memory_equal(reply, "ERROR", 5);
+    sleep_ms(300);
+    int linger = 0;
+    zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(hb, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(w);
+    zmq_close(hb);
+    zmq_close(c);
+    zmq_ctx_term(ctx);
+    /* All of the abandoned documents were still processed, and the
+     * pipeline still works. */
+    json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"after\",\"text\":\"Still here.\"}", NULL);
+    assert_non_null(r);
+    assert_string_equal(nlpd_e2e_trace(r), "ingest pt");
+    json_decref(r);
+    json_t *st = nlpd_e2e_status(&e);
+    assert_int_equal(json_integer_value(json_object_get(st, "completed")), 6);
+    json_decref(st);
+    stop_clean(&e);
+}
+
+/* --- Faults --------------------------------------------------------------- */
+
+static void
+test_pipeline_restarts_a_killed_worker_and_goes_on(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 1500", NULL, NULL);
+    int pid = nlpd_e2e_worker_pid(&e, "pt", 0);
+    assert_true(pid > 0);
+    /* One document in the worker's hands, another waiting behind it. */
+    const char *l1 = "{\"id\":\"in-hand\",\"text\":\"First.\"}";
+    const char *l2 = "{\"id\":\"queued\",\"text\":\"Second.\"}";
+    assert_int_equal(nlpd_client_submit(e.client, 101, "json wait reply=json", l1, strlen(l1), 5000), 0);
+    assert_int_equal(nlpd_client_submit(e.client, 102, "json wait reply=json", l2, strlen(l2), 5000), 0);
+    sleep_ms(600);
+    kill(pid, SIGKILL);
+    int got = 0, crashed = 0, clean = 0;
+    while (got < 2) {
+        nlpd_reply r;
+        assert_int_equal(nlpd_client_recv(e.client, &r, 30000), 0);
+        if (r.kind != NLPD_REPLY_RESULT)
+            continue;
+        got++;
+        json_t *j = json_loadb(r.payload, r.payload_len, 0, NULL);
+        assert_non_null(j);
+        if (r.corr == 101) {
+            /* The document in hand goes on with an error record. */
+            assert_int_equal(r.error, 1);
+            crashed += nlpd_e2e_error_count(j, "crashed");
+        } else {
+            /* The queued one is done by the replacement. */
+            assert_int_equal(r.error, 0);
+            assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
+            clean++;
+        }
+        json_decref(j);
+    }
+    assert_int_equal(crashed, 1);
+    assert_int_equal(clean, 1);
+    int pid2 = nlpd_e2e_worker_pid(&e, "pt", 0);
+    assert_true(pid2 > 0 && pid2 != pid);
+    json_t *st = nlpd_e2e_status(&e);
+    assert_int_equal(json_integer_value(json_object_get(nlpd_e2e_stage(st, "pt"), "restarts")), 1);
+    json_decref(st);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_kills_a_worker_over_its_time_limit(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 3000", NULL, "timeout_ms = 400\n");
+    json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"slow\",\"text\":\"Takes too long.\"}", NULL);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "timeout"), 1);
+    json_decref(r);
+    json_t *st = nlpd_e2e_status(&e);
+    json_t *pt = nlpd_e2e_stage(st, "pt");
+    assert_int_equal(json_integer_value(json_object_get(pt, "timeouts")), 1);
+    json_decref(st);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--crash-on POISON --fail-on BADWORD", NULL, NULL);
+    json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"p\",\"text\":\"This is POISON.\"}", NULL);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "crashed"), 1);
+    json_decref(r);
+    r = nlpd_e2e_annotate(&e, "{\"id\":\"f\",\"text\":\"A BADWORD here.\"}", NULL);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "test_failure"), 1);
+    json_decref(r);
+    for (int i = 0; i < 10; i++) {
+        r = nlpd_e2e_annotate(&e, "{\"id\":\"ok\",\"text\":\"Fine.\"}", NULL);
+        assert_non_null(r);
+        assert_null(json_object_get(r, "errors"));
+        json_decref(r);
+    }
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_pushes_back_with_busy_past_the_in_flight_bound(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 500", "max_in_flight = 2", NULL);
+    const char *l = "{\"text\":\"Slow.\"}";
+    nlpd_reply r;
+    for (uint64_t k = 1; k <= 3; k++)
+        assert_int_equal(nlpd_client_submit(e.client, k, "json", l, strlen(l), 5000), 0);
+    int accepted = 0, busy = 0;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(nlpd_client_recv(e.client, &r, 10000), 0);
+        if (r.kind == NLPD_REPLY_ACCEPTED)
+            accepted++;
+        else if (r.kind == NLPD_REPLY_REFUSED && strcmp(r.code, "busy") == 0)
+            busy++;
+    }
+    assert_int_equal(accepted, 2);
+    assert_int_equal(busy, 1);
+    stop_clean(&e);
+}
+
+/* --- Reload and stop ------------------------------------------------------ */
+
+static int
+gen2_with_two_pt_workers(json_t *s, void *arg)
+{
+    (void)arg;
+    json_t *pt = nlpd_e2e_stage(s, "pt");
+    if (json_integer_value(json_object_get(s, "generation")) != 2 || pt == NULL)
+        return 0;
+    size_t i, ready = 0;
+    json_t *w;
+    json_array_foreach(json_object_get(pt, "workers"), i, w)
+    {
+        if (strcmp(json_string_value(json_object_get(w, "state")), "ready") == 0 &&
+            json_integer_value(json_object_get(w, "generation")) == 2)
+            ready++;
+    }
+    return ready == 2 && json_array_size(json_object_get(pt, "workers")) == 2;
+}
+
+static void
+test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 100", NULL, NULL);
+    /* Documents in flight across the reload. */
+    const char *l = "{\"text\":\"Across a reload.\"}";
+    for (uint64_t k = 1; k <= 10; k++)
+        assert_int_equal(
+            nlpd_client_submit(e.client, k, "json wait", l, strlen(l), 5000), 0);
+    char *c = config_with("--sleep-ms 100", NULL, "replicas = 2\n");
+    nlpd_e2e_write_config(&e, c);
+    free(c);
+    nlpd_e2e_signal(&e, SIGHUP);
+    int results = 0;
+    while (results < 10) {
+        nlpd_reply r;
+        assert_int_equal(nlpd_client_recv(e.client, &r, 30000), 0);
+        if (r.kind == NLPD_REPLY_RESULT) {
+            assert_int_equal(r.error, 0);
+            results++;
+        }
+    }
+    assert_true(nlpd_e2e_wait_status(&e, gen2_with_two_pt_workers, NULL, 20000));
+
+    /* A reload to a broken command keeps what runs. */
+    char bad[2048];
+    snprintf(bad, sizeof(bad),
+             "[pipeline]\nstages = ingest pt\n[stage pt]\ncommand = %s --no-such-option\n",
+             nlpd_e2e_bin("nlpd-passthrough"));
+    nlpd_e2e_write_config(&e, bad);
+    nlpd_e2e_signal(&e, SIGHUP);
+    for (int waited = 0; waited < 20000 && nlpd_e2e_log_count(&e, "reload failed") == 0;
+         waited += 100)
+        sleep_ms(100);
+    assert_int_equal(nlpd_e2e_log_count(&e, "reload failed"), 1);
+    json_t *st = nlpd_e2e_status(&e);
+    assert_int_equal(json_integer_value(json_object_get(st, "generation")), 2);
+    json_decref(st);
+    json_t *r = nlpd_e2e_annotate(&e, "{\"text\":\"After a failed reload.\"}", NULL);
+    assert_non_null(r);
+    assert_string_equal(nlpd_e2e_trace(r), "ingest pt");
+    json_decref(r);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_drains_documents_in_flight_on_sigterm(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 100", NULL, NULL);
+    const char *l = "{\"text\":\"Finish me before you go.\"}";
+    for (uint64_t k = 1; k <= 8; k++)
+        assert_int_equal(nlpd_client_submit(e.client, k, "json wait", l, strlen(l), 5000), 0);
+    int accepted = 0;
+    nlpd_reply r;
+    while (accepted < 8) {
+        assert_int_equal(nlpd_client_recv(e.client, &r, 10000), 0);
+        accepted += r.kind == NLPD_REPLY_ACCEPTED;
+    }
+    nlpd_e2e_signal(&e, SIGTERM);
+    /* New work is refused while draining; what was accepted comes back. */
+    int results = 0;
+    while (results < 8) {
+        assert_int_equal(nlpd_client_recv(e.client, &r, 20000), 0);
+        if (r.kind == NLPD_REPLY_RESULT) {
+            assert_int_equal(r.error, 0);
+            results++;
+        }
+    }
+    stop_clean(&e);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_annotates_a_feed_article_with_offsets_into_the_text_as_sent),
+        cmocka_unit_test(test_pipeline_carries_options_and_metadata_to_the_stages),
+        cmocka_unit_test(test_pipeline_keeps_fields_no_stage_knows),
+        cmocka_unit_test(test_pipeline_runs_only_the_stages_a_document_asks_for),
+        cmocka_unit_test(test_pipeline_answers_bad_submissions_with_clear_refusals),
+        cmocka_unit_test(test_pipeline_processes_hostile_text_without_losing_a_worker),
+        cmocka_unit_test(test_pipeline_refuses_50MB_over_the_limit_and_processes_it_under),
+        cmocka_unit_test(test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket),
+        cmocka_unit_test(test_pipeline_restarts_a_killed_worker_and_goes_on),
+        cmocka_unit_test(test_pipeline_kills_a_worker_over_its_time_limit),
+        cmocka_unit_test(test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing),
+        cmocka_unit_test(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound),
+        cmocka_unit_test(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight),
+        cmocka_unit_test(test_pipeline_drains_documents_in_flight_on_sigterm),
+    };
+    return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
+}

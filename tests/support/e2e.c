@@ -1,0 +1,330 @@
+/* tests/support/e2e.c — start, drive and stop a real daemon. */
+#include "e2e.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/json.h"
+
+extern char **environ;
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+const char *
+nlpd_e2e_bin(const char *name)
+{
+    static char path[1024];
+    const char *b = getenv("NLPD_BUILD_DIR");
+    snprintf(path, sizeof(path), "%s/bin/%s", b != NULL ? b : ".", name);
+    return path;
+}
+
+void
+nlpd_e2e_write_config(nlpd_e2e *e, const char *config)
+{
+    FILE *f = fopen(e->conf, "w");
+    if (f == NULL)
+        fail_msg("cannot write %s", e->conf);
+    fputs(config != NULL ? config : "", f);
+    fclose(f);
+}
+
+void
+nlpd_e2e_dump_log(const nlpd_e2e *e)
+{
+    size_t n;
+    char *log = nlpd_test_read_file(e->log, &n);
+    if (log != NULL) {
+        fprintf(stderr, "----- nlpd log (%s) -----\n%s----- end of log -----\n", e->log, log);
+        free(log);
+    }
+}
+
+int
+nlpd_e2e_log_count(const nlpd_e2e *e, const char *needle)
+{
+    size_t n;
+    char *log = nlpd_test_read_file(e->log, &n);
+    int count = 0;
+    if (log == NULL)
+        return 0;
+    for (char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        count++;
+    free(log);
+    return count;
+}
+
+json_t *
+nlpd_e2e_status(nlpd_e2e *e)
+{
+    char *reply = NULL;
+    if (nlpd_control_call(e->rundir, NULL, "STATUS", 2000, &reply) != 0) {
+        nlpd_free(reply);
+        return NULL;
+    }
+    json_t *j = json_loads(reply, 0, NULL);
+    nlpd_free(reply);
+    return j;
+}
+
+json_t *
+nlpd_e2e_stage(json_t *status, const char *stage)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(status, "stages"), i, st)
+    {
+        if (strcmp(json_string_value(json_object_get(st, "name")), stage) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+int
+nlpd_e2e_worker_pid(nlpd_e2e *e, const char *stage, int i)
+{
+    json_t *s = nlpd_e2e_status(e);
+    int pid = 0;
+    json_t *st = s != NULL ? nlpd_e2e_stage(s, stage) : NULL;
+    json_t *w = st != NULL ? json_array_get(json_object_get(st, "workers"), (size_t)i) : NULL;
+    if (w != NULL)
+        pid = (int)json_integer_value(json_object_get(w, "pid"));
+    json_decref(s);
+    return pid;
+}
+
+int
+nlpd_e2e_wait_status(nlpd_e2e *e, int (*pred)(json_t *, void *), void *arg, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        json_t *s = nlpd_e2e_status(e);
+        int ok = s != NULL && pred(s, arg);
+        json_decref(s);
+        if (ok)
+            return 1;
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+static int
+is_running(json_t *s, void *arg)
+{
+    (void)arg;
+    const char *st = json_string_value(json_object_get(s, "state"));
+    return st != NULL && strcmp(st, "running") == 0;
+}
+
+void
+nlpd_e2e_start(nlpd_e2e *e, const char *config)
+{
+    memset(e, 0, sizeof(*e));
+    e->dir = nlpd_test_tmpdir("nlpd-e2e");
+    snprintf(e->rundir, sizeof(e->rundir), "%s/run", e->dir);
+    snprintf(e->conf, sizeof(e->conf), "%s/nlpd.conf", e->dir);
+    snprintf(e->log, sizeof(e->log), "%s/nlpd.log", e->dir);
+    if (config != NULL)
+        nlpd_e2e_write_config(e, config);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, e->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)nlpd_e2e_bin("nlpd");
+    argv[n++] = (char *)"--runtime-dir";
+    argv[n++] = e->rundir;
+    if (config != NULL) {
+        argv[n++] = (char *)"--config";
+        argv[n++] = e->conf;
+    }
+    argv[n] = NULL;
+    static char bin[1024];
+    snprintf(bin, sizeof(bin), "%s", argv[0]);
+    argv[0] = bin;
+    int rc = posix_spawn(&e->pid, bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot start %s: %s", bin, strerror(rc));
+    if (!nlpd_e2e_wait_status(e, is_running, NULL, 30000)) {
+        nlpd_e2e_dump_log(e);
+        kill(e->pid, SIGKILL);
+        waitpid(e->pid, NULL, 0);
+        fail_msg("the daemon did not become ready");
+    }
+    if (nlpd_client_open(&e->client, e->rundir, NULL) != 0)
+        fail_msg("cannot open a client");
+}
+
+void
+nlpd_e2e_signal(nlpd_e2e *e, int sig)
+{
+    kill(e->pid, sig);
+}
+
+int
+nlpd_e2e_stop(nlpd_e2e *e)
+{
+    nlpd_client_close(&e->client);
+    int status = 0, code = -1;
+    if (e->pid > 0) {
+        kill(e->pid, SIGTERM);
+        int waited = 0;
+        pid_t r;
+        while ((r = waitpid(e->pid, &status, WNOHANG)) == 0 && waited < 60000) {
+            sleep_ms(20);
+            waited += 20;
+        }
+        if (r == 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, &status, 0);
+            nlpd_e2e_dump_log(e);
+        } else if (WIFEXITED(status)) {
+            code = WEXITSTATUS(status);
+        }
+        if (code != 0)
+            nlpd_e2e_dump_log(e);
+        e->pid = 0;
+    }
+    if (e->dir != NULL) {
+        nlpd_test_rmtree(e->dir);
+        free(e->dir);
+        e->dir = NULL;
+    }
+    return code;
+}
+
+char *
+nlpd_e2e_submit(nlpd_e2e *e, const char *flags, const void *payload, size_t len, nlpd_reply *ack,
+                size_t *res_len, int *res_error, int timeout_ms)
+{
+    uint64_t corr = ++e->corr;
+    int rc = nlpd_client_submit(e->client, corr, flags, payload, len, timeout_ms);
+    if (rc != 0)
+        fail_msg("submit failed: %s", nlpd_strerror(rc));
+    nlpd_reply r;
+    for (;;) {
+        rc = nlpd_client_recv(e->client, &r, timeout_ms);
+        if (rc != 0) {
+            nlpd_e2e_dump_log(e);
+            fail_msg("no answer to a submission: %s", nlpd_strerror(rc));
+        }
+        if (r.corr == corr)
+            break; /* answers to earlier, abandoned requests are skipped */
+    }
+    *ack = r;
+    if (r.kind != NLPD_REPLY_ACCEPTED || strstr(flags, "wait") == NULL)
+        return NULL;
+    for (;;) {
+        rc = nlpd_client_recv(e->client, &r, timeout_ms);
+        if (rc != 0) {
+            nlpd_e2e_dump_log(e);
+            fail_msg("no result for %s: %s", ack->key, nlpd_strerror(rc));
+        }
+        if (r.corr == corr && r.kind == NLPD_REPLY_RESULT)
+            break;
+    }
+    char *out = malloc(r.payload_len + 1);
+    memcpy(out, r.payload, r.payload_len);
+    out[r.payload_len] = '\0';
+    if (res_len != NULL)
+        *res_len = r.payload_len;
+    if (res_error != NULL)
+        *res_error = r.error;
+    return out;
+}
+
+json_t *
+nlpd_e2e_annotate(nlpd_e2e *e, const char *json_line, char refused[32])
+{
+    nlpd_reply ack;
+    size_t len;
+    int err;
+    char *res = nlpd_e2e_submit(e, "json wait reply=json", json_line, strlen(json_line), &ack,
+                                &len, &err, 60000);
+    if (res == NULL) {
+        if (refused != NULL)
+            snprintf(refused, 32, "%s", ack.code);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(res, len, JSON_ALLOW_NUL, &jerr);
+    if (j == NULL)
+        fail_msg("result is not JSON: %s", jerr.text);
+    free(res);
+    return j;
+}
+
+json_t *
+nlpd_e2e_annotate_bytes(nlpd_e2e *e, const void *bytes, size_t len, char refused[32])
+{
+    nlpd_submission s;
+    memset(&s, 0, sizeof(s));
+    s.text = bytes;
+    s.text_len = len;
+    uint8_t *pb;
+    size_t pb_len;
+    if (nlpd_submission_encode(&s, &pb, &pb_len) != 0)
+        fail_msg("cannot encode a submission");
+    nlpd_reply ack;
+    size_t rlen;
+    int err;
+    char *res = nlpd_e2e_submit(e, "pb wait reply=json", pb, pb_len, &ack, &rlen, &err, 60000);
+    nlpd_free(pb);
+    if (res == NULL) {
+        if (refused != NULL)
+            snprintf(refused, 32, "%s", ack.code);
+        return NULL;
+    }
+    json_t *j = json_loadb(res, rlen, JSON_ALLOW_NUL, NULL);
+    if (j == NULL)
+        fail_msg("result is not JSON");
+    free(res);
+    return j;
+}
+
+int
+nlpd_e2e_error_count(json_t *result, const char *code)
+{
+    size_t i;
+    json_t *er;
+    int n = 0;
+    json_array_foreach(json_object_get(result, "errors"), i, er)
+    {
+        const char *c = json_string_value(json_object_get(er, "code"));
+        if (c != NULL && strcmp(c, code) == 0)
+            n++;
+    }
+    return n;
+}
+
+const char *
+nlpd_e2e_trace(json_t *result)
+{
+    static char buf[512];
+    size_t i, n = 0;
+    json_t *t;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(result, "trace"), i, t)
+    {
+        const char *s = json_string_value(json_object_get(t, "stage"));
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? " " : "", s ? s : "?");
+        if (n >= sizeof(buf))
+            break;
+    }
+    return buf;
+}
