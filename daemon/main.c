@@ -453,8 +453,8 @@ main(int argc, char **argv)
     nlpd_config_release(&d->cfg);
     if (d->lock_fd >= 0) {
         char path[400];
-        snprintf(path, sizeof(path), "%s/nlpd.pid", d->runtime_dir);
-        unlink(path);
+        if (snprintf(path, sizeof(path), "%s/nlpd.pid", d->runtime_dir) < (int)sizeof(path))
+            unlink(path);
         close(d->lock_fd);
     }
     return d->exit_code;
