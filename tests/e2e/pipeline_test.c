@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -655,6 +657,82 @@ test_pipeline_drains_documents_in_flight_on_sigterm(void **state)
     stop_clean(&e);
 }
 
+static int
+crash_looping(json_t *s, void *arg)
+{
+    (void)arg;
+    json_t *st = nlpd_e2e_stage(s, "broken");
+    return st != NULL && json_is_true(json_object_get(st, "crash_loop")) &&
+           json_integer_value(json_object_get(st, "restarts")) >= 4;
+}
+
+static void
+test_pipeline_reports_a_crash_loop_instead_of_spinning(void **state)
+{
+    (void)state;
+    char c[2048];
+    /* A stage whose worker exits at once (an unknown option fails its init). */
+    snprintf(c, sizeof(c),
+             "[daemon]\nrestart_backoff_min_ms = 20\nrestart_backoff_max_ms = 2s\n"
+             "[pipeline]\nstages = ingest broken\n"
+             "[stage broken]\ncommand = %s --no-such-option\n",
+             nlpd_e2e_bin("nlpd-passthrough"));
+    nlpd_e2e e;
+    /* This daemon never becomes ready, by design: do not wait for it. */
+    nlpd_e2e_start_unready(&e, c);
+    assert_true(nlpd_e2e_wait_status(&e, crash_looping, NULL, 20000));
+    assert_int_equal(nlpd_e2e_log_count(&e, "crash loop"), 1);
+    /* Backing off, not spinning: few restarts in the next second. */
+    json_t *st = nlpd_e2e_status(&e);
+    json_int_t before = json_integer_value(json_object_get(nlpd_e2e_stage(st, "broken"), "restarts"));
+    json_decref(st);
+    sleep_ms(1000);
+    st = nlpd_e2e_status(&e);
+    json_int_t after = json_integer_value(json_object_get(nlpd_e2e_stage(st, "broken"), "restarts"));
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "starting");
+    json_decref(st);
+    assert_true(after - before <= 1);
+    stop_clean(&e);
+}
+
+static void
+test_pipeline_keeps_stage_sockets_private_and_opens_the_front_door_to_its_group(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    struct stat sb;
+    char path[700];
+    assert_int_equal(stat(e.rundir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0750);
+    snprintf(path, sizeof(path), "%s/hops", e.rundir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    snprintf(path, sizeof(path), "%s/front", e.rundir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0660);
+    snprintf(path, sizeof(path), "%s/control", e.rundir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0660);
+    /* A second daemon on the same directory refuses to start. */
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s --runtime-dir %s 2>%s/second.log", nlpd_e2e_bin("nlpd"),
+             e.rundir, e.dir);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(path, sizeof(path), "%s/second.log", e.dir);
+    size_t n;
+    char *log = nlpd_test_read_file(path, &n);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "another nlpd"));
+    free(log);
+    /* And the first one still works. */
+    json_t *r = nlpd_e2e_annotate(&e, "{\"text\":\"Still mine.\"}", NULL);
+    assert_non_null(r);
+    json_decref(r);
+    stop_clean(&e);
+}
+
 int
 main(void)
 {
@@ -673,6 +751,8 @@ main(void)
         cmocka_unit_test(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound),
         cmocka_unit_test(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight),
         cmocka_unit_test(test_pipeline_drains_documents_in_flight_on_sigterm),
+        cmocka_unit_test(test_pipeline_reports_a_crash_loop_instead_of_spinning),
+        cmocka_unit_test(test_pipeline_keeps_stage_sockets_private_and_opens_the_front_door_to_its_group),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }

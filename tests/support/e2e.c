@@ -129,8 +129,8 @@ is_running(json_t *s, void *arg)
     return st != NULL && strcmp(st, "running") == 0;
 }
 
-void
-nlpd_e2e_start(nlpd_e2e *e, const char *config)
+static void
+spawn_daemon(nlpd_e2e *e, const char *config)
 {
     memset(e, 0, sizeof(*e));
     e->dir = nlpd_test_tmpdir("nlpd-e2e");
@@ -160,6 +160,33 @@ nlpd_e2e_start(nlpd_e2e *e, const char *config)
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         fail_msg("cannot start %s: %s", bin, strerror(rc));
+}
+
+static int
+answers(json_t *s, void *arg)
+{
+    (void)arg;
+    return s != NULL;
+}
+
+void
+nlpd_e2e_start_unready(nlpd_e2e *e, const char *config)
+{
+    spawn_daemon(e, config);
+    if (!nlpd_e2e_wait_status(e, answers, NULL, 30000)) {
+        nlpd_e2e_dump_log(e);
+        kill(e->pid, SIGKILL);
+        waitpid(e->pid, NULL, 0);
+        fail_msg("the daemon does not answer on its control socket");
+    }
+    if (nlpd_client_open(&e->client, e->rundir, NULL) != 0)
+        fail_msg("cannot open a client");
+}
+
+void
+nlpd_e2e_start(nlpd_e2e *e, const char *config)
+{
+    spawn_daemon(e, config);
     if (!nlpd_e2e_wait_status(e, is_running, NULL, 30000)) {
         nlpd_e2e_dump_log(e);
         kill(e->pid, SIGKILL);

@@ -32,6 +32,10 @@ const char *nlpd_e2e_bin(const char *name);
  * pipeline) and starts the daemon; waits until STATUS says running. */
 void nlpd_e2e_start(nlpd_e2e *e, const char *config);
 
+/* As nlpd_e2e_start, but waits only until the daemon answers STATUS (for
+ * daemons that are not meant to become ready). */
+void nlpd_e2e_start_unready(nlpd_e2e *e, const char *config);
+
 /* Replaces the config file (for reload tests). */
 void nlpd_e2e_write_config(nlpd_e2e *e, const char *config);
 
