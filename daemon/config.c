@@ -259,7 +259,7 @@ parse_ms(const char *v, uint32_t *out)
         mult = 60000;
     else
         return -1;
-    if (n * mult > UINT32_MAX)
+    if (n > UINT32_MAX / mult)
         return -1;
     *out = (uint32_t)(n * mult);
     return 0;
@@ -280,9 +280,13 @@ parse_int(const char *v, long lo, long hi, long *out)
 typedef struct load_ctx {
     nlpd_config *cfg;
     const char *path;
+    FILE *f;
     char *why;
     size_t why_len;
     int failed;
+    int fail_line;    /* the line the message is about */
+    int line;         /* the line the reader returned last */
+    int continuation; /* that line started with whitespace (a continued value) */
 } load_ctx;
 
 /* inih gives no line to the handler; ini_parse reports the first line whose
@@ -295,9 +299,33 @@ fail(load_ctx *c, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(c->why, c->why_len, fmt, ap);
         va_end(ap);
+        c->fail_line = c->line;
     }
     c->failed = 1;
     return 0;
+}
+
+/* The line reader behind inih: counts lines (so messages name the line
+ * they are about), notes indented lines (inih passes them as a
+ * continuation of the previous value), and refuses a line longer than
+ * inih reads rather than letting its tail become a line of its own. */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+    load_ctx *c = stream;
+    if (fgets(str, num, c->f) == NULL)
+        return NULL;
+    c->line++;
+    c->continuation = str[0] == ' ' || str[0] == '\t';
+    size_t len = strlen(str);
+    if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(c->f)) {
+        int ch;
+        while ((ch = fgetc(c->f)) != EOF && ch != '\n')
+            ;
+        fail(c, "line longer than %d characters", num - 2);
+        str[0] = '\0';
+    }
+    return str;
 }
 
 static int
@@ -360,30 +388,29 @@ pipeline_key(load_ctx *c, const char *key, const char *value)
     nlpd_config *cfg = c->cfg;
     if (strcmp(key, "stages") != 0)
         return fail(c, "unknown key '%s' in [pipeline]", key);
-    cfg->n_pipeline = 0;
-    char *copy = nlpd_strdup(value);
-    if (copy == NULL)
-        return fail(c, "out of memory");
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " ,\t", &save); tok != NULL;
-         tok = strtok_r(NULL, " ,\t", &save)) {
-        if (cfg->n_pipeline >= NLPD_MAX_STAGES) {
-            nlpd_free(copy);
-            return fail(c, "too many stages in [pipeline] (at most 32)");
-        }
-        if (strlen(tok) >= sizeof(cfg->pipeline[0])) {
-            nlpd_free(copy);
-            return fail(c, "stage name too long: %s", tok);
-        }
+    /* An indented line continues the list; a new "stages =" replaces it
+     * (a later file overrides an earlier one). inih passes a continuation
+     * as the same key with only the new line's text. */
+    if (!c->continuation)
+        cfg->n_pipeline = 0;
+    const char *p = value;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, " ,\t");
+        if (len == 0)
+            break;
+        if (cfg->n_pipeline >= NLPD_MAX_STAGES)
+            return fail(c, "too many stages in [pipeline] (at most %d)", NLPD_MAX_STAGES);
+        if (len >= sizeof(cfg->pipeline[0]))
+            return fail(c, "stage name too long: %.*s", (int)len, p);
         for (int i = 0; i < cfg->n_pipeline; i++) {
-            if (strcmp(cfg->pipeline[i], tok) == 0) {
-                nlpd_free(copy);
-                return fail(c, "stage '%s' appears twice in [pipeline]", tok);
-            }
+            if (strlen(cfg->pipeline[i]) == len && strncmp(cfg->pipeline[i], p, len) == 0)
+                return fail(c, "stage '%.*s' appears twice in [pipeline]", (int)len, p);
         }
-        snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%s", tok);
+        snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%.*s", (int)len, p);
+        p += len;
     }
-    nlpd_free(copy);
     if (cfg->n_pipeline == 0)
         return fail(c, "[pipeline] stages is empty");
     return 1;
@@ -440,13 +467,27 @@ stage_key(load_ctx *c, const char *name, const char *key, const char *value)
             return fail(c, "window must be 1..1024, not '%s'", value);
         s->window = (uint32_t)n;
     } else if (strncmp(key, "env.", 4) == 0 && key[4] != '\0') {
-        if (s->n_env >= NLPD_MAX_ENV)
-            return fail(c, "too many env entries for stage '%s'", name);
-        size_t len = strlen(key + 4) + 1 + strlen(value) + 1;
+        const char *var = key + 4;
+        size_t var_len = strlen(var);
+        if (strchr(var, '=') != NULL)
+            return fail(c, "bad environment variable name '%s'", var);
+        size_t len = var_len + 1 + strlen(value) + 1;
         char *kv = nlpd_malloc(len);
         if (kv == NULL)
             return fail(c, "out of memory");
-        snprintf(kv, len, "%s=%s", key + 4, value);
+        snprintf(kv, len, "%s=%s", var, value);
+        /* A later file setting the same variable replaces it. */
+        for (int i = 0; i < s->n_env; i++) {
+            if (strncmp(s->env[i], var, var_len) == 0 && s->env[i][var_len] == '=') {
+                nlpd_free(s->env[i]);
+                s->env[i] = kv;
+                return 1;
+            }
+        }
+        if (s->n_env >= NLPD_MAX_ENV) {
+            nlpd_free(kv);
+            return fail(c, "too many env entries for stage '%s'", name);
+        }
         s->env[s->n_env++] = kv;
     } else {
         return fail(c, "unknown key '%s' in [stage %s]", key, name);
@@ -462,6 +503,8 @@ config_ini_handler(void *user, const char *section, const char *key, const char 
         return 0;
     if (key == NULL) /* a section with no keys (INI_CALL_HANDLER_ON_NEW_SECTION) */
         return 1;
+    if (c->continuation && strcmp(section, "pipeline") != 0)
+        return fail(c, "'%s' continues on an indented line; only [pipeline] stages may", key);
     if (strcmp(section, "daemon") == 0)
         return daemon_key(c, key, value);
     if (strcmp(section, "pipeline") == 0)
@@ -480,21 +523,38 @@ nlpd_config_load(nlpd_config *cfg, const char *path, char *why, size_t why_len)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
+        int err = errno;
         if (why != NULL)
-            snprintf(why, why_len, "%s: cannot open: %s", path, strerror(errno));
-        return errno == ENOENT ? NLPD_ENOENT : NLPD_ECONFIG;
+            snprintf(why, why_len, "%s: cannot open: %s", path, strerror(err));
+        return err == ENOENT ? NLPD_ENOENT : NLPD_ECONFIG;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        if (why != NULL)
+            snprintf(why, why_len, "%s: not a regular file", path);
+        return NLPD_ECONFIG;
     }
     char msg[512] = "";
-    load_ctx c = {cfg, path, msg, sizeof(msg), 0};
-    int line = ini_parse_file(f, config_ini_handler, &c);
+    load_ctx c = {cfg, path, f, msg, sizeof(msg), 0, 0, 0, 0};
+    int line = ini_parse_stream(config_reader, &c, config_ini_handler, &c);
+    int read_error = ferror(f);
     fclose(f);
+    if (read_error) {
+        if (why != NULL)
+            snprintf(why, why_len, "%s: read error", path);
+        return NLPD_ECONFIG;
+    }
     if (line == 0 && !c.failed)
         return 0;
     if (why != NULL) {
-        if (c.failed)
-            snprintf(why, why_len, "%s:%d: %s", path, line, msg);
+        /* inih reports the first line it could not parse; our own message
+         * is about the line it was raised on. The earlier one wins. */
+        if (c.failed && (line <= 0 || c.fail_line <= line))
+            snprintf(why, why_len, "%s:%d: %s", path, c.fail_line, msg);
         else
-            snprintf(why, why_len, "%s:%d: syntax error", path, line);
+            snprintf(why, why_len, "%s:%d: syntax error (expected [section] or key = value)",
+                     path, line);
     }
     return NLPD_ECONFIG;
 }
@@ -508,6 +568,10 @@ nlpd_config_finish(nlpd_config *cfg, char *why, size_t why_len)
         snprintf(why, why_len, "max_message_bytes (%llu) is below max_document_bytes (%llu)",
                  (unsigned long long)cfg->max_message_bytes,
                  (unsigned long long)cfg->max_document_bytes);
+        return NLPD_ECONFIG;
+    }
+    if (cfg->heartbeat_ms < 10 || cfg->heartbeat_ms > 600000) {
+        snprintf(why, why_len, "heartbeat_ms must be 10ms..600s (workers refuse other values)");
         return NLPD_ECONFIG;
     }
     if (cfg->heartbeat_timeout_ms < 2 * cfg->heartbeat_ms) {

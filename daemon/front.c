@@ -243,6 +243,11 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
         }
         pb = json_pb;
     }
+    if (nlpd__wire_validate(pb, pb_len, why, sizeof(why)) != 0) {
+        nlpd_free(json_pb);
+        refuse(d, fr, "malformed", why);
+        return;
+    }
     nlpd__arena *arena = d->front_arena;
     nlpd__arena_reset(arena);
     Nlpd__V1__Document *doc =

@@ -144,8 +144,8 @@ NLPD_EXPORT int nlpd_doc_has_fatal_error(const nlpd_doc *self);
 /* --- Appending: this stage's additions ----------------------------------- */
 
 /* Each returns 0, NLPD_EINVAL when the span is not within the normalized
- * text (start <= end <= length) or a string argument is NULL, or
- * NLPD_ENOMEM. Strings are copied. */
+ * text (start <= end <= length), a string argument is NULL or a score is
+ * not finite, or NLPD_ENOMEM. Strings are copied. */
 NLPD_EXPORT int nlpd_doc_add_sentence(nlpd_doc *self, uint32_t start, uint32_t end,
                                       uint32_t flags);
 NLPD_EXPORT int nlpd_doc_add_token(nlpd_doc *self, uint32_t start, uint32_t end, uint32_t shape);

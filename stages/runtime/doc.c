@@ -3,6 +3,7 @@
  * This file and the other codec files of the runtime are where the
  * generated Nlpd__V1__* names appear; stage libraries never see them.
  */
+#include <math.h>
 #include <string.h>
 
 #include "nlpd/alloc.h"
@@ -290,6 +291,10 @@ nlpd_doc_parse(nlpd_doc *self, const void *buf, size_t len)
         nlpd__v1__document__unpack(nlpd__arena_allocator(self->arena), len, buf);
     if (pb == NULL)
         return nlpd__arena_failed(self->arena) ? NLPD_ENOMEM : NLPD_EPROTO;
+    /* A span past the end of the text would have a stage read out of
+     * bounds: such a document is malformed, whoever wrote it. */
+    if (nlpd__doc_spans_valid(pb, NULL, 0) != 0)
+        return NLPD_EPROTO;
     self->pb = pb;
     nlpd__doc_refresh(self);
     return load_regions(self);
@@ -592,7 +597,7 @@ nlpd_doc_add_token(nlpd_doc *self, uint32_t start, uint32_t end, uint32_t shape)
 int
 nlpd_doc_add_entity(nlpd_doc *self, uint32_t start, uint32_t end, const char *label, float score)
 {
-    if (label == NULL || !span_ok(self, start, end))
+    if (label == NULL || !span_ok(self, start, end) || !isfinite(score))
         return NLPD_EINVAL;
     int rc = vec_reserve(&self->entities, sizeof(pending_entity), self->entities.n + 1);
     if (rc != 0)
@@ -642,7 +647,8 @@ int
 nlpd_doc_add_annotation(nlpd_doc *self, const char *kind, const nlpd_span *span, const char *value,
                         double score)
 {
-    if (kind == NULL || (span != NULL && !span_ok(self, span->start, span->end)))
+    if (kind == NULL || (span != NULL && !span_ok(self, span->start, span->end)) ||
+        !isfinite(score))
         return NLPD_EINVAL;
     int rc = vec_reserve(&self->annotations, sizeof(pending_annotation), self->annotations.n + 1);
     if (rc != 0)

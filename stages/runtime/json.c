@@ -1,5 +1,6 @@
 /* stages/runtime/json.c — documents to and from the evaluation JSON (jansson). */
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,13 @@ lossy_string(const char *s, size_t len, int *lossy)
 out:
     nlpd__buf_release(&b);
     return out;
+}
+
+/* A score as a JSON number; JSON has no NaN or infinity: those are null. */
+static json_t *
+score_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
 static json_t *
@@ -152,7 +160,7 @@ add_entities(json_t *root, nlpd_doc *doc, const char *sent, size_t sent_len)
         if (rc == 0)
             rc = put(o, "text", sent_slice(sent, sent_len, m));
         if (rc == 0)
-            rc = put(o, "score", json_real((double)e.score));
+            rc = put(o, "score", score_json((double)e.score));
     }
     return rc;
 }
@@ -192,7 +200,7 @@ add_summary(json_t *root, nlpd_doc *doc, const Nlpd__V1__Document *pb, const cha
         json_t *sc = json_array();
         rc = put(root, "summary_scores", sc);
         for (size_t i = 0; rc == 0 && i < s->n_scores; i++)
-            rc = append(sc, json_real((double)s->scores[i]));
+            rc = append(sc, score_json((double)s->scores[i]));
     }
     return rc;
 }
@@ -222,7 +230,7 @@ add_annotations(json_t *root, nlpd_doc *doc, const Nlpd__V1__Document *pb, const
         if (rc == 0)
             rc = put_str_if(o, "value", a->value);
         if (rc == 0 && a->score != 0.0)
-            rc = put(o, "score", json_real(a->score));
+            rc = put(o, "score", score_json(a->score));
         if (rc == 0)
             rc = put_str_if(o, "stage", a->stage);
     }
@@ -275,9 +283,16 @@ add_trace_errors(json_t *root, const Nlpd__V1__Document *pb, unsigned flags)
         rc = put(root, "trace", arr);
         for (size_t i = 0; rc == 0 && i < pb->n_trace; i++) {
             const Nlpd__V1__Trace *t = pb->trace[i];
-            rc = append(arr, json_pack("{s:s?,s:s?,s:s?,s:I}", "stage", t->stage, "version",
-                                       t->version, "worker", t->worker, "elapsed_us",
-                                       (json_int_t)t->elapsed_us));
+            json_t *o = json_object();
+            rc = append(arr, o);
+            if (rc == 0)
+                rc = put_str_if(o, "stage", t->stage);
+            if (rc == 0)
+                rc = put_str_if(o, "version", t->version);
+            if (rc == 0)
+                rc = put_str_if(o, "worker", t->worker);
+            if (rc == 0)
+                rc = put(o, "elapsed_us", json_integer((json_int_t)t->elapsed_us));
         }
     }
     if (rc == 0 && pb->n_errors > 0) {
@@ -338,7 +353,9 @@ nlpd_doc_to_json(nlpd_doc *doc, unsigned flags, char **out, size_t *len)
     if (root == NULL)
         return NLPD_ENOMEM;
     int lossy = 0;
-    int rc = put(root, "id", json_string(pb->id != NULL ? pb->id : ""));
+    const char *id = pb->id != NULL ? pb->id : "";
+    int rc = put(root, "id", lossy_string(id, strlen(id), &lossy));
+    lossy = 0; /* "text_lossy" is about the text alone */
     if (rc == 0)
         rc = put_str_if(root, "key", pb->key);
     if (rc == 0)

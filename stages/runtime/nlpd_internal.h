@@ -73,9 +73,20 @@ void nlpd__doc_refresh(nlpd_doc *self);
 int nlpd__utf8_valid(const char *s, size_t len);
 
 /* Checks the strings of a decoded Document (which protobuf-c does not
- * validate) are valid UTF-8 and spans lie inside the texts; on failure
- * returns NLPD_EPROTO and writes a reason into `why`. */
+ * validate) are valid UTF-8 up to their first NUL, and its spans lie
+ * inside the text they index; on failure returns NLPD_EPROTO and writes a
+ * reason into `why`. */
 int nlpd__doc_validate(const Nlpd__V1__Document *d, char *why, size_t why_len);
+
+/* The span part of nlpd__doc_validate: regions, sentences, tokens,
+ * entities and annotations inside the text they index, a well-formed map. */
+int nlpd__doc_spans_valid(const Nlpd__V1__Document *d, char *why, size_t why_len);
+
+/* Walks an encoded Document on the wire and checks every string field it
+ * knows is valid UTF-8 over its whole length (an embedded NUL hides
+ * nothing) and the encoding is well-formed. Returns 0 or NLPD_EPROTO with
+ * a reason in `why`. */
+int nlpd__wire_validate(const void *buf, size_t len, char *why, size_t why_len);
 
 /* Microseconds since the Unix epoch, and a monotonic clock in microseconds. */
 uint64_t nlpd__now_us(void);

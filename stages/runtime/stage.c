@@ -7,6 +7,7 @@
  * second thread sends heartbeats on its own socket, so a long document
  * never looks like a dead worker.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,40 @@ struct nlpd_stage_ctx {
     uv_thread_t hb_thread;
     int hb_started;
 };
+
+/* SIGTERM/SIGINT are handled with uv_signal, whose callback runs in the
+ * loop's poll phase: after any document already taken from the socket in
+ * that turn. So that a stop never starts one more document, a handler
+ * chained in front of libuv's sets this flag the moment the signal
+ * arrives; the drain checks it before taking a document. One runtime per
+ * process: the flag is the process's. */
+static volatile sig_atomic_t term_requested;
+static struct sigaction uv_term_action, uv_int_action;
+
+static void
+chained_handler(int signum, siginfo_t *info, void *uc)
+{
+    term_requested = 1;
+    const struct sigaction *next = signum == SIGTERM ? &uv_term_action : &uv_int_action;
+    if (next->sa_flags & SA_SIGINFO) {
+        if (next->sa_sigaction != NULL)
+            next->sa_sigaction(signum, info, uc);
+    } else if (next->sa_handler != SIG_DFL && next->sa_handler != SIG_IGN) {
+        next->sa_handler(signum);
+    }
+}
+
+static void
+chain_signal(int signum, struct sigaction *saved)
+{
+    struct sigaction sa;
+    if (sigaction(signum, NULL, saved) != 0)
+        return;
+    sa = *saved;
+    sa.sa_flags |= SA_SIGINFO;
+    sa.sa_sigaction = chained_handler;
+    sigaction(signum, &sa, NULL);
+}
 
 /* --- Context accessors for stage code ------------------------------------- */
 
@@ -438,8 +473,11 @@ build_output(nlpd_stage_ctx *ctx, nlpd__frames *fr, zmq_msg_t *out)
 static void
 handle_doc(nlpd_stage_ctx *ctx, nlpd__frames *fr)
 {
-    char key[96];
+    char key[96]; /* for logs and heartbeats; the frame itself goes back whole */
     nlpd__frame_str(fr, 1, key, sizeof(key));
+    zmq_msg_t key_frame;
+    zmq_msg_init(&key_frame);
+    zmq_msg_copy(&key_frame, &fr->f[1]);
     /* The time limit runs from here, not from when the document was queued. */
     nlpd__send_str(ctx->sock, NLPD_W_STARTED, ZMQ_SNDMORE);
     nlpd__send_msg(ctx->sock, &fr->f[1], 0); /* the key frame, moved */
@@ -456,12 +494,13 @@ handle_doc(nlpd_stage_ctx *ctx, nlpd__frames *fr)
         status = "error";
     int rc = nlpd__send_str(ctx->sock, NLPD_W_DONE, ZMQ_SNDMORE);
     if (rc == 0)
-        rc = nlpd__send_str(ctx->sock, key, ZMQ_SNDMORE);
+        rc = nlpd__send_msg(ctx->sock, &key_frame, ZMQ_SNDMORE);
     if (rc == 0)
         rc = nlpd__send_str(ctx->sock, status, ZMQ_SNDMORE);
     if (rc == 0)
         rc = nlpd__send_msg(ctx->sock, &out, 0);
     zmq_msg_close(&out);
+    zmq_msg_close(&key_frame);
     if (rc != 0)
         NLPD_LOG(NLPD_LOG_ERR, "stage=%s doc=%s msg=\"cannot send result: %s\"", ctx->stage, key,
                  nlpd_strerror(rc));
@@ -474,6 +513,8 @@ static void
 handle_message(nlpd_stage_ctx *ctx, nlpd__frames *fr)
 {
     if (nlpd__frame_is(fr, 0, NLPD_W_DOC) && fr->n == 3 && fr->extra == 0) {
+        if (term_requested && !ctx->stopping)
+            begin_stop(ctx, "signal");
         if (ctx->stopping)
             return; /* the daemon takes it back when it reads BYE */
         handle_doc(ctx, fr);
@@ -610,6 +651,10 @@ start_loop(nlpd_stage_ctx *ctx)
         rc = uv_signal_init(&ctx->loop, &ctx->sigint);
     if (rc == 0)
         rc = uv_signal_start(&ctx->sigint, on_signal, SIGINT);
+    if (rc == 0) {
+        chain_signal(SIGTERM, &uv_term_action);
+        chain_signal(SIGINT, &uv_int_action);
+    }
     return rc;
 }
 

@@ -73,10 +73,6 @@ nlpd__frame_str(const nlpd__frames *fr, int i, char *out, size_t out_len)
         size_t n = len < out_len - 1 ? len : out_len - 1;
         memcpy(out, nlpd__frame_data(fr, i), n);
         out[n] = '\0';
-        /* A NUL inside would silently shorten the string: cut it visibly. */
-        size_t z = strlen(out);
-        if (z < n)
-            out[z] = '\0';
     }
     return (int)(len > (size_t)INT32_MAX ? INT32_MAX : len);
 }

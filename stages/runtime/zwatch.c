@@ -89,14 +89,20 @@ void
 nlpd__zwatch_pause(nlpd__zwatch *w)
 {
     w->paused = 1;
-    if (w->open == 2)
+    /* Stop watching the fd too: a readable ZMQ_FD that nobody reads would
+     * wake the loop on every turn. */
+    if (w->open == 2) {
         uv_idle_stop(&w->idle);
+        uv_poll_stop(&w->poll);
+    }
 }
 
 void
 nlpd__zwatch_resume(nlpd__zwatch *w)
 {
     w->paused = 0;
+    if (w->open == 2 && w->on_msg != NULL)
+        uv_poll_start(&w->poll, UV_READABLE, zwatch_poll_cb);
     nlpd__zwatch_kick(w);
 }
 

@@ -807,7 +807,6 @@ static void
 test_runtime_hands_back_queued_documents_when_sigterm_comes_mid_document(void **state)
 {
     rt *r = *state;
-    KNOWN_BUG();
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
     assert_int_equal(expect_hello(r), 2);
@@ -945,7 +944,6 @@ static void
 test_runtime_answers_with_the_whole_key_however_long(void **state)
 {
     rt *r = *state;
-    KNOWN_BUG();
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
     expect_hello(r);

@@ -321,7 +321,6 @@ static void
 test_zwatch_does_not_spin_the_loop_while_paused_with_a_message_waiting(void **state)
 {
     fixture *f = *state;
-    KNOWN_BUG();
     make_pair(f, ZMQ_PULL, ZMQ_PUSH, -1);
     start_watch(f, 0);
     nlpd__zwatch_pause(&f->w);
