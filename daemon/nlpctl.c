@@ -1030,7 +1030,7 @@ print_status(json_t *root)
             const char *state = json_string_value(json_object_get(wk, "state"));
             ready += state != NULL && strcmp(state, "ready") == 0;
         }
-        char wbuf[64];
+        char wbuf[96];
         snprintf(wbuf, sizeof(wbuf), "%ld/%s", ready, fmt_int(st, "replicas", b[0], 48));
         json_t *lat = json_object_get(st, "latency_ms");
         printf("%-*s %8s %7s %10s %7s %9s %7s %7s%s\n", w, fmt_str(st, "name"), wbuf,
