@@ -454,10 +454,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_custom_stages_annotate_an_article_in_pipeline_order),
-        cmocka_unit_test(test_custom_stages_keep_fields_no_stage_knows),
-        cmocka_unit_test(test_python_stage_error_is_recorded_and_the_stream_goes_on),
-        cmocka_unit_test(test_python_worker_killed_is_restarted),
+        cmocka_unit_test_teardown(test_custom_stages_annotate_an_article_in_pipeline_order, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_custom_stages_keep_fields_no_stage_knows, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_python_stage_error_is_recorded_and_the_stream_goes_on, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_python_worker_killed_is_restarted, nlpd_e2e_teardown),
     };
     return cmocka_run_group_tests_name("custom_stages", tests, NULL, NULL);
 }

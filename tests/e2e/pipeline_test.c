@@ -737,22 +737,22 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipeline_annotates_a_feed_article_with_offsets_into_the_text_as_sent),
-        cmocka_unit_test(test_pipeline_carries_options_and_metadata_to_the_stages),
-        cmocka_unit_test(test_pipeline_keeps_fields_no_stage_knows),
-        cmocka_unit_test(test_pipeline_runs_only_the_stages_a_document_asks_for),
-        cmocka_unit_test(test_pipeline_answers_bad_submissions_with_clear_refusals),
-        cmocka_unit_test(test_pipeline_processes_hostile_text_without_losing_a_worker),
-        cmocka_unit_test(test_pipeline_refuses_50MB_over_the_limit_and_processes_it_under),
-        cmocka_unit_test(test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket),
-        cmocka_unit_test(test_pipeline_restarts_a_killed_worker_and_goes_on),
-        cmocka_unit_test(test_pipeline_kills_a_worker_over_its_time_limit),
-        cmocka_unit_test(test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing),
-        cmocka_unit_test(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound),
-        cmocka_unit_test(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight),
-        cmocka_unit_test(test_pipeline_drains_documents_in_flight_on_sigterm),
-        cmocka_unit_test(test_pipeline_reports_a_crash_loop_instead_of_spinning),
-        cmocka_unit_test(test_pipeline_keeps_stage_sockets_private_and_opens_the_front_door_to_its_group),
+        cmocka_unit_test_teardown(test_pipeline_annotates_a_feed_article_with_offsets_into_the_text_as_sent, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_carries_options_and_metadata_to_the_stages, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_keeps_fields_no_stage_knows, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_runs_only_the_stages_a_document_asks_for, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_answers_bad_submissions_with_clear_refusals, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_processes_hostile_text_without_losing_a_worker, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_refuses_50MB_over_the_limit_and_processes_it_under, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_restarts_a_killed_worker_and_goes_on, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_kills_a_worker_over_its_time_limit, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_drains_documents_in_flight_on_sigterm, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_reports_a_crash_loop_instead_of_spinning, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_keeps_stage_sockets_private_and_opens_the_front_door_to_its_group, nlpd_e2e_teardown),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 }

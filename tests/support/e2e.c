@@ -17,6 +17,56 @@
 
 extern char **environ;
 
+/* Daemons started and not yet stopped: a failing assertion jumps out of
+ * the test (and its stack, where the nlpd_e2e lives) before nlpd_e2e_stop,
+ * so the registry keeps its own copy of what the teardown must reap. */
+#define MAX_LIVE 16
+static struct live_daemon {
+    pid_t pid;
+    char *dir;
+} live[MAX_LIVE];
+
+static void
+live_add(const nlpd_e2e *e)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i].pid == 0) {
+            live[i].pid = e->pid;
+            live[i].dir = strdup(e->dir);
+            return;
+        }
+    }
+}
+
+static void
+live_remove(pid_t pid)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i].pid == pid && pid != 0) {
+            live[i].pid = 0;
+            free(live[i].dir);
+            live[i].dir = NULL;
+        }
+    }
+}
+
+int
+nlpd_e2e_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i].pid == 0)
+            continue;
+        /* Workers follow the daemon (they die with their parent). */
+        kill(live[i].pid, SIGKILL);
+        waitpid(live[i].pid, NULL, 0);
+        if (live[i].dir != NULL)
+            nlpd_test_rmtree(live[i].dir);
+        live_remove(live[i].pid);
+    }
+    return 0;
+}
+
 static void
 sleep_ms(int ms)
 {
@@ -160,6 +210,7 @@ spawn_daemon(nlpd_e2e *e, const char *config)
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         fail_msg("cannot start %s: %s", bin, strerror(rc));
+    live_add(e);
 }
 
 static int
@@ -206,6 +257,7 @@ nlpd_e2e_signal(nlpd_e2e *e, int sig)
 int
 nlpd_e2e_stop(nlpd_e2e *e)
 {
+    live_remove(e->pid);
     nlpd_client_close(&e->client);
     int status = 0, code = -1;
     if (e->pid > 0) {

@@ -46,6 +46,11 @@ void nlpd_e2e_signal(nlpd_e2e *e, int sig);
  * status (-1 if it had to be killed); removes the temp dir. */
 int nlpd_e2e_stop(nlpd_e2e *e);
 
+/* A cmocka teardown: kills (SIGKILL) and cleans up every daemon a test
+ * started and did not stop, e.g. because an assertion failed first. Use
+ * it on every e2e test: cmocka_unit_test_teardown(test, nlpd_e2e_teardown). */
+int nlpd_e2e_teardown(void **state);
+
 /* Prints the daemon's log to stderr (on failure). */
 void nlpd_e2e_dump_log(const nlpd_e2e *e);
 
