@@ -242,7 +242,7 @@ broker_dispatch(nlpd_daemon *d, stage *st)
         st->rr++;
     }
     if (sent > 0)
-        nlpd__zwatch_kick(&st->watch);
+        nlpd__zwatch_mark(&st->watch);
 }
 
 /* --- Worker messages ------------------------------------------------------ */
@@ -270,7 +270,7 @@ broker_send_stop(nlpd_daemon *d, worker *w)
         return;
     if (nlpd__send_bytes(st->sock, w->id, strlen(w->id), ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
         nlpd__send_str(st->sock, NLPD_W_STOP, ZMQ_DONTWAIT);
-    nlpd__zwatch_kick(&st->watch);
+    nlpd__zwatch_mark(&st->watch);
 }
 
 static void

@@ -226,5 +226,5 @@ on_control_msg(nlpd__zwatch *zw, nlpd__frames *fr)
         rc = nlpd__send_str(d->control, body != NULL ? body : "out of memory", ZMQ_DONTWAIT);
     zmq_msg_close(&id);
     nlpd_free(body);
-    nlpd__zwatch_kick(&d->control_w);
+    nlpd__zwatch_mark(&d->control_w);
 }

@@ -161,6 +161,7 @@ struct nlpd_daemon {
     nlpd__zwatch front_w, control_w, hb_w;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;
+    uv_prepare_t prepare; /* looks at sockets sent on during the turn */
     daemon_state state;
     uint64_t started_us;   /* monotonic */
     uint64_t drain_deadline_us;

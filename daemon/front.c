@@ -125,7 +125,7 @@ refuse(nlpd_daemon *d, nlpd__frames *fr, const char *code, const char *message)
     zmq_msg_init(&empty);
     reply(d, &fr->f[0], fr->n > 2 ? &fr->f[2] : &empty, NLPD_C_REFUSED, code, message);
     zmq_msg_close(&empty);
-    nlpd__zwatch_kick(&d->front_w);
+    nlpd__zwatch_mark(&d->front_w);
 }
 
 /* --- Submissions ---------------------------------------------------------- */
@@ -312,7 +312,7 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
         f->wait = 0; /* the client is gone; the document still goes through */
     NLPD_LOG(NLPD_LOG_DEBUG, "doc=%s size=%zu msg=accepted", f->key, f->bytes);
     broker_route(d, f);
-    nlpd__zwatch_kick(&d->front_w);
+    nlpd__zwatch_mark(&d->front_w);
 }
 
 static void
@@ -326,7 +326,7 @@ on_front_msg(nlpd__zwatch *zw, nlpd__frames *fr)
         handle_submit(d, fr);
     } else if (nlpd__frame_is(fr, 1, NLPD_C_PING) && fr->n == 3) {
         reply(d, &fr->f[0], &fr->f[2], NLPD_C_PONG, NLPD_VERSION_STRING, NULL);
-        nlpd__zwatch_kick(&d->front_w);
+        nlpd__zwatch_mark(&d->front_w);
     } else {
         zmq_msg_t empty;
         zmq_msg_init(&empty);
@@ -334,7 +334,7 @@ on_front_msg(nlpd__zwatch *zw, nlpd__frames *fr)
               "unknown request (SUBMIT and PING are known)");
         zmq_msg_close(&empty);
         d->refused++;
-        nlpd__zwatch_kick(&d->front_w);
+        nlpd__zwatch_mark(&d->front_w);
     }
 }
 
@@ -396,7 +396,7 @@ front_sink(nlpd_daemon *d, flight *f)
         if (rc != 0)
             NLPD_LOG(NLPD_LOG_WARNING, "doc=%s msg=\"result not delivered to its client: %s\"",
                      f->key, nlpd_strerror(rc));
-        nlpd__zwatch_kick(&d->front_w);
+        nlpd__zwatch_mark(&d->front_w);
     }
     if (d->pub != NULL) {
         /* Best effort: a slow subscriber misses results rather than slowing

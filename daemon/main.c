@@ -224,6 +224,7 @@ close_everything(nlpd_daemon *d)
         stage_destroy(d, d->stages);
     (void)stage_closed_noop;
     uv_close((uv_handle_t *)&d->tick, on_closed);
+    uv_close((uv_handle_t *)&d->prepare, on_closed);
     uv_close((uv_handle_t *)&d->sig_term, on_closed);
     uv_close((uv_handle_t *)&d->sig_int, on_closed);
     uv_close((uv_handle_t *)&d->sig_hup, on_closed);
@@ -270,6 +271,22 @@ on_tick(uv_timer_t *t)
     for (stage *st = d->stages; st != NULL; st = st->next) {
         if (st->sock != NULL)
             nlpd__zwatch_kick(&st->watch);
+    }
+}
+
+/* Before the loop blocks: every socket sent on during this turn is looked
+ * at once (a send can swallow ZMQ_FD's edge while messages wait). */
+static void
+on_prepare(uv_prepare_t *p)
+{
+    nlpd_daemon *d = p->data;
+    if (d->front != NULL)
+        nlpd__zwatch_flush(&d->front_w);
+    if (d->control != NULL)
+        nlpd__zwatch_flush(&d->control_w);
+    for (stage *st = d->stages; st != NULL; st = st->next) {
+        if (st->sock != NULL)
+            nlpd__zwatch_flush(&st->watch);
     }
 }
 
@@ -412,7 +429,10 @@ main(int argc, char **argv)
     if (rc == 0)
         rc = supervisor_start(d);
     d->tick.data = d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    d->prepare.data = d;
     uv_timer_init(&loop, &d->tick);
+    uv_prepare_init(&loop, &d->prepare);
+    uv_prepare_start(&d->prepare, on_prepare);
     uv_signal_init(&loop, &d->sig_term);
     uv_signal_init(&loop, &d->sig_int);
     uv_signal_init(&loop, &d->sig_hup);

@@ -198,12 +198,30 @@ struct nlpd__zwatch {
     unsigned batch;  /* messages per turn, 64 by default */
     int open;        /* private: handles not yet closed */
     int paused;      /* private */
+    int dirty;       /* private: sent on since the last look (see _mark) */
     nlpd__zwatch_close_fn on_closed;
 };
 
 int nlpd__zwatch_start(nlpd__zwatch *w, uv_loop_t *loop, void *sock, nlpd__zwatch_fn fn,
                        void *data);
 void nlpd__zwatch_kick(nlpd__zwatch *w);
+/* Notes that the owner sent on the socket: a send can consume the edge of
+ * ZMQ_FD while messages wait. nlpd__zwatch_flush() then kicks the watcher,
+ * once per loop turn however many sends there were (call it from a
+ * uv_prepare, which runs before the loop blocks). */
+static inline void
+nlpd__zwatch_mark(nlpd__zwatch *w)
+{
+    w->dirty = 1;
+}
+static inline void
+nlpd__zwatch_flush(nlpd__zwatch *w)
+{
+    if (w->dirty) {
+        w->dirty = 0;
+        nlpd__zwatch_kick(w);
+    }
+}
 /* Stops reading (messages wait in the socket) until resumed. */
 void nlpd__zwatch_pause(nlpd__zwatch *w);
 void nlpd__zwatch_resume(nlpd__zwatch *w);

@@ -26,7 +26,7 @@
 #define BATCH_MAX_DOCS 64
 #define BATCH_MAX_US 5000
 #define DEFAULT_HEARTBEAT_MS 1000
-#define DEFAULT_WINDOW 2
+#define DEFAULT_WINDOW 8
 
 struct nlpd_stage_ctx {
     const nlpd_stage_def *def;
@@ -538,11 +538,14 @@ static void
 drain(nlpd_stage_ctx *ctx)
 {
     uint64_t t0 = nlpd__mono_us();
+    int drained = 0;
     for (int i = 0; i < BATCH_MAX_DOCS && !ctx->stopping; i++) {
         nlpd__frames fr;
         int rc = nlpd__recv_frames(ctx->sock, &fr, ZMQ_DONTWAIT);
-        if (rc == NLPD_EAGAIN)
+        if (rc == NLPD_EAGAIN) {
+            drained = 1;
             break;
+        }
         if (rc != 0) {
             NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"receive failed: %s\"", ctx->stage,
                      nlpd_strerror(rc));
@@ -553,11 +556,14 @@ drain(nlpd_stage_ctx *ctx)
         if (nlpd__mono_us() - t0 > BATCH_MAX_US)
             break;
     }
-    /* ZMQ_FD is edge-triggered: if messages remain, come back on the next
-     * loop iteration (after signals have had their turn). */
-    if (!ctx->stopping && (nlpd__zmq_events(ctx->sock) & ZMQ_POLLIN))
+    if (ctx->stopping)
+        return;
+    /* ZMQ_FD is edge-triggered. A receive that found nothing re-armed it
+     * (after this batch's sends); otherwise messages may remain, and the
+     * idle handle brings us back on the next turn, after signals. */
+    if (!drained && (nlpd__zmq_events(ctx->sock) & ZMQ_POLLIN))
         uv_idle_start(&ctx->more, on_more);
-    else if (!ctx->stopping)
+    else
         uv_idle_stop(&ctx->more);
 }
 

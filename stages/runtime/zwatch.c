@@ -13,11 +13,14 @@ zwatch_drain(nlpd__zwatch *w)
     if (w->paused || w->on_msg == NULL)
         return;
     unsigned batch = w->batch ? w->batch : 64;
+    int drained = 0;
     for (unsigned i = 0; i < batch && !w->paused && w->on_msg != NULL; i++) {
         nlpd__frames fr;
         int rc = nlpd__recv_frames(w->sock, &fr, ZMQ_DONTWAIT);
-        if (rc == NLPD_EAGAIN)
+        if (rc == NLPD_EAGAIN) {
+            drained = 1;
             break;
+        }
         if (rc != 0) {
             NLPD_LOG(NLPD_LOG_WARNING, "msg=\"socket receive failed: %s\"", nlpd_strerror(rc));
             break;
@@ -25,7 +28,16 @@ zwatch_drain(nlpd__zwatch *w)
         w->on_msg(w, &fr);
         nlpd__frames_close(&fr);
     }
-    nlpd__zwatch_kick(w);
+    /* A receive that found nothing re-arms ZMQ_FD's edge, and it came after
+     * any send the handlers made: nothing to look at. Otherwise (batch
+     * full, paused, an error) come back on the next turn. */
+    if (drained) {
+        if (w->open == 2)
+            uv_idle_stop(&w->idle);
+        w->dirty = 0;
+    } else {
+        nlpd__zwatch_kick(w);
+    }
 }
 
 static void
