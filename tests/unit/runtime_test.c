@@ -490,7 +490,7 @@ test_runtime_says_hello_with_window_stage_and_pid_when_it_starts(void **state)
     rt *r = *state;
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
-    assert_int_equal(expect_hello(r), 2); /* the default window */
+    assert_int_equal(expect_hello(r), 8); /* the default window */
     expect_silence(r, 100);               /* nothing else until it has work */
     stop_worker(r);
     assert_true(fini_ran(r));
@@ -809,7 +809,7 @@ test_runtime_hands_back_queued_documents_when_sigterm_comes_mid_document(void **
     rt *r = *state;
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
-    assert_int_equal(expect_hello(r), 2);
+    assert_int_equal(expect_hello(r), 8);
     size_t len1, len2, out_len;
     uint8_t *d1 = make_doc(r, "K-1", "SLEEP one", 0, &len1);
     uint8_t *d2 = make_doc(r, "K-2", "SLEEP two", 0, &len2);
