@@ -657,6 +657,100 @@ test_pipeline_drains_documents_in_flight_on_sigterm(void **state)
     stop_clean(&e);
 }
 
+/* Runs `cmd` with `input` on stdin; returns its exit status and stdout. */
+static int
+run_with_input(const char *cmd, const char *input, char **out)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/tmp/nlpd-e2e-in.%d", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(input, f);
+    fclose(f);
+    char full[2048];
+    snprintf(full, sizeof(full), "%s < %s", cmd, path);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += r;
+        if (cap - n < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    buf[n] = '\0';
+    int status = pclose(p);
+    unlink(path);
+    *out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+test_nlpctl_annotate_writes_one_line_per_input_line_in_order(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, NULL, NULL, NULL);
+    const char *input =
+        "{\"id\":\"a\",\"text\":\"First  document.\"}\n"
+        "\n"
+        "{\"id\":\"b\",\"text\":\"Not closed\"\n"
+        "{\"id\":\"c\",\"text\":\"Caf\\u00e9 au lait.\",\"options\":{\"summary_sentences\":1}}\n"
+        "{\"id\":\"d\",\"text\":\"\"}\n";
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s --runtime-dir %s annotate --quiet 2>/dev/null",
+             nlpd_e2e_bin("nlpctl"), e.rundir);
+    char *out;
+    int rc = run_with_input(cmd, input, &out);
+    assert_int_equal(rc, 1); /* one line could not be sent */
+    const char *want_ids[] = {"a", NULL, "c", "d"};
+    const char *want_text[] = {"First  document.", NULL, "Caf\xc3\xa9 au lait.", ""};
+    char *save = NULL;
+    int k = 0;
+    for (char *line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        assert_true(k < 4);
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        if (want_ids[k] == NULL) {
+            /* The malformed line keeps its place, with an error. */
+            assert_int_equal(json_integer_value(json_object_get(j, "line")), 3);
+            assert_true(json_array_size(json_object_get(j, "errors")) == 1);
+        } else {
+            assert_string_equal(json_string_value(json_object_get(j, "id")), want_ids[k]);
+            assert_string_equal(json_string_value(json_object_get(j, "text")), want_text[k]);
+            assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
+        }
+        json_decref(j);
+        k++;
+    }
+    assert_int_equal(k, 4);
+    free(out);
+
+    /* submit and status, as a user types them. */
+    snprintf(cmd, sizeof(cmd), "%s --runtime-dir %s submit %s", nlpd_e2e_bin("nlpctl"), e.rundir,
+             nlpd_test_fixture_path("ingest/feed-article.txt"));
+    rc = run_with_input(cmd, "", &out);
+    assert_int_equal(rc, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "format")), "feed");
+    json_decref(j);
+    free(out);
+    snprintf(cmd, sizeof(cmd), "%s --runtime-dir %s status --json", nlpd_e2e_bin("nlpctl"),
+             e.rundir);
+    rc = run_with_input(cmd, "", &out);
+    assert_int_equal(rc, 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "completed")), 4);
+    json_decref(j);
+    free(out);
+    stop_clean(&e);
+}
+
 static int
 crash_looping(json_t *s, void *arg)
 {
@@ -752,6 +846,7 @@ main(void)
         cmocka_unit_test_teardown(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_drains_documents_in_flight_on_sigterm, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_reports_a_crash_loop_instead_of_spinning, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_nlpctl_annotate_writes_one_line_per_input_line_in_order, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_keeps_stage_sockets_private_and_opens_the_front_door_to_its_group, nlpd_e2e_teardown),
     };
     return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
