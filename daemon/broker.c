@@ -8,6 +8,7 @@
 #include "nlpd/log.h"
 
 static void on_stage_msg(nlpd__zwatch *w, nlpd__frames *fr);
+static void dispatch_now(nlpd_daemon *d, stage *st);
 
 int
 broker_open_stage(nlpd_daemon *d, stage *st)
@@ -195,8 +196,30 @@ send_doc(nlpd_daemon *d, stage *st, worker *w, flight *f)
     return rc;
 }
 
+/* Dispatching waits for the end of the loop turn (broker_flush, from the
+ * daemon's uv_prepare): every DONE of a drained batch frees credit first,
+ * then the documents go out back to back, which ZeroMQ's I/O thread writes
+ * in one wakeup instead of one each. */
 void
 broker_dispatch(nlpd_daemon *d, stage *st)
+{
+    (void)d;
+    st->dispatch_pending = 1;
+}
+
+void
+broker_flush(nlpd_daemon *d)
+{
+    for (stage *st = d->stages; st != NULL; st = st->next) {
+        if (st->dispatch_pending) {
+            st->dispatch_pending = 0;
+            dispatch_now(d, st);
+        }
+    }
+}
+
+static void
+dispatch_now(nlpd_daemon *d, stage *st)
 {
     int sent = 0;
     while (st->q_head != NULL) {
@@ -273,8 +296,10 @@ broker_send_stop(nlpd_daemon *d, worker *w)
     nlpd__zwatch_mark(&st->watch);
 }
 
+/* DONE carries the whole document; ADDED (`added`) only what the stage
+ * added, to be appended to the document the daemon sent. */
 static void
-handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr)
+handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr, int added)
 {
     flight *f = flight_find(d, nlpd__frame_data(fr, 2), nlpd__frame_size(fr, 2));
     if (f == NULL || f->holder != w) {
@@ -319,10 +344,26 @@ handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr)
         f->next = f->pl->n;
     } else {
         zmq_msg_t *doc = &fr->f[4];
-        size_t old = f->bytes, nb = zmq_msg_size(doc);
-        zmq_msg_close(&f->doc);
-        zmq_msg_init(&f->doc);
-        zmq_msg_move(&f->doc, doc);
+        size_t old = f->bytes;
+        if (!added) {
+            zmq_msg_move(&f->doc, doc); /* the whole document */
+        } else if (zmq_msg_size(doc) > 0) {
+            /* The additions alone: appended to the document as sent. */
+            size_t n = zmq_msg_size(&f->doc), a = zmq_msg_size(doc);
+            zmq_msg_t m;
+            if (zmq_msg_init_size(&m, n + a) != 0) {
+                NLPD_LOG(NLPD_LOG_ERR, "doc=%s msg=\"out of memory; %s's additions lost\"",
+                         f->key, st->name);
+                flight_add_error(d, f, st->name, "out_of_memory",
+                                 "the daemon could not store this stage's additions", 0);
+            } else {
+                memcpy(zmq_msg_data(&m), zmq_msg_data(&f->doc), n);
+                memcpy((uint8_t *)zmq_msg_data(&m) + n, zmq_msg_data(doc), a);
+                zmq_msg_move(&f->doc, &m);
+                zmq_msg_close(&m);
+            }
+        }
+        size_t nb = zmq_msg_size(&f->doc);
         d->flight_bytes = d->flight_bytes - old + nb;
         f->bytes = nb;
         if (strcmp(status, "ok") != 0) {
@@ -425,8 +466,10 @@ on_stage_msg(nlpd__zwatch *zw, nlpd__frames *fr)
     }
     if (w->remote)
         w->last_hb_us = nlpd__mono_us(); /* any message shows it is alive */
-    if (nlpd__frame_is(fr, 1, NLPD_W_DONE) && fr->n == 5) {
-        handle_done(d, st, w, fr);
+    if (nlpd__frame_is(fr, 1, NLPD_W_ADDED) && fr->n == 5) {
+        handle_done(d, st, w, fr, 1);
+    } else if (nlpd__frame_is(fr, 1, NLPD_W_DONE) && fr->n == 5) {
+        handle_done(d, st, w, fr, 0);
     } else if (nlpd__frame_is(fr, 1, NLPD_W_STARTED) && fr->n == 3) {
         flight *f = flight_find(d, nlpd__frame_data(fr, 2), nlpd__frame_size(fr, 2));
         if (f != NULL && f->holder == w) {

@@ -42,7 +42,7 @@ stage_defaults(nlpd_stage_cfg *s, const char *name)
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->replicas = 1;
     s->timeout_ms = 30000;
-    s->window = 8;
+    s->window = 16;
 }
 
 void

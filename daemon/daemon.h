@@ -137,6 +137,7 @@ struct stage {
     uint32_t lat_us[NLPD_LATENCY_SAMPLES];
     size_t n_lat;
     unsigned rr;            /* round-robin start for dispatch */
+    int dispatch_pending;   /* credit or documents arrived this loop turn */
 };
 
 typedef enum daemon_state {
@@ -209,8 +210,10 @@ void broker_close_stage(nlpd_daemon *d, stage *st, nlpd__zwatch_close_fn on_clos
 void broker_detach(nlpd_daemon *d, flight *f);
 /* Sends the document on to the next stage it needs, or to the sink. */
 void broker_route(nlpd_daemon *d, flight *f);
-/* Hands queued documents to workers with free credit. */
+/* Asks for queued documents to be handed to workers with free credit at
+ * the end of this loop turn (broker_flush). */
 void broker_dispatch(nlpd_daemon *d, stage *st);
+void broker_flush(nlpd_daemon *d);
 /* Puts a worker's held documents back at the front of its stage's queue. */
 void broker_requeue_held(nlpd_daemon *d, worker *w);
 void broker_stage_enqueue_front(stage *st, flight *f);

@@ -280,6 +280,7 @@ static void
 on_prepare(uv_prepare_t *p)
 {
     nlpd_daemon *d = p->data;
+    broker_flush(d);
     if (d->front != NULL)
         nlpd__zwatch_flush(&d->front_w);
     if (d->control != NULL)

@@ -28,7 +28,7 @@ runtime (stages/runtime/stage.c) does:
   --heartbeat-ms and --log-level. Other arguments are the stage's own, in
   Worker.args.
 - A DEALER socket with the worker id as its routing id says HELLO, then
-  STARTED and DONE for each document, in order. Heartbeats go from a thread
+  STARTED and ADDED for each document, in order. Heartbeats go from a thread
   with its own PUSH socket (a ZeroMQ socket belongs to one thread), so a
   long document never looks like a dead worker.
 - An exception in the callback gives the document an error record (code
@@ -431,9 +431,9 @@ class Worker:
         with self._lock:
             self._current_key = skey
         status, delta = self._run_stage(skey, data, process)
-        # Out: the bytes received followed by the delta of the additions.
-        sock.send_multipart([b"DONE", key, status.encode("ascii"),
-                             data + delta if delta else data])
+        # Out: only the additions (ADDED); the daemon appends them to the
+        # document it sent, so the document does not travel back.
+        sock.send_multipart([b"ADDED", key, status.encode("ascii"), delta])
         with self._lock:
             self._current_key = ""
             self._processed += 1

@@ -100,6 +100,7 @@ uint64_t nlpd__mono_us(void);
 #define NLPD_W_HELLO "HELLO"
 #define NLPD_W_STARTED "STARTED"
 #define NLPD_W_DONE "DONE"
+#define NLPD_W_ADDED "ADDED"
 #define NLPD_W_BYE "BYE"
 #define NLPD_W_DOC "DOC"
 #define NLPD_W_STOP "STOP"

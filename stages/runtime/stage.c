@@ -26,7 +26,7 @@
 #define BATCH_MAX_DOCS 64
 #define BATCH_MAX_US 5000
 #define DEFAULT_HEARTBEAT_MS 1000
-#define DEFAULT_WINDOW 8
+#define DEFAULT_WINDOW 16
 
 struct nlpd_stage_ctx {
     const nlpd_stage_def *def;
@@ -432,33 +432,30 @@ run_stage(nlpd_stage_ctx *ctx, const void *in, size_t in_len)
     return status;
 }
 
-/* Encodes the outcome into `out`. On failure (out of memory) `out` holds
- * the document as it came and the result is nonzero. */
+/* Encodes the outcome into `out`: the additions alone (sent as ADDED: the
+ * daemon appends them to the document it sent, so the document does not
+ * travel back), or the whole rewritten message (DONE, for ingest). On
+ * failure (out of memory) `out` holds no additions and the result is
+ * nonzero. *verb gets the verb to send. */
 static int
-build_output(nlpd_stage_ctx *ctx, nlpd__frames *fr, zmq_msg_t *out)
+build_output(nlpd_stage_ctx *ctx, zmq_msg_t *out, const char **verb)
 {
-    const void *in = nlpd__frame_data(fr, 2);
-    size_t in_len = nlpd__frame_size(fr, 2);
+    *verb = NLPD_W_ADDED;
     if (nlpd__doc_pb(ctx->doc) == NULL) {
-        zmq_msg_init(out);
-        zmq_msg_copy(out, &fr->f[2]); /* undecodable: returned as it came */
+        zmq_msg_init(out); /* undecodable: nothing added */
         return 0;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         ssize_t n = ctx->rewrite ? nlpd__doc_full_size(ctx->doc) : nlpd_doc_delta_size(ctx->doc);
-        size_t total = ctx->rewrite ? (size_t)n : in_len + (size_t)n;
-        if (n >= 0 && zmq_msg_init_size(out, total) == 0) {
+        if (n >= 0 && zmq_msg_init_size(out, (size_t)n) == 0) {
             uint8_t *p = zmq_msg_data(out);
-            ssize_t w;
-            if (ctx->rewrite) {
-                w = nlpd__doc_full_pack(ctx->doc, p);
-            } else {
-                if (in_len > 0)
-                    memcpy(p, in, in_len);
-                w = nlpd_doc_delta_pack(ctx->doc, p + in_len);
-            }
-            if (w == n)
+            ssize_t w = ctx->rewrite ? nlpd__doc_full_pack(ctx->doc, p)
+                                     : nlpd_doc_delta_pack(ctx->doc, p);
+            if (w == n) {
+                if (ctx->rewrite)
+                    *verb = NLPD_W_DONE;
                 return 0;
+            }
             zmq_msg_close(out);
         }
         /* Out of memory: try once more with nothing but the trace. */
@@ -466,7 +463,6 @@ build_output(nlpd_stage_ctx *ctx, nlpd__frames *fr, zmq_msg_t *out)
         ctx->rewrite = 0;
     }
     zmq_msg_init(out);
-    zmq_msg_copy(out, &fr->f[2]);
     return NLPD_ENOMEM;
 }
 
@@ -483,16 +479,13 @@ handle_doc(nlpd_stage_ctx *ctx, nlpd__frames *fr)
     nlpd__send_msg(ctx->sock, &fr->f[1], 0); /* the key frame, moved */
     set_current(ctx, key, 0);
 
-    const void *in = nlpd__frame_data(fr, 2);
-    size_t in_len = nlpd__frame_size(fr, 2);
-    const char *status = run_stage(ctx, in, in_len);
+    const char *status = run_stage(ctx, nlpd__frame_data(fr, 2), nlpd__frame_size(fr, 2));
 
-    /* Out: the bytes received followed by the delta of the additions (or
-     * the whole rewritten message, for ingest). */
     zmq_msg_t out;
-    if (build_output(ctx, fr, &out) != 0)
+    const char *verb;
+    if (build_output(ctx, &out, &verb) != 0)
         status = "error";
-    int rc = nlpd__send_str(ctx->sock, NLPD_W_DONE, ZMQ_SNDMORE);
+    int rc = nlpd__send_str(ctx->sock, verb, ZMQ_SNDMORE);
     if (rc == 0)
         rc = nlpd__send_msg(ctx->sock, &key_frame, ZMQ_SNDMORE);
     if (rc == 0)

@@ -248,7 +248,7 @@ test_config_load_gives_a_stage_section_the_stage_defaults(void **state)
     assert_non_null(s);
     assert_int_equal(s->replicas, 3);
     assert_int_equal(s->timeout_ms, 30000);
-    assert_int_equal(s->window, 8);
+    assert_int_equal(s->window, 16);
     assert_null(s->command);
     assert_int_equal(s->argc, 0);
     assert_int_equal(s->n_env, 0);

@@ -173,6 +173,14 @@ typedef struct rt {
     int n_bufs;
     Nlpd__V1__Document *msgs[16];
     int n_msgs;
+    /* What the test sent, by key: an ADDED answer is appended to it, as the
+     * daemon does. */
+    struct {
+        char key[256];
+        const void *doc;
+        size_t len;
+    } sent[32];
+    int n_sent;
 } rt;
 
 static void *
@@ -314,6 +322,30 @@ expect(rt *r, const char *verb, nlpd__frames *fr)
     assert_true(nlpd__frame_is(fr, 0, WORKER_ID));
 }
 
+/* An answer to a document: DONE (the whole document) or ADDED (only the
+ * additions, which the daemon appends to the document it sent). */
+static int
+is_answer(const nlpd__frames *fr)
+{
+    return nlpd__frame_is(fr, 1, NLPD_W_DONE) || nlpd__frame_is(fr, 1, NLPD_W_ADDED);
+}
+
+/* Receives the answer to a document: DONE or ADDED. */
+static void
+expect_answer(rt *r, nlpd__frames *fr)
+{
+    int rc = recv_within(r->router, fr, TIMEOUT_MS);
+    if (rc != 0)
+        fail_msg("waiting for DONE/ADDED: %s", nlpd_strerror(rc));
+    if (!is_answer(fr)) {
+        char got[32] = "";
+        nlpd__frame_str(fr, 1, got, sizeof(got));
+        nlpd__frames_close(fr);
+        fail_msg("expected DONE or ADDED, got %s", got);
+    }
+    assert_true(nlpd__frame_is(fr, 0, WORKER_ID));
+}
+
 /* Asserts nothing comes from the worker within `ms`. */
 static void
 expect_silence(rt *r, long ms)
@@ -359,7 +391,13 @@ send_to_worker(rt *r, const char *verb, const char *key, const void *doc, size_t
     assert_int_equal(nlpd__send_str(r->router, verb, ZMQ_SNDMORE), 0);
     assert_int_equal(nlpd__send_str(r->router, key, ZMQ_SNDMORE), 0);
     assert_int_equal(nlpd__send_bytes(r->router, doc, len, 0), 0);
+    assert_true(r->n_sent < 32);
+    snprintf(r->sent[r->n_sent].key, sizeof(r->sent[0].key), "%s", key);
+    r->sent[r->n_sent].doc = doc;
+    r->sent[r->n_sent].len = len;
+    r->n_sent++;
 }
+
 
 static void
 expect_started(rt *r, const char *key)
@@ -379,16 +417,33 @@ static uint8_t *
 expect_done(rt *r, const char *key, const char *status, size_t *len)
 {
     nlpd__frames fr;
-    expect(r, NLPD_W_DONE, &fr);
+    expect_answer(r, &fr);
     assert_int_equal(fr.n, 5);
     char got[256];
     nlpd__frame_str(&fr, 2, got, sizeof(got));
     assert_string_equal(got, key);
     nlpd__frame_str(&fr, 3, got, sizeof(got));
     assert_string_equal(got, status);
-    *len = nlpd__frame_size(&fr, 4);
+    const void *base = NULL;
+    size_t base_len = 0;
+    if (nlpd__frame_is(&fr, 1, NLPD_W_ADDED)) {
+        int found = 0;
+        for (int i = r->n_sent - 1; i >= 0 && !found; i--) {
+            if (strcmp(r->sent[i].key, key) == 0) {
+                base = r->sent[i].doc;
+                base_len = r->sent[i].len;
+                found = 1;
+            }
+        }
+        assert_true(found);
+    }
+    size_t add = nlpd__frame_size(&fr, 4);
+    *len = base_len + add;
     uint8_t *out = track(r, malloc(*len + 1));
-    memcpy(out, nlpd__frame_data(&fr, 4), *len);
+    if (base_len > 0)
+        memcpy(out, base, base_len);
+    if (add > 0)
+        memcpy(out + base_len, nlpd__frame_data(&fr, 4), add);
     nlpd__frames_close(&fr);
     return out;
 }
@@ -490,7 +545,7 @@ test_runtime_says_hello_with_window_stage_and_pid_when_it_starts(void **state)
     rt *r = *state;
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
-    assert_int_equal(expect_hello(r), 8); /* the default window */
+    assert_int_equal(expect_hello(r), 16); /* the default window */
     expect_silence(r, 100);               /* nothing else until it has work */
     stop_worker(r);
     assert_true(fini_ran(r));
@@ -809,7 +864,7 @@ test_runtime_hands_back_queued_documents_when_sigterm_comes_mid_document(void **
     rt *r = *state;
     spawn_opts o = {.def = &stage_ok};
     spawn(r, &o);
-    assert_int_equal(expect_hello(r), 8);
+    assert_int_equal(expect_hello(r), 16);
     size_t len1, len2, out_len;
     uint8_t *d1 = make_doc(r, "K-1", "SLEEP one", 0, &len1);
     uint8_t *d2 = make_doc(r, "K-2", "SLEEP two", 0, &len2);
