@@ -130,14 +130,19 @@ stage_json(nlpd_daemon *d, stage *st, uint64_t now)
     for (int i = 0; i < st->n_slots; i++)
         crash_loop |= st->slots[i].crash_loop;
     for (worker *w = st->workers; w != NULL; w = w->next_in_stage) {
+        /* Restarts of the replica slot this worker fills (remote: none). */
+        unsigned restarts = 0;
+        if (w->slot >= 0 && w->slot < st->n_slots && st->slots[w->slot].w == w)
+            restarts = st->slots[w->slot].restarts;
         json_array_append_new(
             workers,
-            json_pack("{s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:b,s:s}", "id", w->id, "pid", w->pid,
-                      "state", worker_state_name(w->state), "generation", (json_int_t)w->gen,
-                      "held", (json_int_t)w->n_held, "processed", (json_int_t)w->processed,
-                      "errors", (json_int_t)w->errors, "rss_kb", (json_int_t)w->rss_kb,
-                      "uptime_s", (double)(now - w->spawned_us) / 1e6, "remote", w->remote,
-                      "version", w->version));
+            json_pack("{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:b,s:s}", "id", w->id, "pid",
+                      w->pid, "slot", w->slot, "state", worker_state_name(w->state), "generation",
+                      (json_int_t)w->gen, "held", (json_int_t)w->n_held, "processed",
+                      (json_int_t)w->processed, "errors", (json_int_t)w->errors, "restarts",
+                      (json_int_t)restarts, "rss_kb", (json_int_t)w->rss_kb, "uptime_s",
+                      (double)(now - w->spawned_us) / 1e6, "remote", w->remote, "version",
+                      w->version));
     }
     json_t *cmd = json_string("");
     if (st->cfg.argc > 0) {

@@ -110,6 +110,7 @@ typedef struct slot {
     unsigned consecutive_failures;
     uint64_t restart_at_us; /* 0: nothing pending */
     uint64_t failures[5];   /* times of the last failures (crash-loop check) */
+    unsigned restarts;      /* workers started in this slot after the first */
     unsigned n_failures;
     int crash_loop;
 } slot;

@@ -978,18 +978,19 @@ print_workers(json_t *workers)
         return;
     }
     int w = name_width(workers, "id", 6);
-    printf("    %-*s %7s  %-9s %4s %5s %10s %7s %10s %9s\n", w, "WORKER", "PID", "STATE", "GEN",
-           "HELD", "PROCESSED", "ERRORS", "RSS", "UP");
+    printf("    %-*s %7s  %-9s %4s %5s %10s %7s %8s %10s %9s\n", w, "WORKER", "PID", "STATE",
+           "GEN", "HELD", "PROCESSED", "ERRORS", "RESTARTS", "RSS", "UP");
     size_t i;
     json_t *wk;
     json_array_foreach(workers, i, wk)
     {
-        char b[7][48];
-        printf("    %-*s %7s  %-9s %4s %5s %10s %7s %10s %9s%s\n", w, fmt_str(wk, "id"),
+        char b[8][48];
+        printf("    %-*s %7s  %-9s %4s %5s %10s %7s %8s %10s %9s%s\n", w, fmt_str(wk, "id"),
                fmt_int(wk, "pid", b[0], sizeof(b[0])), fmt_str(wk, "state"),
                fmt_int(wk, "generation", b[1], sizeof(b[1])), fmt_int(wk, "held", b[2], 48),
                fmt_int(wk, "processed", b[3], 48), fmt_int(wk, "errors", b[4], 48),
-               fmt_rss(wk, "rss_kb", b[5], 48), fmt_duration(wk, "uptime_s", b[6], 48),
+               fmt_int(wk, "restarts", b[7], 48), fmt_rss(wk, "rss_kb", b[5], 48),
+               fmt_duration(wk, "uptime_s", b[6], 48),
                json_is_true(json_object_get(wk, "remote")) ? "  remote" : "");
     }
 }

@@ -387,6 +387,7 @@ on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
         s->w = NULL;
         if (d->state != D_STOPPING && !st->retiring) {
             st->restarts++;
+            s->restarts++;
             if (was_ready && now - w->ready_us > HEALTHY_UPTIME_US)
                 s->consecutive_failures = 0;
             /* A document that overran its limit is the document's fault,

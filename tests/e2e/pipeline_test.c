@@ -494,7 +494,11 @@ test_pipeline_restarts_a_killed_worker_and_goes_on(void **state)
     int pid2 = nlpd_e2e_worker_pid(&e, "pt", 0);
     assert_true(pid2 > 0 && pid2 != pid);
     json_t *st = nlpd_e2e_status(&e);
-    assert_int_equal(json_integer_value(json_object_get(nlpd_e2e_stage(st, "pt"), "restarts")), 1);
+    json_t *pt = nlpd_e2e_stage(st, "pt");
+    assert_int_equal(json_integer_value(json_object_get(pt, "restarts")), 1);
+    json_t *w0 = json_array_get(json_object_get(pt, "workers"), 0);
+    assert_int_equal(json_integer_value(json_object_get(w0, "restarts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(w0, "slot")), 0);
     json_decref(st);
     stop_clean(&e);
 }
