@@ -114,10 +114,13 @@ nlpd_stage_fail(nlpd_stage_ctx *ctx, const char *code, int fatal, const char *fm
     ctx->failed = 1;
     ctx->fail_fatal = fatal != 0;
     snprintf(ctx->fail_code, sizeof(ctx->fail_code), "%s", code != NULL ? code : "stage_error");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->fail_msg, sizeof(ctx->fail_msg), fmt != NULL ? fmt : "", ap);
-    va_end(ap);
+    ctx->fail_msg[0] = '\0';
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->fail_msg, sizeof(ctx->fail_msg), fmt, ap);
+        va_end(ap);
+    }
 }
 
 const char *
