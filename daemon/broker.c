@@ -13,6 +13,8 @@ static void dispatch_now(nlpd_daemon *d, stage *st);
 int
 broker_open_stage(nlpd_daemon *d, stage *st)
 {
+    st->d = d;
+    st->watch.data = st; /* also for stage_freed, should opening fail */
     int n = snprintf(st->endpoint, sizeof(st->endpoint), "ipc://%s/%s/%s", d->runtime_dir,
                      NLPD_HOPS_DIR, st->name);
     if (n < 0 || (size_t)n >= sizeof(st->endpoint) || n - 6 > 107) {
@@ -43,7 +45,7 @@ broker_open_stage(nlpd_daemon *d, stage *st)
         return -err;
     }
     chmod(st->endpoint + 6, 0600);
-    int rc = nlpd__zwatch_start(&st->watch, d->loop, st->sock, on_stage_msg, d);
+    int rc = nlpd__zwatch_start(&st->watch, d->loop, st->sock, on_stage_msg, st);
     if (rc != 0)
         return rc;
     st->watch_open = 1;
@@ -436,8 +438,8 @@ handle_hello(nlpd_daemon *d, stage *st, worker *w, const void *id, size_t id_len
 static void
 on_stage_msg(nlpd__zwatch *zw, nlpd__frames *fr)
 {
-    nlpd_daemon *d = zw->data;
-    stage *st = (stage *)((char *)zw - offsetof(stage, watch));
+    stage *st = zw->data;
+    nlpd_daemon *d = st->d;
     if (fr->n < 2 || fr->extra > 0) {
         NLPD_LOG(NLPD_LOG_WARNING, "stage=%s msg=\"malformed message from a worker\"", st->name);
         return;

@@ -117,6 +117,7 @@ typedef struct slot {
 
 struct stage {
     char name[48];
+    nlpd_daemon *d;         /* its daemon (the socket watcher's data is the stage) */
     stage *next;
     nlpd_stage_cfg cfg;     /* active configuration */
     nlpd_stage_cfg pending; /* during a reload: the new one */

@@ -89,7 +89,7 @@ stage_create(nlpd_daemon *d, const nlpd_stage_cfg *cfg, unsigned gen)
 static void
 stage_freed(nlpd__zwatch *w)
 {
-    stage *st = (stage *)((char *)w - offsetof(stage, watch));
+    stage *st = w->data;
     stage_cfg_release(&st->cfg);
     if (st->has_pending)
         stage_cfg_release(&st->pending);

@@ -800,8 +800,8 @@ test_config_print_writes_the_effective_configuration(void **state)
         "heartbeat_ms = 250\nheartbeat_timeout_ms = 5000\n",
         "front = tcp://127.0.0.1:5555\n",
         "[pipeline]\nstages = ingest split tag summarize\n",
-        "[stage tag]\ncommand = /usr/bin/env my tagger --model a b.bin\nreplicas = 4\n"
-        "timeout_ms = 2000\nwindow = 8\nenv.OMP_NUM_THREADS = 1\nenv.MODEL_DIR = /var/lib/m\n",
+        ("[stage tag]\ncommand = /usr/bin/env my tagger --model a b.bin\nreplicas = 4\n"
+         "timeout_ms = 2000\nwindow = 8\nenv.OMP_NUM_THREADS = 1\nenv.MODEL_DIR = /var/lib/m\n"),
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (strstr(text, want[i]) == NULL)
