@@ -68,76 +68,24 @@ broker_close_stage(nlpd_daemon *d, stage *st, nlpd__zwatch_close_fn on_closed)
 
 /* --- Queues --------------------------------------------------------------- */
 
-static void
-queue_push_back(stage *st, flight *f)
-{
-    f->nxt = NULL;
-    f->prev = st->q_tail;
-    if (st->q_tail != NULL)
-        st->q_tail->nxt = f;
-    else
-        st->q_head = f;
-    st->q_tail = f;
-    st->queued++;
-}
-
 void
 broker_stage_enqueue_front(stage *st, flight *f)
 {
-    f->prev = NULL;
-    f->nxt = st->q_head;
-    if (st->q_head != NULL)
-        st->q_head->prev = f;
-    else
-        st->q_tail = f;
-    st->q_head = f;
-    st->queued++;
-}
-
-static flight *
-queue_pop(stage *st)
-{
-    flight *f = st->q_head;
-    if (f == NULL)
-        return NULL;
-    st->q_head = f->nxt;
-    if (st->q_head != NULL)
-        st->q_head->prev = NULL;
-    else
-        st->q_tail = NULL;
-    f->nxt = f->prev = NULL;
-    st->queued--;
-    return f;
+    flight_list_push_front(&st->queue, f);
 }
 
 static void
 held_append(worker *w, flight *f)
 {
     f->holder = w;
-    f->nxt = NULL;
-    f->prev = w->held_tail;
-    if (w->held_tail != NULL)
-        w->held_tail->nxt = f;
-    else
-        w->held_head = f;
-    w->held_tail = f;
-    w->n_held++;
+    flight_list_push_back(&w->held, f);
 }
 
 static void
 held_remove(worker *w, flight *f)
 {
-    if (f->prev != NULL)
-        f->prev->nxt = f->nxt;
-    else
-        w->held_head = f->nxt;
-    if (f->nxt != NULL)
-        f->nxt->prev = f->prev;
-    else
-        w->held_tail = f->prev;
-    f->prev = f->nxt = NULL;
+    flight_list_remove(&w->held, f);
     f->holder = NULL;
-    w->n_held--;
 }
 
 void
@@ -145,8 +93,8 @@ broker_requeue_held(nlpd_daemon *d, worker *w)
 {
     stage *st = w->st;
     /* From the tail, so the queue keeps their order at its front. */
-    while (w->held_tail != NULL) {
-        flight *f = w->held_tail;
+    while (w->held.tail != NULL) {
+        flight *f = w->held.tail;
         held_remove(w, f);
         f->started_us = 0;
         f->started_reported = 0;
@@ -168,14 +116,14 @@ broker_route(nlpd_daemon *d, flight *f)
         return;
     }
     stage *st = pl->st[f->next];
-    queue_push_back(st, f);
+    flight_list_push_back(&st->queue, f);
     broker_dispatch(d, st);
 }
 
 static int
 worker_takes_work(const stage *st, const worker *w)
 {
-    return w->state == W_READY && w->gen == st->gen && w->n_held < w->window;
+    return w->state == W_READY && w->gen == st->gen && w->held.n < w->window;
 }
 
 static int
@@ -224,26 +172,24 @@ static void
 dispatch_now(nlpd_daemon *d, stage *st)
 {
     int sent = 0;
-    while (st->q_head != NULL) {
+    while (st->queue.head != NULL) {
         /* The ready worker of the current generation with the most free
-         * credit; ties go round-robin. */
+         * credit. Each document sent lowers its holder's, so equal workers
+         * take turns. */
         worker *best = NULL;
-        unsigned best_free = 0, idx = 0, best_idx = 0;
-        for (worker *w = st->workers; w != NULL; w = w->next_in_stage, idx++) {
+        size_t best_free = 0;
+        for (worker *w = st->workers; w != NULL; w = w->next_in_stage) {
             if (!worker_takes_work(st, w))
                 continue;
-            unsigned free_credit = w->window - w->n_held;
-            unsigned rank = (idx + st->rr) % 1024u;
-            if (best == NULL || free_credit > best_free ||
-                (free_credit == best_free && rank < (best_idx + st->rr) % 1024u)) {
+            size_t free_credit = w->window - w->held.n;
+            if (best == NULL || free_credit > best_free) {
                 best = w;
                 best_free = free_credit;
-                best_idx = idx;
             }
         }
         if (best == NULL)
             break;
-        flight *f = queue_pop(st);
+        flight *f = flight_list_pop_front(&st->queue);
         int rc = send_doc(d, st, best, f);
         if (rc != 0) {
             /* The worker vanished (EHOSTUNREACH) or its pipe is full: put the
@@ -260,11 +206,10 @@ dispatch_now(nlpd_daemon *d, stage *st)
         f->dispatched_us = nlpd__mono_us();
         /* The first document a worker holds starts now; later ones start
          * when the one before is done (STARTED, when it comes, is exact). */
-        f->started_us = best->n_held == 0 ? f->dispatched_us : 0;
+        f->started_us = best->held.n == 0 ? f->dispatched_us : 0;
         f->started_reported = 0;
         held_append(best, f);
         sent++;
-        st->rr++;
     }
     if (sent > 0)
         nlpd__zwatch_mark(&st->watch);
@@ -313,8 +258,8 @@ handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr, int added)
     }
     uint64_t now = nlpd__mono_us();
     held_remove(w, f);
-    if (w->held_head != NULL && w->held_head->started_us == 0)
-        w->held_head->started_us = now; /* the next one starts now */
+    if (w->held.head != NULL && w->held.head->started_us == 0)
+        w->held.head->started_us = now; /* the next one starts now */
     record_latency(st, now - (f->started_us ? f->started_us : f->dispatched_us));
     st->processed++;
     w->processed++;
@@ -415,7 +360,7 @@ handle_hello(nlpd_daemon *d, stage *st, worker *w, const void *id, size_t id_len
         HASH_ADD_STR(d->workers, id, w);
         NLPD_LOG(NLPD_LOG_NOTICE, "stage=%s worker=%s host=%s pid=%d msg=\"remote worker joined\"",
                  st->name, w->id, h->host ? h->host : "", h->pid);
-    } else if (w->state == W_READY && w->n_held > 0) {
+    } else if (w->state == W_READY && w->held.n > 0) {
         /* It said hello again (after RESET): what it held is forgotten. */
         broker_requeue_held(d, w);
     }
@@ -479,8 +424,8 @@ on_stage_msg(nlpd__zwatch *zw, nlpd__frames *fr)
             f->started_reported = 1;
         }
     } else if (nlpd__frame_is(fr, 1, NLPD_W_BYE)) {
-        NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s held=%u msg=\"worker said goodbye\"",
-                 st->name, w->id, w->n_held);
+        NLPD_LOG(NLPD_LOG_INFO, "stage=%s worker=%s held=%zu msg=\"worker said goodbye\"",
+                 st->name, w->id, w->held.n);
         if (w->state != W_STOPPING) {
             w->state = W_STOPPING;
             w->stop_us = nlpd__mono_us();
@@ -526,24 +471,9 @@ void
 broker_detach(nlpd_daemon *d, flight *f)
 {
     (void)d;
-    if (f->holder != NULL) {
+    if (f->holder != NULL)
         held_remove(f->holder, f);
-        return;
-    }
-    if (f->next >= f->pl->n)
-        return;
-    /* Not held and not done: it waits in its next stage's queue. */
-    stage *st = f->pl->st[f->next];
-    if (f->prev != NULL)
-        f->prev->nxt = f->nxt;
-    else if (st->q_head == f)
-        st->q_head = f->nxt;
-    else
-        return; /* not in that queue after all */
-    if (f->nxt != NULL)
-        f->nxt->prev = f->prev;
-    else
-        st->q_tail = f->prev;
-    f->prev = f->nxt = NULL;
-    st->queued--;
+    else if (f->next < f->pl->n)
+        /* Not held and not done: it waits in its next stage's queue. */
+        flight_list_remove(&f->pl->st[f->next]->queue, f);
 }

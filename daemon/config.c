@@ -93,8 +93,8 @@ nlpd_config_stage(nlpd_config *cfg, const char *name)
     return NULL;
 }
 
-static void
-stage_release(nlpd_stage_cfg *s)
+void
+nlpd_stage_cfg_release(nlpd_stage_cfg *s)
 {
     nlpd_free(s->command);
     s->command = NULL;
@@ -107,11 +107,37 @@ stage_release(nlpd_stage_cfg *s)
     s->n_env = 0;
 }
 
+int
+nlpd_stage_cfg_copy(nlpd_stage_cfg *dst, const nlpd_stage_cfg *src)
+{
+    memcpy(dst, src, sizeof(*dst));
+    dst->command = NULL;
+    memset(dst->argv, 0, sizeof(dst->argv));
+    memset(dst->env, 0, sizeof(dst->env));
+    dst->argc = dst->n_env = 0;
+    if (src->command != NULL && (dst->command = nlpd_strdup(src->command)) == NULL)
+        goto fail;
+    for (int k = 0; k < src->argc; k++) {
+        if ((dst->argv[k] = nlpd_strdup(src->argv[k])) == NULL)
+            goto fail;
+        dst->argc = k + 1;
+    }
+    for (int k = 0; k < src->n_env; k++) {
+        if ((dst->env[k] = nlpd_strdup(src->env[k])) == NULL)
+            goto fail;
+        dst->n_env = k + 1;
+    }
+    return 0;
+fail:
+    nlpd_stage_cfg_release(dst);
+    return NLPD_ENOMEM;
+}
+
 void
 nlpd_config_release(nlpd_config *cfg)
 {
     for (int i = 0; i < cfg->n_stages; i++)
-        stage_release(&cfg->stages[i]);
+        nlpd_stage_cfg_release(&cfg->stages[i]);
     cfg->n_stages = 0;
 }
 
@@ -119,33 +145,15 @@ int
 nlpd_config_copy(nlpd_config *dst, const nlpd_config *src)
 {
     memcpy(dst, src, sizeof(*dst));
+    dst->n_stages = 0;
     for (int i = 0; i < src->n_stages; i++) {
-        nlpd_stage_cfg *d = &dst->stages[i];
-        d->command = NULL;
-        d->argc = d->n_env = 0;
-        memset(d->argv, 0, sizeof(d->argv));
-        memset(d->env, 0, sizeof(d->env));
-    }
-    for (int i = 0; i < src->n_stages; i++) {
-        nlpd_stage_cfg *d = &dst->stages[i];
-        const nlpd_stage_cfg *s = &src->stages[i];
-        if (s->command != NULL && (d->command = nlpd_strdup(s->command)) == NULL)
-            goto fail;
-        for (int k = 0; k < s->argc; k++) {
-            if ((d->argv[k] = nlpd_strdup(s->argv[k])) == NULL)
-                goto fail;
-            d->argc = k + 1;
+        if (nlpd_stage_cfg_copy(&dst->stages[i], &src->stages[i]) != 0) {
+            nlpd_config_release(dst);
+            return NLPD_ENOMEM;
         }
-        for (int k = 0; k < s->n_env; k++) {
-            if ((d->env[k] = nlpd_strdup(s->env[k])) == NULL)
-                goto fail;
-            d->n_env = k + 1;
-        }
+        dst->n_stages = i + 1;
     }
     return 0;
-fail:
-    nlpd_config_release(dst);
-    return NLPD_ENOMEM;
 }
 
 int

@@ -71,6 +71,11 @@ nlpd_stage_cfg *nlpd_config_stage(nlpd_config *cfg, const char *name);
 /* Frees what the config allocated (commands, words, env). */
 void nlpd_config_release(nlpd_config *cfg);
 
+/* Deep copy of one stage's config; on NLPD_ENOMEM `dst` holds nothing to
+ * release. nlpd_stage_cfg_release frees what a copy or a load allocated. */
+int nlpd_stage_cfg_copy(nlpd_stage_cfg *dst, const nlpd_stage_cfg *src);
+void nlpd_stage_cfg_release(nlpd_stage_cfg *s);
+
 /* Deep copy (the daemon keeps one per generation). Returns 0 or NLPD_ENOMEM. */
 int nlpd_config_copy(nlpd_config *dst, const nlpd_config *src);
 

@@ -44,22 +44,16 @@ control_open(nlpd_daemon *d)
     return rc;
 }
 
-static void
-watch_closed(nlpd__zwatch *w)
-{
-    (void)w;
-}
-
 void
 control_close(nlpd_daemon *d)
 {
     if (d->control != NULL) {
-        nlpd__zwatch_close(&d->control_w, watch_closed);
+        nlpd__zwatch_close(&d->control_w, NULL);
         zmq_close(d->control);
         d->control = NULL;
     }
     if (d->hb != NULL) {
-        nlpd__zwatch_close(&d->hb_w, watch_closed);
+        nlpd__zwatch_close(&d->hb_w, NULL);
         zmq_close(d->hb);
         d->hb = NULL;
     }
@@ -138,7 +132,7 @@ stage_json(nlpd_daemon *d, stage *st, uint64_t now)
             workers,
             json_pack("{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:b,s:s}", "id", w->id, "pid",
                       w->pid, "slot", w->slot, "state", worker_state_name(w->state), "generation",
-                      (json_int_t)w->gen, "held", (json_int_t)w->n_held, "processed",
+                      (json_int_t)w->gen, "held", (json_int_t)w->held.n, "processed",
                       (json_int_t)w->processed, "errors", (json_int_t)w->errors, "restarts",
                       (json_int_t)restarts, "rss_kb", (json_int_t)w->rss_kb, "uptime_s",
                       (double)(now - w->spawned_us) / 1e6, "remote", w->remote, "version",
@@ -158,7 +152,7 @@ stage_json(nlpd_daemon *d, stage *st, uint64_t now)
     return json_pack("{s:s,s:o,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o}", "name",
                      st->name, "command", cmd, "replicas", st->cfg.replicas, "timeout_ms",
                      (json_int_t)st->cfg.timeout_ms, "window", (json_int_t)st->cfg.window,
-                     "queued", (json_int_t)st->queued, "processed", (json_int_t)st->processed,
+                     "queued", (json_int_t)st->queue.n, "processed", (json_int_t)st->processed,
                      "errors", (json_int_t)st->errors, "restarts", (json_int_t)st->restarts,
                      "timeouts", (json_int_t)st->timeouts, "crashes", (json_int_t)st->crashes,
                      "crash_loop", crash_loop, "latency_ms", latency_json(st), "workers",

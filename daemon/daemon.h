@@ -36,6 +36,13 @@ typedef struct worker worker;
 typedef struct flight flight;
 typedef struct pipeline pipeline;
 
+/* A FIFO of flights (a stage's queue, a worker's hands): each flight is
+ * in at most one list at a time, through its prev/nxt links. */
+typedef struct flight_list {
+    flight *head, *tail;
+    size_t n;
+} flight_list;
+
 /* A pipeline: stages in order. Documents keep the pipeline they were
  * accepted under (refcounted), so a reload never reroutes one midway. */
 struct pipeline {
@@ -96,8 +103,7 @@ struct worker {
     int pid;
     char version[64];
     unsigned window;
-    flight *held_head, *held_tail;
-    unsigned n_held;
+    flight_list held;  /* documents sent and not answered, in order */
     kill_reason killed;
     char timeout_key[32];
     uint64_t spawned_us, ready_us, last_hb_us, stop_us;
@@ -133,12 +139,10 @@ struct stage {
     slot slots[256];
     int n_slots;
     slot new_slots[256];    /* during a reload */
-    flight *q_head, *q_tail;
-    size_t queued;
+    flight_list queue; /* documents waiting for a worker */
     uint64_t processed, errors, restarts, timeouts, crashes;
     uint32_t lat_us[NLPD_LATENCY_SAMPLES];
     size_t n_lat;
-    unsigned rr;            /* round-robin start for dispatch */
     int dispatch_pending;   /* credit or documents arrived this loop turn */
 };
 
@@ -194,6 +198,10 @@ struct nlpd_daemon {
 };
 
 /* flight.c */
+void flight_list_push_back(flight_list *l, flight *f);
+void flight_list_push_front(flight_list *l, flight *f);
+void flight_list_remove(flight_list *l, flight *f);
+flight *flight_list_pop_front(flight_list *l);
 void nlpd__key_new(nlpd_daemon *d, char out[27]);
 flight *flight_new(nlpd_daemon *d);
 void flight_free(nlpd_daemon *d, flight *f);

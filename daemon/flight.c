@@ -145,3 +145,53 @@ pipeline_unref(nlpd_daemon *d, pipeline *p)
     nlpd_free(p);
     (void)d;
 }
+
+void
+flight_list_push_back(flight_list *l, flight *f)
+{
+    f->nxt = NULL;
+    f->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->nxt = f;
+    else
+        l->head = f;
+    l->tail = f;
+    l->n++;
+}
+
+void
+flight_list_push_front(flight_list *l, flight *f)
+{
+    f->prev = NULL;
+    f->nxt = l->head;
+    if (l->head != NULL)
+        l->head->prev = f;
+    else
+        l->tail = f;
+    l->head = f;
+    l->n++;
+}
+
+void
+flight_list_remove(flight_list *l, flight *f)
+{
+    if (f->prev != NULL)
+        f->prev->nxt = f->nxt;
+    else
+        l->head = f->nxt;
+    if (f->nxt != NULL)
+        f->nxt->prev = f->prev;
+    else
+        l->tail = f->prev;
+    f->prev = f->nxt = NULL;
+    l->n--;
+}
+
+flight *
+flight_list_pop_front(flight_list *l)
+{
+    flight *f = l->head;
+    if (f != NULL)
+        flight_list_remove(l, f);
+    return f;
+}

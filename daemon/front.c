@@ -68,17 +68,11 @@ front_open(nlpd_daemon *d)
     return rc;
 }
 
-static void
-watch_closed(nlpd__zwatch *w)
-{
-    (void)w;
-}
-
 void
 front_close(nlpd_daemon *d)
 {
     if (d->front != NULL) {
-        nlpd__zwatch_close(&d->front_w, watch_closed);
+        nlpd__zwatch_close(&d->front_w, NULL);
         zmq_close(d->front);
         d->front = NULL;
     }
@@ -257,7 +251,8 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
         refuse(d, fr, "malformed", "the payload is not an nlpd.v1.Document");
         return;
     }
-    if (nlpd__doc_validate(doc, why, sizeof(why)) != 0) {
+    /* Strings were checked on the wire above; the spans are left. */
+    if (nlpd__doc_spans_valid(doc, why, sizeof(why)) != 0) {
         nlpd_free(json_pb);
         refuse(d, fr, "malformed", why);
         return;

@@ -200,12 +200,6 @@ on_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void
-stage_closed_noop(nlpd__zwatch *w)
-{
-    (void)w;
-}
-
 static int stopped_everything;
 
 static void
@@ -222,7 +216,6 @@ close_everything(nlpd_daemon *d)
     }
     while (d->stages != NULL)
         stage_destroy(d, d->stages);
-    (void)stage_closed_noop;
     uv_close((uv_handle_t *)&d->tick, on_closed);
     uv_close((uv_handle_t *)&d->prepare, on_closed);
     uv_close((uv_handle_t *)&d->sig_term, on_closed);

@@ -25,42 +25,6 @@ stage_find(nlpd_daemon *d, const char *name)
     return NULL;
 }
 
-static int
-stage_cfg_copy(nlpd_stage_cfg *dst, const nlpd_stage_cfg *src)
-{
-    /* One-stage deep copy through the config copier. */
-    memcpy(dst, src, sizeof(*dst));
-    dst->command = NULL;
-    memset(dst->argv, 0, sizeof(dst->argv));
-    memset(dst->env, 0, sizeof(dst->env));
-    dst->argc = dst->n_env = 0;
-    if (src->command != NULL && (dst->command = nlpd_strdup(src->command)) == NULL)
-        return NLPD_ENOMEM;
-    for (int i = 0; i < src->argc; i++) {
-        if ((dst->argv[i] = nlpd_strdup(src->argv[i])) == NULL)
-            return NLPD_ENOMEM;
-        dst->argc = i + 1;
-    }
-    for (int i = 0; i < src->n_env; i++) {
-        if ((dst->env[i] = nlpd_strdup(src->env[i])) == NULL)
-            return NLPD_ENOMEM;
-        dst->n_env = i + 1;
-    }
-    return 0;
-}
-
-static void
-stage_cfg_release(nlpd_stage_cfg *c)
-{
-    nlpd_free(c->command);
-    c->command = NULL;
-    for (int i = 0; i < c->argc; i++)
-        nlpd_free(c->argv[i]);
-    for (int i = 0; i < c->n_env; i++)
-        nlpd_free(c->env[i]);
-    c->argc = c->n_env = 0;
-}
-
 static void stage_freed(nlpd__zwatch *w);
 
 static stage *
@@ -70,8 +34,7 @@ stage_create(nlpd_daemon *d, const nlpd_stage_cfg *cfg, unsigned gen)
     if (st == NULL)
         return NULL;
     snprintf(st->name, sizeof(st->name), "%s", cfg->name);
-    if (stage_cfg_copy(&st->cfg, cfg) != 0) {
-        stage_cfg_release(&st->cfg);
+    if (nlpd_stage_cfg_copy(&st->cfg, cfg) != 0) {
         nlpd_free(st);
         return NULL;
     }
@@ -90,9 +53,9 @@ static void
 stage_freed(nlpd__zwatch *w)
 {
     stage *st = w->data;
-    stage_cfg_release(&st->cfg);
+    nlpd_stage_cfg_release(&st->cfg);
     if (st->has_pending)
-        stage_cfg_release(&st->pending);
+        nlpd_stage_cfg_release(&st->pending);
     nlpd_free(st);
 }
 
@@ -326,19 +289,12 @@ static void
 in_hand_error(nlpd_daemon *d, worker *w, int64_t status, int term_signal)
 {
     stage *st = w->st;
-    flight *f = w->held_head;
-    if (f == NULL)
-        return;
     /* The document in hand goes on with an error record; the ones the
      * worker had not started go back to the queue for another worker. */
-    w->held_head = f->nxt;
-    if (w->held_head != NULL)
-        w->held_head->prev = NULL;
-    else
-        w->held_tail = NULL;
-    f->nxt = f->prev = NULL;
+    flight *f = flight_list_pop_front(&w->held);
+    if (f == NULL)
+        return;
     f->holder = NULL;
-    w->n_held--;
     char msg[300];
     const char *code;
     if (w->killed == KILL_TIMEOUT) {
@@ -375,8 +331,8 @@ on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
     int planned = w->state == W_STOPPING && w->killed == KILL_NONE;
     int was_ready = w->ready_us != 0;
     NLPD_LOG(planned ? NLPD_LOG_INFO : NLPD_LOG_WARNING,
-             "stage=%s worker=%s pid=%d status=%lld signal=%d held=%u msg=\"worker exited\"",
-             st->name, w->id, w->pid, (long long)status, term_signal, w->n_held);
+             "stage=%s worker=%s pid=%d status=%lld signal=%d held=%zu msg=\"worker exited\"",
+             st->name, w->id, w->pid, (long long)status, term_signal, w->held.n);
     w->state = W_EXITED;
     in_hand_error(d, w, status, term_signal);
     broker_requeue_held(d, w);
@@ -497,7 +453,7 @@ reload_commit(nlpd_daemon *d)
             }
         }
         if (st->has_pending) {
-            stage_cfg_release(&st->cfg);
+            nlpd_stage_cfg_release(&st->cfg);
             st->cfg = st->pending;
             st->has_pending = 0;
         }
@@ -547,7 +503,7 @@ reload_abort(nlpd_daemon *d, const char *why)
         }
         memset(st->new_slots, 0, sizeof(st->new_slots));
         if (st->has_pending) {
-            stage_cfg_release(&st->pending);
+            nlpd_stage_cfg_release(&st->pending);
             st->has_pending = 0;
         }
         if (st->refs == 0)
@@ -635,8 +591,7 @@ supervisor_reload(nlpd_daemon *d)
                 return;
             }
         } else {
-            if (stage_cfg_copy(&st->pending, sc) != 0) {
-                stage_cfg_release(&st->pending);
+            if (nlpd_stage_cfg_copy(&st->pending, sc) != 0) {
                 reload_abort(d, "out of memory");
                 return;
             }
@@ -696,7 +651,7 @@ tick_worker(nlpd_daemon *d, worker *w, uint64_t now)
         worker_kill(d, w, KILL_HUNG);
         return;
     }
-    flight *f = w->held_head;
+    flight *f = w->held.head;
     if (f != NULL && f->started_us != 0 &&
         now - f->started_us > (uint64_t)st->cfg.timeout_ms * 1000u && w->killed == KILL_NONE) {
         NLPD_LOG(NLPD_LOG_WARNING,
@@ -751,7 +706,7 @@ supervisor_tick(nlpd_daemon *d, uint64_t now)
                          st->name, k);
             }
         }
-        if (st->retiring && st->refs == 0 && st->queued == 0) {
+        if (st->retiring && st->refs == 0 && st->queue.n == 0) {
             int live = 0;
             for (worker *w = st->workers; w != NULL; w = w->next_in_stage) {
                 live++;
