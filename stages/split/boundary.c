@@ -1,0 +1,548 @@
+/* stages/split/boundary.c — sentence boundaries over the tokens of a region.
+ *
+ * Candidates are the tokens that can end a sentence: terminal punctuation
+ * (". ! ? …" and their runs), a word holding an abbreviation's period, the
+ * last token of a line, and the token before the next item of a list. Each
+ * is decided from what a reader sees around it: the closing quotes and
+ * brackets that follow it (they join the sentence), the word after it
+ * (lower case continues the sentence; a word that usually starts sentences
+ * after an abbreviation ends it; a name after a title does not), the kind
+ * of abbreviation (model.c), the length of the sentence so far, spaced
+ * ellipses, and list numbering. A sentence that reaches the length limit is
+ * cut at its last comma, semicolon, colon or dash in its final quarter, and
+ * flagged. Each token is looked at a bounded number of times.
+ */
+#include <string.h>
+
+#include "nlpd/error.h"
+#include "split_internal.h"
+
+/* A sentence ending in an abbreviation holds at least this many words. */
+#define ABBREV_SENTENCE_MIN_WORDS 4
+/* A word starts sentences at least this share of its capitalized uses
+ * (per mille) to end a sentence after an abbreviation. */
+#define STARTER_MIN 500
+/* A line at most this long ends a sentence at its line break. */
+#define SHORT_LINE 50
+
+typedef struct ctx {
+    const nlpd_split_model *m;
+    const nlpd_split_opts *o;
+    const char *s;
+    const nlpd_split_token *tok;
+    size_t t0, t1;
+    /* The list marker last seen at a sentence start in this region. */
+    int marker_kind; /* 0 none, 'n' number, 'a' letter, 'b' bullet */
+    int32_t marker_value;
+} ctx;
+
+/* --- Token tests ------------------------------------------------------------------ */
+
+static inline size_t
+tlen(const ctx *c, size_t i)
+{
+    return c->tok[i].end - c->tok[i].start;
+}
+
+static inline const char *
+ttext(const ctx *c, size_t i)
+{
+    return c->s + c->tok[i].start;
+}
+
+static inline char_class
+first_class(const ctx *c, size_t i, int32_t *cp)
+{
+    size_t n;
+    int32_t dummy;
+    return nlpd__char_at(c->s, c->tok[i].start, c->tok[i].end, cp != NULL ? cp : &dummy, &n);
+}
+
+static inline int
+is_word(const ctx *c, size_t i)
+{
+    char_class k = first_class(c, i, NULL);
+    return k == CC_UPPER || k == CC_LOWER || k == CC_LETTER || k == CC_DIGIT;
+}
+
+static inline int
+attached(const ctx *c, size_t i)
+{
+    /* token i follows token i-1 with no space between */
+    return i > c->t0 && c->tok[i - 1].end == c->tok[i].start;
+}
+
+static inline int
+tok_is(const ctx *c, size_t i, const char *lit)
+{
+    size_t n = strlen(lit);
+    return tlen(c, i) == n && memcmp(ttext(c, i), lit, n) == 0;
+}
+
+static int
+is_closer(const ctx *c, size_t i)
+{
+    int32_t cp;
+    char_class k = first_class(c, i, &cp);
+    if (tlen(c, i) > 4)
+        return 0;
+    if (k == CC_CLOSE)
+        return 1;
+    return cp == '"' || cp == '\'';
+}
+
+static int
+is_opener(const ctx *c, size_t i)
+{
+    int32_t cp;
+    char_class k = first_class(c, i, &cp);
+    return tlen(c, i) <= 4 && (k == CC_OPEN || cp == '"' || cp == '\'');
+}
+
+/* Terminal punctuation kinds. */
+enum { T_NONE, T_PERIOD, T_EXCLAIM, T_ELLIPSIS };
+
+static int
+terminal_kind(const ctx *c, size_t i)
+{
+    const nlpd_split_token *t = &c->tok[i];
+    if (t->shape != NLPD_SHAPE_PUNCT)
+        return T_NONE;
+    const unsigned char *p = (const unsigned char *)ttext(c, i);
+    size_t n = tlen(c, i);
+    size_t dots = 0, other = 0;
+    int ellipsis = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] == '.')
+            dots++;
+        else if (p[k] == '!' || p[k] == '?')
+            other++;
+        else if (k + 2 < n && p[k] == 0xE2 && p[k + 1] == 0x80 && p[k + 2] == 0xA6) {
+            ellipsis = 1;
+            k += 2;
+        } else if (p[k] >= 0x80) {
+            /* ‼ ⁇ ⁈ ⁉ 。 ！ ？ ． */
+            other++;
+            while (k + 1 < n && (p[k + 1] & 0xC0) == 0x80)
+                k++;
+        } else {
+            return T_NONE;
+        }
+    }
+    if (other > 0)
+        return T_EXCLAIM;
+    if (ellipsis || dots >= 2)
+        return T_ELLIPSIS;
+    return dots == 1 ? T_PERIOD : T_NONE;
+}
+
+static int
+is_bullet(const ctx *c, size_t i)
+{
+    int32_t cp;
+    first_class(c, i, &cp);
+    if (tlen(c, i) > 4)
+        return 0;
+    switch (cp) {
+    case 0x2022: /* • */
+    case 0x25E6: /* ◦ */
+    case 0x2023: /* ‣ */
+    case 0x2043: /* ⁃ */
+    case 0x25AA: /* ▪ */
+    case 0x25CF: /* ● */
+    case 0x25A0: /* ■ */
+    case 0x27A2: /* ➢ */
+    case 0x25BA: /* ► */
+    case 0x00B7: /* · */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A list marker at token j: "3." "3)" "3.)" "(3)" "c." "c)" or a bullet,
+ * maybe a bullet then a number ("• 9."). Returns the index after it (or j
+ * when there is none) and its kind and value. */
+static size_t
+list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
+{
+    if (j >= c->t1)
+        return j;
+    if (is_bullet(c, j)) {
+        int32_t cp;
+        first_class(c, j, &cp);
+        *kind = 'b';
+        *value = cp;
+        return j + 1;
+    }
+    size_t k = j;
+    if (tok_is(c, k, "(") && k + 1 < c->t1)
+        k++;
+    const char *p = ttext(c, k);
+    size_t n = tlen(c, k);
+    int32_t v = -1;
+    int kd = 0;
+    if (n >= 1 && n <= 3 && c->tok[k].shape == NLPD_SHAPE_NUMBER) {
+        v = 0;
+        for (size_t q = 0; q < n; q++) {
+            if (p[q] < '0' || p[q] > '9')
+                return j;
+            v = v * 10 + (p[q] - '0');
+        }
+        kd = 'n';
+    } else if ((n == 1 || (n == 2 && p[1] == '.')) &&
+               ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z'))) {
+        v = p[0] | 0x20;
+        kd = 'a';
+    } else {
+        return j;
+    }
+    size_t e = k + 1;
+    int closed = n == 2; /* "c." carries its period */
+    while (e < c->t1 && attached(c, e) && (tok_is(c, e, ".") || tok_is(c, e, ")")) &&
+           e - k <= 2) {
+        closed = 1;
+        e++;
+    }
+    if (!closed || e >= c->t1 || !(c->tok[e - 1].flags & NLPD_TOKEN_SPACE_AFTER))
+        return j;
+    *kind = kd;
+    *value = v;
+    return e;
+}
+
+/* Does the sentence that starts at s hold nothing but a list marker up to
+ * and including token i? */
+static int
+only_marker(const ctx *c, size_t s, size_t i)
+{
+    int kind;
+    int32_t value;
+    size_t e = list_marker(c, s, &kind, &value);
+    if (e > s && kind == 'b') {
+        size_t e2 = list_marker(c, e, &kind, &value);
+        if (e2 > e)
+            e = e2;
+    }
+    if (e == s) {
+        /* a lone number or letter with its period, as in "1." or "a." */
+        size_t n = tlen(c, s);
+        if (i == s + 1 && tok_is(c, i, ".") && n <= 3 && c->tok[s].shape == NLPD_SHAPE_NUMBER)
+            return 1;
+        if (i == s && (c->tok[s].flags & NLPD_TOKEN_ABBREV) && n == 2)
+            return 1;
+        return 0;
+    }
+    return i < e;
+}
+
+static int32_t
+starter(const ctx *c, size_t i)
+{
+    return nlpd__model_starter(c->m, ttext(c, i), tlen(c, i));
+}
+
+static size_t
+words_between(const ctx *c, size_t s, size_t i)
+{
+    size_t n = 0;
+    for (size_t k = s; k <= i; k++)
+        n += is_word(c, k);
+    return n;
+}
+
+/* Weekdays, months and time zones: what often follows "p.m." in a sentence. */
+static int
+time_continuation(const ctx *c, size_t i)
+{
+    static const char *const words[] = {
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "mon",    "tue",     "tues",      "wed",      "thu",    "thur",     "thurs",
+        "fri",    "sat",     "sun",       "january",  "february", "march",  "april",
+        "may",    "june",    "july",      "august",   "september", "october", "november",
+        "december", "jan",   "feb",       "mar",      "apr",    "jun",      "jul",
+        "aug",    "sep",     "sept",      "oct",      "nov",    "dec",      "today",
+        "tomorrow", "tonight", "yesterday", "local", "eastern", "pacific", "central",
+        "mountain", "greenwich", "utc", "gmt", "bst", "cet", "cest", "est", "edt",
+        "cst", "cdt", "mst", "mdt", "pst", "pdt", "et", "pt", "ct", "mt", "jst", "ist",
+        "aest"};
+    size_t n = tlen(c, i);
+    const char *p = ttext(c, i);
+    if (n > 10)
+        return 0;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+        if (strlen(words[k]) != n)
+            continue;
+        size_t q = 0;
+        while (q < n && (p[q] | 0x20) == words[k][q])
+            q++;
+        if (q == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* --- Decisions -------------------------------------------------------------------- */
+
+/* The first token after i and its attached closers; *last gets the index
+ * of the last closer (or i). */
+static size_t
+after_closers(const ctx *c, size_t i, size_t *last)
+{
+    size_t j = i + 1;
+    while (j < c->t1 && attached(c, j) && is_closer(c, j))
+        j++;
+    *last = j - 1;
+    return j;
+}
+
+/* The word that would start the next sentence: j, or the one after an
+ * opening quote or bracket. */
+static size_t
+next_word(const ctx *c, size_t j)
+{
+    while (j < c->t1 && is_opener(c, j) && j + 1 < c->t1)
+        j++;
+    return j;
+}
+
+/* What the next sentence's first word says: 'l' lower case (continues),
+ * 'u' upper case, 'd' digit, 'p' punctuation or other. */
+static int
+next_kind(const ctx *c, size_t j)
+{
+    if (j >= c->t1)
+        return 'e';
+    if (c->tok[j].flags & NLPD_TOKEN_CLITIC)
+        return 'l';
+    int32_t cp;
+    char_class k = first_class(c, j, &cp);
+    switch (k) {
+    case CC_LOWER:
+        return 'l';
+    case CC_UPPER:
+        return 'u';
+    case CC_LETTER:
+        return 'u'; /* caseless scripts: punctuation decides */
+    case CC_DIGIT:
+        return 'd';
+    default:
+        if (cp == ',' || cp == ';' || cp == ':' || cp == '%')
+            return 'l';
+        if (c->tok[j].shape == NLPD_SHAPE_URL || c->tok[j].shape == NLPD_SHAPE_EMAIL ||
+            c->tok[j].shape == NLPD_SHAPE_HANDLE || c->tok[j].shape == NLPD_SHAPE_HASHTAG)
+            return 'u';
+        return 'p';
+    }
+}
+
+/* After an abbreviation's period (token i): does a sentence end? */
+static int
+abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
+{
+    if (nk != 'u')
+        return 0;
+    if (only_marker(c, s, i))
+        return 0;
+    const char *p = ttext(c, i);
+    size_t n = tlen(c, i) - 1; /* without the period */
+    size_t letters = 0;
+    for (size_t k = 0; k < n; k++)
+        letters += (p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'z';
+    int32_t st = starter(c, w);
+    int dotted = memchr(p, '.', n) != NULL;
+    if (n <= 4 && letters <= 1 && !dotted) {
+        /* An initial: a name goes on ("Jonas E. Smith"), unless the word
+         * before is not part of a name and the next usually starts a
+         * sentence ("you and I. Did"). */
+        if (i > s && first_class(c, i - 1, NULL) == CC_UPPER)
+            return 0;
+        return st >= STARTER_MIN;
+    }
+    abbrev_class k = nlpd__model_abbrev(c->m, p, n);
+    if (k == ABBR_TITLE)
+        return 0;
+    if (words_between(c, s, i) < ABBREV_SENTENCE_MIN_WORDS)
+        return 0;
+    if (k == ABBR_TIME)
+        return !time_continuation(c, w);
+    return st >= STARTER_MIN;
+}
+
+/* Decides whether a sentence ends at or just after token i (s is the
+ * sentence's first token). Returns the index of its last token, or
+ * SIZE_MAX when the sentence goes on; *skip_to may move the scan forward
+ * over a spaced ellipsis that is decided as a whole. */
+static size_t
+decide(ctx *c, size_t s, size_t i, size_t *skip_to)
+{
+    const nlpd_split_token *t = &c->tok[i];
+    size_t last;
+    if (t->flags & NLPD_TOKEN_PARAGRAPH_AFTER)
+        return i;
+    int tk = terminal_kind(c, i);
+    if (tk == T_NONE && !(t->flags & NLPD_TOKEN_ABBREV)) {
+        if (i + 1 >= c->t1)
+            return i;
+        /* The next item of a list. */
+        int kind = 0;
+        int32_t value = 0;
+        int marker = list_marker(c, i + 1, &kind, &value) > i + 1;
+        if (marker && kind == c->marker_kind &&
+            (kind == 'b' ? value == c->marker_value : value == c->marker_value + 1))
+            return i;
+        if (t->flags & NLPD_TOKEN_NEWLINE_AFTER) {
+            /* A short line, or a line before a list item, ends at its break. */
+            size_t ls = i;
+            while (ls > s && !(c->tok[ls - 1].flags & NLPD_TOKEN_NEWLINE_AFTER))
+                ls--;
+            if (c->tok[i].end - c->tok[ls].start <= SHORT_LINE || marker)
+                return i;
+        }
+        return SIZE_MAX;
+    }
+    if (tk == T_PERIOD && i + 1 < c->t1 && tok_is(c, i + 1, ".") &&
+        (t->flags & NLPD_TOKEN_SPACE_AFTER)) {
+        /* A spaced ellipsis ". . ." (maybe with the sentence's period). */
+        size_t j = i;
+        while (j + 1 < c->t1 && tok_is(c, j + 1, ".") && (c->tok[j].flags & NLPD_TOKEN_SPACE_AFTER))
+            j++;
+        size_t dots = j - i + 1;
+        if (dots >= 3) {
+            int glued = attached(c, i) && !is_closer(c, i - 1) ? is_word(c, i - 1) : 0;
+            size_t w = next_word(c, after_closers(c, j, &last));
+            int nk = next_kind(c, w);
+            *skip_to = j;
+            if (last + 1 >= c->t1)
+                return last;
+            if (nk != 'u' && nk != 'd')
+                return SIZE_MAX;
+            if (glued && dots >= 4)
+                return i; /* "word. . . . Next": the ellipsis opens the next */
+            if (dots >= 4)
+                return last; /* "word . . . . Next" */
+            return SIZE_MAX; /* ". . ." marks an omission */
+        }
+    }
+    size_t j = after_closers(c, i, &last);
+    if (j >= c->t1)
+        return last;
+    if (c->tok[last].flags & NLPD_TOKEN_PARAGRAPH_AFTER)
+        return last;
+    size_t w = next_word(c, j);
+    int nk = next_kind(c, w);
+    switch (tk) {
+    case T_EXCLAIM:
+        return nk == 'l' ? SIZE_MAX : last;
+    case T_ELLIPSIS:
+        if (i > c->t0 && attached(c, i) && (tok_is(c, i - 1, "[") || tok_is(c, i - 1, "(")))
+            return SIZE_MAX; /* "[...]": an omission */
+        return nk == 'u' || nk == 'd' ? last : SIZE_MAX;
+    case T_PERIOD:
+        if (nk == 'l')
+            return SIZE_MAX;
+        if (only_marker(c, s, i))
+            return SIZE_MAX;
+        if (nk == 'd' && i > s && tlen(c, i - 1) <= 1 && !is_word(c, i - 1))
+            return SIZE_MAX;
+        return last;
+    default: /* an abbreviation's period */
+        return abbrev_ends(c, s, i, w, nk) ? last : SIZE_MAX;
+    }
+}
+
+/* --- Sentences -------------------------------------------------------------------- */
+
+static int
+add_sentence(ctx *c, nlpd__sents *out, size_t a, size_t b, uint32_t flags)
+{
+    if (out->n == out->cap) {
+        int rc = nlpd__split_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+        if (rc != 0)
+            return rc;
+    }
+    out->v[out->n++] = (nlpd_split_sentence){c->tok[a].start, c->tok[b].end, (uint32_t)a,
+                                             (uint32_t)(b - a + 1), flags};
+    return 0;
+}
+
+/* A sentence that starts with a list marker sets the numbering its next
+ * item continues (a bullet before a number, as in "• 9.", leads). */
+static void
+begin_sentence(ctx *c, size_t s)
+{
+    int kind;
+    int32_t value;
+    if (s < c->t1 && list_marker(c, s, &kind, &value) > s) {
+        c->marker_kind = kind;
+        c->marker_value = value;
+    }
+}
+
+static int
+is_safe_cut(const ctx *c, size_t i)
+{
+    int32_t cp;
+    char_class k = first_class(c, i, &cp);
+    return tlen(c, i) <= 3 && (cp == ',' || cp == ';' || cp == ':' || k == CC_DASH);
+}
+
+/* The sentence [s, i] is over the limit: where to cut it (the last token
+ * of the first part). */
+static size_t
+cut_point(const ctx *c, size_t s, size_t i)
+{
+    size_t from = s + (i - s) * 3 / 4;
+    for (size_t k = i; k > from; k--)
+        if (is_safe_cut(c, k - 1) && k - 1 > s)
+            return k - 1;
+    return i;
+}
+
+int
+nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
+                   const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out)
+{
+    ctx c = {m, o, text, tok, t0, t1, 0, 0};
+    size_t s = t0;
+    int rc;
+    begin_sentence(&c, s);
+    for (size_t i = t0; i < t1; i++) {
+        if (!o->sentences) {
+            if ((tok[i].flags & NLPD_TOKEN_PARAGRAPH_AFTER) || i + 1 == t1) {
+                if ((rc = add_sentence(&c, out, s, i, 0)) != 0)
+                    return rc;
+                s = i + 1;
+            }
+            continue;
+        }
+        /* The length limit: a sentence never grows past it. */
+        if (i > s && (i - s + 1 > o->max_sentence_tokens ||
+                      tok[i].end - tok[s].start > o->max_sentence_bytes)) {
+            size_t k = cut_point(&c, s, i - 1);
+            if ((rc = add_sentence(&c, out, s, k, NLPD_SENTENCE_TRUNCATED)) != 0)
+                return rc;
+            s = k + 1;
+            i = k; /* look at the tokens after the cut again */
+            begin_sentence(&c, s);
+            continue;
+        }
+        size_t skip = i;
+        size_t e = decide(&c, s, i, &skip);
+        if (e == SIZE_MAX) {
+            i = skip;
+            continue;
+        }
+        if (e - s + 1 > o->max_sentence_tokens ||
+            tok[e].end - tok[s].start > o->max_sentence_bytes) {
+            /* Closers pushed it over: cut before them. */
+            e = i;
+        }
+        if ((rc = add_sentence(&c, out, s, e, 0)) != 0)
+            return rc;
+        s = e + 1;
+        i = e;
+        begin_sentence(&c, s);
+    }
+    return 0;
+}

@@ -1,0 +1,517 @@
+/* stages/split/model.c — split models: abbreviations, sentence starters and
+ * the weights of the gap classifier, read from a line-oriented text file.
+ *
+ * The format (stages/split/data/README.md has the full description):
+ *
+ *     # a comment
+ *     [meta]
+ *     lang en
+ *     bias -2.5
+ *     [abbreviations]
+ *     dr title          word (its final period optional) and class:
+ *     inc               plain (default), title, number or time
+ *     [starters]
+ *     the 0.97          share of capitalized uses that start a sentence
+ *     [weights]
+ *     p=and 0.42        feature and weight of the gap classifier
+ *
+ * A model is built once and only read afterwards, so splitters on several
+ * threads share it without locks.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "nlpd/log.h"
+#include "split_internal.h"
+
+extern const unsigned char nlpd__split_builtin_en[];
+extern const size_t nlpd__split_builtin_en_len;
+
+struct nlpd__wordent {
+    uint32_t hash; /* 0 marks an empty slot */
+    uint32_t key;  /* offset of the key in the pool */
+    int32_t value;
+    uint32_t len;
+};
+
+/* --- Word tables -------------------------------------------------------------- */
+
+static inline unsigned char
+lower_ascii(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* FNV-1a over the ASCII-lowercased bytes; never 0. */
+static inline uint32_t
+word_hash(const char *w, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= lower_ascii((unsigned char)w[i]);
+        h *= 16777619u;
+    }
+    return h != 0 ? h : 1;
+}
+
+static int
+key_equal(const nlpd__wordtab *t, const struct nlpd__wordent *e, const char *w, size_t n)
+{
+    if (e->len != n)
+        return 0;
+    const char *k = t->pool + e->key;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)k[i] != lower_ascii((unsigned char)w[i]))
+            return 0;
+    return 1;
+}
+
+int
+nlpd__wordtab_get(const nlpd__wordtab *t, const char *w, size_t n, int32_t *value)
+{
+    if (t->mask == 0 || n == 0 || n > NLPD__WORD_MAX)
+        return 0;
+    uint32_t h = word_hash(w, n);
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        const struct nlpd__wordent *e = &t->slots[i];
+        if (e->hash == 0)
+            return 0;
+        if (e->hash == h && key_equal(t, e, w, n)) {
+            *value = e->value;
+            return 1;
+        }
+    }
+}
+
+static int
+wordtab_rehash(nlpd__wordtab *t, size_t slots)
+{
+    struct nlpd__wordent *v = nlpd_calloc(slots, sizeof(*v));
+    if (v == NULL)
+        return NLPD_ENOMEM;
+    for (size_t i = 0; t->mask != 0 && i <= t->mask; i++) {
+        struct nlpd__wordent *e = &t->slots[i];
+        if (e->hash == 0)
+            continue;
+        size_t j = e->hash & (slots - 1);
+        while (v[j].hash != 0)
+            j = (j + 1) & (slots - 1);
+        v[j] = *e;
+    }
+    nlpd_free(t->slots);
+    t->slots = v;
+    t->mask = slots - 1;
+    return 0;
+}
+
+int
+nlpd__wordtab_put(nlpd__wordtab *t, const char *w, size_t n, int32_t value)
+{
+    if (n == 0 || n > NLPD__WORD_MAX)
+        return NLPD_EINVAL;
+    if ((t->n + 1) * 2 > t->mask) { /* keep the load under one half */
+        int rc = wordtab_rehash(t, t->mask == 0 ? 64 : (t->mask + 1) * 2);
+        if (rc != 0)
+            return rc;
+    }
+    uint32_t h = word_hash(w, n);
+    size_t i = h & t->mask;
+    for (; t->slots[i].hash != 0; i = (i + 1) & t->mask) {
+        if (t->slots[i].hash == h && key_equal(t, &t->slots[i], w, n)) {
+            t->slots[i].value = value;
+            return 0;
+        }
+    }
+    if (t->pool_len + n + 1 > t->pool_cap) {
+        size_t cap = t->pool_cap ? t->pool_cap * 2 : 1024;
+        while (cap < t->pool_len + n + 1)
+            cap *= 2;
+        char *p = nlpd_realloc(t->pool, cap);
+        if (p == NULL)
+            return NLPD_ENOMEM;
+        t->pool = p;
+        t->pool_cap = cap;
+    }
+    for (size_t k = 0; k < n; k++)
+        t->pool[t->pool_len + k] = (char)lower_ascii((unsigned char)w[k]);
+    t->pool[t->pool_len + n] = '\0';
+    t->slots[i] = (struct nlpd__wordent){h, (uint32_t)t->pool_len, value, (uint32_t)n};
+    t->pool_len += n + 1;
+    t->n++;
+    return 0;
+}
+
+void
+nlpd__wordtab_release(nlpd__wordtab *t)
+{
+    nlpd_free(t->slots);
+    nlpd_free(t->pool);
+    memset(t, 0, sizeof(*t));
+}
+
+abbrev_class
+nlpd__model_abbrev(const nlpd_split_model *m, const char *w, size_t n)
+{
+    int32_t v;
+    return nlpd__wordtab_get(&m->abbrevs, w, n, &v) ? (abbrev_class)v : ABBR_NONE;
+}
+
+int32_t
+nlpd__model_starter(const nlpd_split_model *m, const char *w, size_t n)
+{
+    int32_t v;
+    return nlpd__wordtab_get(&m->starters, w, n, &v) ? v : -1;
+}
+
+/* --- Parsing ------------------------------------------------------------------ */
+
+enum section { SEC_NONE, SEC_META, SEC_ABBREV, SEC_STARTERS, SEC_WEIGHTS };
+
+typedef struct parser {
+    nlpd_split_model *m;
+    const char *name; /* for messages */
+    size_t line;
+    enum section sec;
+    size_t n_abbrev, n_starters, n_weights;
+} parser;
+
+static int
+is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Splits a line into at most two fields separated by blanks. */
+static size_t
+fields(const char *s, size_t n, const char **f, size_t *fl, size_t max)
+{
+    size_t k = 0, i = 0;
+    while (i < n && k < max + 1) {
+        while (i < n && is_blank(s[i]))
+            i++;
+        if (i == n)
+            break;
+        size_t st = i;
+        while (i < n && !is_blank(s[i]))
+            i++;
+        if (k < max) {
+            f[k] = s + st;
+            fl[k] = i - st;
+        }
+        k++;
+    }
+    return k;
+}
+
+static int
+bad_line(const parser *ps, const char *why)
+{
+    NLPD_LOG(NLPD_LOG_ERR, "msg=\"split model rejected\" file=\"%s\" line=%zu reason=\"%s\"",
+             ps->name, ps->line, why);
+    return NLPD_EMODEL;
+}
+
+static int
+parse_number(const char *s, size_t n, double *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+fixed(double v, int32_t *out)
+{
+    if (v < -1e6 || v > 1e6)
+        return -1;
+    *out = (int32_t)lround(v * 1000.0);
+    return 0;
+}
+
+static int
+parse_class(const char *s, size_t n, abbrev_class *out)
+{
+    static const struct {
+        const char *name;
+        abbrev_class c;
+    } names[] = {{"plain", ABBR_PLAIN}, {"title", ABBR_TITLE}, {"number", ABBR_NUMBER},
+                 {"time", ABBR_TIME}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) == n && memcmp(names[i].name, s, n) == 0) {
+            *out = names[i].c;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+parse_line(parser *ps, const char *s, size_t n)
+{
+    while (n > 0 && is_blank(s[n - 1]))
+        n--;
+    while (n > 0 && is_blank(*s)) {
+        s++;
+        n--;
+    }
+    if (n == 0 || s[0] == '#')
+        return 0;
+    if (s[0] == '[') {
+        static const struct {
+            const char *name;
+            enum section sec;
+        } secs[] = {{"[meta]", SEC_META},
+                    {"[abbreviations]", SEC_ABBREV},
+                    {"[starters]", SEC_STARTERS},
+                    {"[weights]", SEC_WEIGHTS}};
+        for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+            if (strlen(secs[i].name) == n && memcmp(secs[i].name, s, n) == 0) {
+                ps->sec = secs[i].sec;
+                return 0;
+            }
+        }
+        return bad_line(ps, "unknown section");
+    }
+    const char *f[2];
+    size_t fl[2];
+    size_t k = fields(s, n, f, fl, 2);
+    if (k > 2)
+        return bad_line(ps, "more than two fields");
+    double v = 0;
+    int32_t iv;
+    switch (ps->sec) {
+    case SEC_NONE:
+        return bad_line(ps, "an entry before any [section]");
+    case SEC_META:
+        if (k != 2)
+            return bad_line(ps, "a meta entry needs a name and a value");
+        if (fl[0] == 4 && memcmp(f[0], "lang", 4) == 0) {
+            if (fl[1] >= sizeof(ps->m->lang))
+                return bad_line(ps, "language name too long");
+            memcpy(ps->m->lang, f[1], fl[1]);
+            ps->m->lang[fl[1]] = '\0';
+        } else if (fl[0] == 7 && memcmp(f[0], "version", 7) == 0) {
+            size_t cap = sizeof(ps->m->version) - 1;
+            size_t len = fl[1] < cap ? fl[1] : cap;
+            memcpy(ps->m->version, f[1], len);
+            ps->m->version[len] = '\0';
+        } else if ((fl[0] == 4 && memcmp(f[0], "bias", 4) == 0) ||
+                   (fl[0] == 9 && memcmp(f[0], "threshold", 9) == 0)) {
+            if (parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
+                return bad_line(ps, "not a number");
+            if (f[0][0] == 'b')
+                ps->m->bias = iv;
+            else
+                ps->m->threshold = iv;
+        } /* other meta entries are informational */
+        return 0;
+    case SEC_ABBREV: {
+        abbrev_class c = ABBR_PLAIN;
+        if (k == 2 && parse_class(f[1], fl[1], &c) != 0)
+            return bad_line(ps, "unknown abbreviation class (plain, title, number, time)");
+        size_t len = fl[0];
+        if (len > 1 && f[0][len - 1] == '.')
+            len--;
+        if (len > NLPD__WORD_MAX)
+            return bad_line(ps, "abbreviation too long");
+        ps->n_abbrev++;
+        return nlpd__wordtab_put(&ps->m->abbrevs, f[0], len, (int32_t)c);
+    }
+    case SEC_STARTERS:
+        if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || v < 0 || v > 1)
+            return bad_line(ps, "a starter needs a word and a share between 0 and 1");
+        if (fl[0] > NLPD__WORD_MAX)
+            return 0; /* never looked up */
+        ps->n_starters++;
+        return nlpd__wordtab_put(&ps->m->starters, f[0], fl[0], (int32_t)lround(v * 1000.0));
+    case SEC_WEIGHTS:
+        if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
+            return bad_line(ps, "a weight needs a feature and a number");
+        if (fl[0] > NLPD__WORD_MAX)
+            return 0;
+        ps->n_weights++;
+        return nlpd__wordtab_put(&ps->m->weights, f[0], fl[0], iv);
+    }
+    return 0;
+}
+
+static int
+parse(parser *ps, const char *buf, size_t len)
+{
+    size_t p = 0;
+    while (p < len) {
+        const char *nl = memchr(buf + p, '\n', len - p);
+        size_t e = nl != NULL ? (size_t)(nl - buf) : len;
+        ps->line++;
+        if (memchr(buf + p, '\0', e - p) != NULL)
+            return bad_line(ps, "NUL byte");
+        int rc = parse_line(ps, buf + p, e - p);
+        if (rc != 0)
+            return rc;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static void
+describe(nlpd_split_model *m, const parser *ps)
+{
+    char v[sizeof(m->version)];
+    memcpy(v, m->version, sizeof(v));
+    snprintf(m->version, sizeof(m->version), "%s %.60s (%zu abbreviations, %zu starters, %zu weights)",
+             m->lang[0] ? m->lang : "?", v[0] ? v : "unversioned", m->abbrevs.n, m->starters.n,
+             m->weights.n);
+    (void)ps;
+}
+
+int
+nlpd_split_model_load_buffer(nlpd_split_model **out, const void *buf, size_t len)
+{
+    if (out == NULL || (buf == NULL && len > 0))
+        return NLPD_EINVAL;
+    *out = NULL;
+    nlpd_split_model *m = nlpd_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NLPD_ENOMEM;
+    parser ps = {.m = m, .name = "(buffer)"};
+    int rc = parse(&ps, buf, len);
+    if (rc != 0) {
+        nlpd_split_model_free(&m);
+        return rc;
+    }
+    describe(m, &ps);
+    *out = m;
+    return 0;
+}
+
+/* Reads a whole file into a new buffer (free with nlpd_free). */
+static int
+read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -errno;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > ((size_t)64 << 20)) {
+                rc = NLPD_EMODEL; /* no model is this large */
+                break;
+            }
+            char *nb = nlpd_realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = NLPD_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (rc != 0) {
+        nlpd_free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int
+nlpd_split_model_load(nlpd_split_model **out, const char *path)
+{
+    if (out == NULL || path == NULL)
+        return NLPD_EINVAL;
+    *out = NULL;
+    char *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len);
+    if (rc != 0)
+        return rc;
+    nlpd_split_model *m = nlpd_calloc(1, sizeof(*m));
+    if (m == NULL) {
+        nlpd_free(buf);
+        return NLPD_ENOMEM;
+    }
+    parser ps = {.m = m, .name = path};
+    rc = parse(&ps, buf, len);
+    nlpd_free(buf);
+    if (rc != 0) {
+        nlpd_split_model_free(&m);
+        return rc;
+    }
+    describe(m, &ps);
+    *out = m;
+    return 0;
+}
+
+int
+nlpd_split_model_load_builtin(nlpd_split_model **out, const char *lang)
+{
+    if (out == NULL)
+        return NLPD_EINVAL;
+    *out = NULL;
+    if (lang == NULL || strcmp(lang, "en") != 0)
+        return NLPD_EINVAL;
+    return nlpd_split_model_load_buffer(out, nlpd__split_builtin_en, nlpd__split_builtin_en_len);
+}
+
+int
+nlpd_split_model_add_abbreviations(nlpd_split_model *self, const char *path)
+{
+    if (self == NULL || path == NULL)
+        return NLPD_EINVAL;
+    char *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len);
+    if (rc != 0)
+        return rc;
+    /* A bare list (no section header) is a list of abbreviations. */
+    parser ps = {.m = self, .name = path, .sec = SEC_ABBREV};
+    rc = parse(&ps, buf, len);
+    nlpd_free(buf);
+    return rc;
+}
+
+const char *
+nlpd_split_model_version(const nlpd_split_model *self)
+{
+    return self != NULL ? self->version : "";
+}
+
+void
+nlpd_split_model_free(nlpd_split_model **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    nlpd_split_model *m = *self_p;
+    nlpd__wordtab_release(&m->abbrevs);
+    nlpd__wordtab_release(&m->starters);
+    nlpd__wordtab_release(&m->weights);
+    nlpd_free(m);
+    *self_p = NULL;
+}

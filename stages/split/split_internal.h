@@ -1,0 +1,114 @@
+/* stages/split/split_internal.h — what the files of the split stage share.
+ * Nothing here is part of the public API.
+ */
+#ifndef NLPD_SPLIT_INTERNAL_H
+#define NLPD_SPLIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nlpd/split.h"
+
+/* --- Model ------------------------------------------------------------------ */
+
+/* What an abbreviation does to the word after it. */
+typedef enum abbrev_class {
+    ABBR_NONE = 0,
+    ABBR_PLAIN = 1,  /* "Co.", "Inc.", "etc.": may end a sentence */
+    ABBR_TITLE = 2,  /* "Mr.", "Dr.", "Mt.": comes before a name, never ends one */
+    ABBR_NUMBER = 3, /* "No.", "pp.": an abbreviation only before a number */
+    ABBR_TIME = 4,   /* "a.m.", "p.m.": ends a time, often a sentence */
+} abbrev_class;
+
+/* An open-addressing table from short lower-case words to a small value. */
+typedef struct nlpd__wordtab {
+    struct nlpd__wordent *slots;
+    size_t mask; /* slots - 1 (a power of two minus one), 0 when empty */
+    size_t n;
+    char *pool; /* the keys, NUL-separated */
+    size_t pool_len;
+    size_t pool_cap;
+} nlpd__wordtab;
+
+/* The longest word the tables hold (longer ones are never looked up). */
+#define NLPD__WORD_MAX 32
+
+struct nlpd_split_model {
+    nlpd__wordtab abbrevs;  /* value: abbrev_class */
+    nlpd__wordtab starters; /* value: how often the word starts a sentence, 0..1000 */
+    nlpd__wordtab weights;  /* value: feature weight * 1000 (gap classifier) */
+    int32_t bias;           /* gap classifier bias * 1000 */
+    int32_t threshold;      /* gap classifier decision threshold * 1000 */
+    char lang[8];
+    char version[128];
+};
+
+/* Looks `w` (n bytes) up, ASCII-lowercased. Returns 1 and sets *value when
+ * found. */
+int nlpd__wordtab_get(const nlpd__wordtab *t, const char *w, size_t n, int32_t *value);
+
+/* Sets w (lower-cased) to value. Returns 0 or NLPD_ENOMEM. */
+int nlpd__wordtab_put(nlpd__wordtab *t, const char *w, size_t n, int32_t value);
+
+void nlpd__wordtab_release(nlpd__wordtab *t);
+
+/* The abbreviation class of `w` (without its final period). */
+abbrev_class nlpd__model_abbrev(const nlpd_split_model *m, const char *w, size_t n);
+
+/* How often `w` starts a sentence when it is capitalized, 0..1000; -1 when
+ * the model does not know the word. */
+int32_t nlpd__model_starter(const nlpd_split_model *m, const char *w, size_t n);
+
+/* --- Characters --------------------------------------------------------------- */
+
+typedef enum char_class {
+    CC_SPACE = 0, /* whitespace and control characters: never in a token */
+    CC_UPPER,
+    CC_LOWER,
+    CC_LETTER, /* a letter without case (Han, Arabic, ...) */
+    CC_DIGIT,
+    CC_MARK,   /* combining marks and format characters (ZWJ, soft hyphen) */
+    CC_PUNCT,  /* other punctuation */
+    CC_OPEN,   /* opening brackets and quotes */
+    CC_CLOSE,  /* closing brackets and quotes */
+    CC_DASH,
+    CC_SYMBOL,
+    CC_EMOJI,
+    CC_INVALID, /* a byte that does not start valid UTF-8 */
+    CC_OTHER,
+} char_class;
+
+/* Reads the code point at s[p] (p < end): sets *cp (-1 when invalid) and
+ * returns its class; *len gets its length in bytes (>= 1). */
+char_class nlpd__char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len);
+
+/* --- Tokenizer ------------------------------------------------------------------ */
+
+typedef struct nlpd__toks {
+    nlpd_split_token *v;
+    size_t n;
+    size_t cap;
+} nlpd__toks;
+
+/* Appends the tokens of text[from, to) to *out. Returns 0 or NLPD_ENOMEM. */
+int nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
+                   nlpd__toks *out);
+
+/* --- Boundaries ------------------------------------------------------------------- */
+
+typedef struct nlpd__sents {
+    nlpd_split_sentence *v;
+    size_t n;
+    size_t cap;
+} nlpd__sents;
+
+/* Splits tokens [t0, t1) of one region into sentences appended to *out.
+ * Returns 0 or NLPD_ENOMEM. */
+int nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
+                       const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out);
+
+/* Grows *p (of *cap elements of `elem` bytes) to hold `need`. Returns 0 or
+ * NLPD_ENOMEM. */
+int nlpd__split_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+#endif /* NLPD_SPLIT_INTERNAL_H */

@@ -1,0 +1,832 @@
+/* stages/split/tokenize.c — the tokenizer.
+ *
+ * Text is read as chunks (the characters between two runs of whitespace).
+ * A chunk that is a URL, an e-mail address, a @handle or a #tag becomes one
+ * token, less the punctuation around it. Any other chunk is cut into words
+ * (letters, digits and the joiners a reader keeps inside a word: hyphens,
+ * decimal points and thousands separators, the colon of a time, the periods
+ * of "U.S.", apostrophes that are not clitics), clitics ("'s", "n't"),
+ * punctuation (a run of . ! ? is one token) and symbols (an emoji sequence is
+ * one token). ASCII is classified by table; other characters by utf8proc.
+ * Each byte is looked at a bounded number of times, so the cost is linear.
+ */
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "nlpd/error.h"
+#include "split_internal.h"
+
+/* ASCII classes. */
+#define S_ CC_SPACE
+#define U_ CC_UPPER
+#define L_ CC_LOWER
+#define D_ CC_DIGIT
+#define P_ CC_PUNCT
+#define O_ CC_OPEN
+#define C_ CC_CLOSE
+#define H_ CC_DASH
+#define Y_ CC_SYMBOL
+static const uint8_t ascii_class[128] = {
+    /* 0x00 */ S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
+    /* 0x10 */ S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
+    /*  !"#$%&'()*+,-./ */
+    S_, P_, P_, P_, Y_, P_, P_, P_, O_, C_, P_, Y_, P_, H_, P_, P_,
+    /* 0-9 :;<=>? */
+    D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, P_, P_, Y_, Y_, Y_, P_,
+    /* @A-O */
+    P_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_,
+    /* P-Z [\]^_ */
+    U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, U_, O_, P_, C_, Y_, P_,
+    /* `a-o */
+    Y_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_,
+    /* p-z {|}~ DEL */
+    L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, O_, Y_, C_, Y_, S_,
+};
+#undef S_
+#undef U_
+#undef L_
+#undef D_
+#undef P_
+#undef O_
+#undef C_
+#undef H_
+#undef Y_
+
+static char_class
+unicode_class(int32_t cp)
+{
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LT:
+        return CC_UPPER;
+    case UTF8PROC_CATEGORY_LL:
+        return CC_LOWER;
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return CC_LETTER;
+    case UTF8PROC_CATEGORY_ND:
+        return CC_DIGIT;
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+        return CC_MARK;
+    case UTF8PROC_CATEGORY_CF:
+        /* ZWJ, ZWNJ, soft hyphen, variation selectors stay in words;
+         * the byte order mark and other format characters are spaces. */
+        if (cp == 0x200C || cp == 0x200D || cp == 0x00AD || (cp >= 0xFE00 && cp <= 0xFE0F))
+            return CC_MARK;
+        return CC_SPACE;
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PI:
+        return CC_OPEN;
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PF:
+        return CC_CLOSE;
+    case UTF8PROC_CATEGORY_PD:
+        return CC_DASH;
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PO:
+        return CC_PUNCT;
+    case UTF8PROC_CATEGORY_SM:
+    case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK:
+    case UTF8PROC_CATEGORY_SO:
+        if (utf8proc_get_property(cp)->boundclass == UTF8PROC_BOUNDCLASS_EXTENDED_PICTOGRAPHIC ||
+            (cp >= 0x1F1E6 && cp <= 0x1F1FF)) /* regional indicators */
+            return CC_EMOJI;
+        return CC_SYMBOL;
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_CC:
+        return CC_SPACE;
+    default:
+        return CC_OTHER;
+    }
+}
+
+static inline char_class
+char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len)
+{
+    unsigned char c = (unsigned char)s[p];
+    if (c < 0x80) {
+        *cp = c;
+        *len = 1;
+        return (char_class)ascii_class[c];
+    }
+    utf8proc_int32_t u;
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + p,
+                                          (utf8proc_ssize_t)(end - p), &u);
+    if (n <= 0) {
+        *cp = -1;
+        *len = 1;
+        return CC_INVALID;
+    }
+    *cp = u;
+    *len = (size_t)n;
+    return unicode_class(u);
+}
+
+char_class
+nlpd__char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len)
+{
+    return char_at(s, p, end, cp, len);
+}
+
+/* --- Token building --------------------------------------------------------------- */
+
+typedef struct tokenizer {
+    const nlpd_split_model *m;
+    const char *s;
+    size_t end; /* end of the region */
+    nlpd__toks *out;
+} tokenizer;
+
+static int
+emit(tokenizer *tz, size_t start, size_t stop, uint8_t shape, uint8_t flags)
+{
+    nlpd__toks *o = tz->out;
+    if (o->n == o->cap) {
+        int rc = nlpd__split_grow((void **)&o->v, &o->cap, o->n + 1, sizeof(*o->v));
+        if (rc != 0)
+            return rc;
+    }
+    o->v[o->n++] = (nlpd_split_token){(uint32_t)start, (uint32_t)stop, shape, flags, 0};
+    return 0;
+}
+
+static inline int
+is_apostrophe(int32_t cp)
+{
+    return cp == '\'' || cp == 0x2019 || cp == 0x02BC;
+}
+
+static inline int
+is_hyphen(int32_t cp)
+{
+    return cp == '-' || cp == 0x2010 || cp == 0x2011;
+}
+
+static inline int
+is_alnum_class(char_class c)
+{
+    return c == CC_UPPER || c == CC_LOWER || c == CC_LETTER || c == CC_DIGIT;
+}
+
+static inline int
+is_letter_class(char_class c)
+{
+    return c == CC_UPPER || c == CC_LOWER || c == CC_LETTER;
+}
+
+static inline int
+is_terminal_cp(int32_t cp)
+{
+    return cp == '.' || cp == '!' || cp == '?' || cp == 0x2026 || cp == 0x203C || cp == 0x2047 ||
+           cp == 0x2048 || cp == 0x2049 || cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F ||
+           cp == 0xFF0E;
+}
+
+/* What a word holds, for its shape. */
+typedef struct word_info {
+    unsigned upper, lower, caseless, digits, periods, colons, other;
+    int first_upper;
+    int percent;
+} word_info;
+
+static uint8_t
+word_shape(const word_info *w)
+{
+    unsigned letters = w->upper + w->lower + w->caseless;
+    if (letters == 0) {
+        if (w->digits == 0)
+            return NLPD_SHAPE_OTHER;
+        return w->colons > 0 ? NLPD_SHAPE_ALNUM : NLPD_SHAPE_NUMBER;
+    }
+    if (w->digits > 0)
+        return NLPD_SHAPE_ALNUM;
+    if (w->upper == 0)
+        return w->lower > 0 ? NLPD_SHAPE_LOWER : NLPD_SHAPE_OTHER;
+    if (w->upper >= 2 && w->lower == 0)
+        return NLPD_SHAPE_UPPER;
+    if (w->first_upper && w->upper == 1)
+        return NLPD_SHAPE_CAPITALIZED;
+    return NLPD_SHAPE_MIXED;
+}
+
+/* Lengths of the clitics split off a word: "'s", "'m", "'d", "'re", "'ve",
+ * "'ll" (letters after the apostrophe), matched case-insensitively. */
+static int
+is_clitic_tail(const char *s, size_t n)
+{
+    char a = n > 0 ? (char)(s[0] | 0x20) : 0, b = n > 1 ? (char)(s[1] | 0x20) : 0;
+    if (n == 1)
+        return a == 's' || a == 'm' || a == 'd';
+    if (n == 2)
+        return (a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l');
+    return 0;
+}
+
+/* Number of letters (ASCII only: clitics are English) starting at p. */
+static size_t
+ascii_letters(const char *s, size_t p, size_t end)
+{
+    size_t q = p;
+    while (q < end && ((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z'))
+        q++;
+    return q - p;
+}
+
+/* Returns the apostrophe's byte length at p, or 0. */
+static size_t
+apostrophe_at(const char *s, size_t p, size_t end)
+{
+    if (p < end && s[p] == '\'')
+        return 1;
+    if (p + 2 < end && (unsigned char)s[p] == 0xE2 && (unsigned char)s[p + 1] == 0x80 &&
+        (unsigned char)s[p + 2] == 0x99)
+        return 3;
+    return 0;
+}
+
+/* After letters: is there an "n't" starting at p (n, apostrophe, t, then no
+ * letter)? Returns its length or 0. */
+static size_t
+nt_at(const char *s, size_t p, size_t end)
+{
+    if (p >= end || (s[p] | 0x20) != 'n')
+        return 0;
+    size_t a = apostrophe_at(s, p + 1, end);
+    if (a == 0 || p + 1 + a >= end || (s[p + 1 + a] | 0x20) != 't')
+        return 0;
+    size_t q = p + 2 + a;
+    if (q < end && ascii_letters(s, q, end) > 0)
+        return 0;
+    return 2 + a;
+}
+
+/* A clitic at p: apostrophe + s/m/d/re/ve/ll, not followed by a letter.
+ * Returns its length or 0. */
+static size_t
+clitic_at(const char *s, size_t p, size_t end)
+{
+    size_t a = apostrophe_at(s, p, end);
+    if (a == 0)
+        return 0;
+    size_t l = ascii_letters(s, p + a, end);
+    if (l == 0 || !is_clitic_tail(s + p + a, l))
+        return 0;
+    size_t q = p + a + l;
+    if (q < end) {
+        int32_t cp;
+        size_t n;
+        char_class c = char_at(s, q, end, &cp, &n);
+        if (is_alnum_class(c) || c == CC_MARK)
+            return 0;
+    }
+    return a + l;
+}
+
+/* Is the word [a, b) (letters and periods) an acronym written with periods,
+ * every part one or two letters: "U.S", "a.m", "e.g", "Ph.D"? */
+static int
+dotted_acronym(const char *s, size_t a, size_t b)
+{
+    size_t part = 0, parts = 0;
+    for (size_t i = a; i < b; i++) {
+        if (s[i] == '.') {
+            if (part == 0)
+                return 0;
+            parts++;
+            part = 0;
+        } else {
+            unsigned char c = (unsigned char)s[i];
+            if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+                return 0;
+            if (++part > 2)
+                return 0;
+        }
+    }
+    return part > 0 && parts > 0;
+}
+
+/* The first non-space character after p in the region: its class. */
+static char_class
+next_visible(const tokenizer *tz, size_t p)
+{
+    while (p < tz->end) {
+        int32_t cp;
+        size_t n;
+        char_class c = char_at(tz->s, p, tz->end, &cp, &n);
+        if (c != CC_SPACE)
+            return c;
+        p += n;
+    }
+    return CC_SPACE;
+}
+
+/* Does the word [a, b), followed by a period at b, keep that period as an
+ * abbreviation's? */
+static int
+keeps_period(const tokenizer *tz, size_t a, size_t b, const word_info *w)
+{
+    const char *s = tz->s;
+    size_t letters = w->upper + w->lower + w->caseless;
+    if (w->digits > 0 && letters == 0)
+        return 0; /* "1." in a list, "2004." at a sentence end */
+    if (w->periods > 0)
+        return w->digits == 0 && dotted_acronym(s, a, b);
+    if (letters == 1 && w->digits == 0 && b - a <= 4)
+        return 1; /* an initial: "J.", "p." (one letter, maybe with a mark) */
+    abbrev_class c = nlpd__model_abbrev(tz->m, s + a, b - a);
+    if (c == ABBR_NONE)
+        return 0;
+    if (c == ABBR_NUMBER)
+        return next_visible(tz, b + 1) == CC_DIGIT;
+    return 1;
+}
+
+/* Scans a word from p; returns its end and fills *w. Stops before a clitic
+ * or "n't", and takes an abbreviation's final period. */
+static size_t
+scan_word(tokenizer *tz, size_t p, size_t cend, word_info *w, uint8_t *flags)
+{
+    const char *s = tz->s;
+    size_t start = p;
+    memset(w, 0, sizeof(*w));
+    char_class prev = CC_SPACE;
+    while (p < cend) {
+        int32_t cp;
+        size_t n;
+        char_class c = char_at(s, p, cend, &cp, &n);
+        switch (c) {
+        case CC_UPPER:
+            if (cp == 'N' && p > start && prev != CC_DIGIT && nt_at(s, p, cend) > 0)
+                return p;
+            if (p == start)
+                w->first_upper = 1;
+            w->upper++;
+            break;
+        case CC_LOWER:
+            /* "n't": the word stops before the n. */
+            if ((cp == 'n' || cp == 'N') && p > start && prev != CC_DIGIT) {
+                size_t nt = nt_at(s, p, cend);
+                if (nt > 0)
+                    return p;
+            }
+            w->lower++;
+            break;
+        case CC_LETTER:
+            w->caseless++;
+            break;
+        case CC_DIGIT:
+            w->digits++;
+            break;
+        case CC_MARK:
+            break; /* stays with the character before it */
+        default: {
+            /* A joiner stays when a letter or digit follows it. */
+            if (p + n >= cend)
+                goto stop;
+            int32_t ncp;
+            size_t nn;
+            char_class nc = char_at(s, p + n, cend, &ncp, &nn);
+            if (is_apostrophe(cp)) {
+                if (clitic_at(s, p, cend) > 0)
+                    goto stop;
+                if (is_letter_class(prev) && is_letter_class(nc)) {
+                    w->other++;
+                    break;
+                }
+                goto stop;
+            }
+            if (is_hyphen(cp) || cp == '_' || cp == '&') {
+                if (is_alnum_class(prev) && is_alnum_class(nc) &&
+                    (cp != '&' || (prev == CC_UPPER && nc == CC_UPPER))) {
+                    w->other++;
+                    break;
+                }
+                goto stop;
+            }
+            if (cp == '.') {
+                if ((prev == CC_DIGIT && nc == CC_DIGIT) ||
+                    (is_letter_class(prev) && is_alnum_class(nc))) {
+                    w->periods++;
+                    break;
+                }
+                goto stop;
+            }
+            if (cp == ',' || cp == ':' || cp == '/') {
+                if (prev == CC_DIGIT && nc == CC_DIGIT) {
+                    if (cp == ':')
+                        w->colons++;
+                    else
+                        w->other++;
+                    break;
+                }
+                goto stop;
+            }
+            if (cp == 0x00B0 && is_alnum_class(prev)) { /* "25°C", "N°" */
+                w->other++;
+                break;
+            }
+            goto stop;
+        }
+        }
+        prev = c;
+        p += n;
+    }
+stop:
+    if (p < cend && s[p] == '%' && w->digits > 0 && prev == CC_DIGIT) {
+        w->percent = 1;
+        return p + 1;
+    }
+    if (p < tz->end && s[p] == '.' && p > start && keeps_period(tz, start, p, w)) {
+        /* Not when more periods follow ("etc..." keeps its ellipsis). */
+        if (!(p + 1 < tz->end && s[p + 1] == '.')) {
+            *flags |= NLPD_TOKEN_ABBREV;
+            return p + 1;
+        }
+    }
+    return p;
+}
+
+/* --- Whole-chunk tokens: URLs, e-mail addresses, handles, tags ------------------- */
+
+static int
+ascii_prefix_ci(const char *s, size_t p, size_t end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (end - p < n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)(s[p + i] | 0x20) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+/* Trailing characters that end a sentence or close a bracket, not a URL. */
+static size_t
+trim_trailing(const char *s, size_t a, size_t b)
+{
+    int open = 0;
+    for (size_t i = a; i < b; i++)
+        open += s[i] == '(' ? 1 : s[i] == ')' ? -1 : 0;
+    while (b > a) {
+        unsigned char c = (unsigned char)s[b - 1];
+        if (c == ')' && open < 0) {
+            open++;
+            b--;
+        } else if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' ||
+                   c == '"' || c == '\'' || c == ']' || c == '>' || c == '}') {
+            b--;
+        } else if (c >= 0x80) {
+            /* a closing typographic quote or bracket */
+            size_t q = b - 1;
+            while (q > a && ((unsigned char)s[q] & 0xC0) == 0x80)
+                q--;
+            int32_t cp;
+            size_t n;
+            char_class cc = char_at(s, q, b, &cp, &n);
+            if ((cc == CC_CLOSE || cc == CC_PUNCT) && q + n == b)
+                b = q;
+            else
+                break;
+        } else {
+            break;
+        }
+    }
+    return b;
+}
+
+static int
+url_char(unsigned char c)
+{
+    return c > ' ' && c != '<' && c != '>' && c != '"';
+}
+
+/* A URL at p (scheme:// or www.); returns its end (trimmed) or p. */
+static size_t
+url_at(const char *s, size_t p, size_t cend)
+{
+    size_t q = p;
+    if (ascii_prefix_ci(s, p, cend, "www.")) {
+        q = p + 4;
+    } else {
+        while (q < cend && q - p < 12 &&
+               (((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z') || s[q] == '+' || s[q] == '-'))
+            q++;
+        if (q == p || !ascii_prefix_ci(s, q, cend, "://"))
+            return p;
+        q += 3;
+    }
+    if (q >= cend || !(((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z') ||
+                       (s[q] >= '0' && s[q] <= '9') || (unsigned char)s[q] >= 0x80))
+        return p;
+    while (q < cend && (url_char((unsigned char)s[q])))
+        q++;
+    return trim_trailing(s, p, q);
+}
+
+static int
+email_local(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+static int
+domain_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-';
+}
+
+/* An e-mail address at p: local@domain.tld; returns its end or p. */
+static size_t
+email_at(const char *s, size_t p, size_t cend)
+{
+    size_t q = p;
+    while (q < cend && email_local((unsigned char)s[q]))
+        q++;
+    if (q == p || q >= cend || s[q] != '@' || s[p] == '.')
+        return p;
+    size_t d = ++q;
+    size_t last_dot = 0;
+    while (q < cend && domain_char((unsigned char)s[q])) {
+        if (s[q] == '.')
+            last_dot = q;
+        q++;
+    }
+    while (q > d && (s[q - 1] == '.' || s[q - 1] == '-'))
+        q--;
+    if (last_dot <= d || last_dot + 2 >= q + 0 || last_dot >= q)
+        return p;
+    /* the top-level domain: two letters or more */
+    for (size_t i = last_dot + 1; i < q; i++)
+        if (!(((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')))
+            return p;
+    return q - last_dot - 1 >= 2 ? q : p;
+}
+
+/* "@name" or "#tag": the sigil then word characters. Returns its end or p. */
+static size_t
+tag_at(const tokenizer *tz, size_t p, size_t cend)
+{
+    size_t q = p + 1;
+    size_t letters = 0;
+    while (q < cend) {
+        int32_t cp;
+        size_t n;
+        char_class c = char_at(tz->s, q, cend, &cp, &n);
+        if (is_letter_class(c))
+            letters++;
+        else if (!(c == CC_DIGIT || c == CC_MARK || cp == '_'))
+            break;
+        q += n;
+    }
+    return letters > 0 ? q : p;
+}
+
+/* --- Punctuation and symbols ---------------------------------------------------- */
+
+/* An emoji sequence from p: pictographs joined by ZWJ, with modifiers,
+ * variation selectors and keycaps; regional indicators in pairs. */
+static size_t
+scan_emoji(const char *s, size_t p, size_t cend, int32_t first)
+{
+    size_t n;
+    int32_t cp;
+    char_at(s, p, cend, &cp, &n);
+    size_t q = p + n;
+    if (first >= 0x1F1E6 && first <= 0x1F1FF) {
+        if (q < cend) {
+            char_class c = char_at(s, q, cend, &cp, &n);
+            if (c == CC_EMOJI && cp >= 0x1F1E6 && cp <= 0x1F1FF)
+                q += n;
+        }
+        return q;
+    }
+    while (q < cend) {
+        char_class c = char_at(s, q, cend, &cp, &n);
+        if (c == CC_MARK || (cp >= 0x1F3FB && cp <= 0x1F3FF) || cp == 0x20E3) {
+            q += n;
+            if (cp == 0x200D && q < cend) { /* ZWJ: the next pictograph joins */
+                char_class c2 = char_at(s, q, cend, &cp, &n);
+                if (c2 == CC_EMOJI)
+                    q += n;
+            }
+            continue;
+        }
+        break;
+    }
+    return q;
+}
+
+static uint8_t
+punct_shape(char_class c)
+{
+    return c == CC_SYMBOL ? NLPD_SHAPE_SYMBOL
+           : c == CC_EMOJI ? NLPD_SHAPE_EMOJI
+           : (c == CC_OTHER || c == CC_INVALID || c == CC_MARK) ? NLPD_SHAPE_OTHER
+                                                               : NLPD_SHAPE_PUNCT;
+}
+
+/* --- Chunks ------------------------------------------------------------------------- */
+
+/* Tokenizes the chunk [p, cend) (no whitespace inside). */
+static int
+chunk(tokenizer *tz, size_t p, size_t cend)
+{
+    const char *s = tz->s;
+    int rc;
+    int at_start = 1;   /* nothing but opening punctuation so far */
+    int after_word = 0; /* the last token was a word */
+    while (p < cend) {
+        unsigned char b = (unsigned char)s[p];
+        /* Whole tokens that other rules would cut. */
+        if (!after_word) {
+            size_t q;
+            if ((b == 'h' || b == 'H' || b == 'f' || b == 'F' || b == 'w' || b == 'W' ||
+                 b == 's' || b == 'S' || b == 'm' || b == 'M') &&
+                (q = url_at(s, p, cend)) > p) {
+                if ((rc = emit(tz, p, q, NLPD_SHAPE_URL, 0)) != 0)
+                    return rc;
+                p = q;
+                at_start = 0;
+                continue;
+            }
+            if ((b == '@' || b == '#') && (q = tag_at(tz, p, cend)) > p) {
+                if ((rc = emit(tz, p, q, b == '@' ? NLPD_SHAPE_HANDLE : NLPD_SHAPE_HASHTAG, 0)) !=
+                    0)
+                    return rc;
+                p = q;
+                at_start = 0;
+                continue;
+            }
+            if (b < 0x80 && email_local(b) && b != '.' && memchr(s + p, '@', cend - p) != NULL &&
+                (q = email_at(s, p, cend)) > p) {
+                if ((rc = emit(tz, p, q, NLPD_SHAPE_EMAIL, 0)) != 0)
+                    return rc;
+                p = q;
+                at_start = 0;
+                continue;
+            }
+        }
+        int32_t cp;
+        size_t n;
+        char_class c = char_at(s, p, cend, &cp, &n);
+        after_word = 0;
+        if (is_alnum_class(c)) {
+            word_info w;
+            uint8_t flags = 0;
+            size_t q = scan_word(tz, p, cend, &w, &flags);
+            if (q == p) {
+                /* "n't" at the start of a word ("ca" was emitted) */
+                size_t nt = nt_at(s, p, cend);
+                q = p + (nt > 0 ? nt : n);
+                if ((rc = emit(tz, p, q, NLPD_SHAPE_LOWER, NLPD_TOKEN_CLITIC)) != 0)
+                    return rc;
+                p = q;
+                continue;
+            }
+            if ((rc = emit(tz, p, q, word_shape(&w), flags)) != 0)
+                return rc;
+            p = q;
+            /* "n't" right after the word */
+            size_t nt = nt_at(s, p, cend);
+            if (nt > 0) {
+                if ((rc = emit(tz, p, p + nt, NLPD_SHAPE_LOWER, NLPD_TOKEN_CLITIC)) != 0)
+                    return rc;
+                p += nt;
+            } else {
+                after_word = 1;
+            }
+            at_start = 0;
+            continue;
+        }
+        if (is_apostrophe(cp) && !at_start && p > 0) {
+            size_t cl = clitic_at(s, p, cend);
+            if (cl > 0 && tz->out->n > 0 && tz->out->v[tz->out->n - 1].end == p) {
+                uint8_t shape = (s[p + cl - 1] >= 'A' && s[p + cl - 1] <= 'Z') ? NLPD_SHAPE_UPPER
+                                                                                : NLPD_SHAPE_LOWER;
+                if ((rc = emit(tz, p, p + cl, shape, NLPD_TOKEN_CLITIC)) != 0)
+                    return rc;
+                p += cl;
+                continue;
+            }
+        }
+        if (is_terminal_cp(cp)) {
+            /* A run of terminal punctuation is one token: "!!", "?!", "...". */
+            size_t q = p + n;
+            while (q < cend) {
+                int32_t cp2;
+                size_t n2;
+                char_at(s, q, cend, &cp2, &n2);
+                if (!is_terminal_cp(cp2))
+                    break;
+                q += n2;
+            }
+            if ((rc = emit(tz, p, q, NLPD_SHAPE_PUNCT, 0)) != 0)
+                return rc;
+            p = q;
+            at_start = 0;
+            continue;
+        }
+        if (c == CC_EMOJI) {
+            size_t q = scan_emoji(s, p, cend, cp);
+            if ((rc = emit(tz, p, q, NLPD_SHAPE_EMOJI, 0)) != 0)
+                return rc;
+            p = q;
+            at_start = 0;
+            continue;
+        }
+        /* Any other character is a token of its own; a run of dashes is one
+         * token ("--"), and marks stay with what they follow. */
+        size_t q = p + n;
+        if (c == CC_DASH && cp == '-') {
+            while (q < cend && s[q] == '-')
+                q++;
+        }
+        while (q < cend) {
+            int32_t cp2;
+            size_t n2;
+            if (char_at(s, q, cend, &cp2, &n2) != CC_MARK)
+                break;
+            q += n2;
+        }
+        if ((rc = emit(tz, p, q, punct_shape(c), 0)) != 0)
+            return rc;
+        if (c != CC_OPEN)
+            at_start = 0;
+        p = q;
+    }
+    return 0;
+}
+
+int
+nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
+               nlpd__toks *out)
+{
+    tokenizer tz = {m, text, to, out};
+    size_t p = from;
+    while (p < to) {
+        /* Whitespace: ASCII fast path, then anything of class CC_SPACE. */
+        size_t newlines = 0;
+        size_t ws = p;
+        for (;;) {
+            while (p < to && (unsigned char)text[p] <= ' ') {
+                newlines += text[p] == '\n';
+                p++;
+            }
+            if (p < to && (unsigned char)text[p] >= 0x80) {
+                int32_t cp;
+                size_t n;
+                if (char_at(text, p, to, &cp, &n) == CC_SPACE) {
+                    newlines += cp == 0x2029 ? 2 : cp == 0x2028;
+                    p += n;
+                    continue;
+                }
+            }
+            if (p < to && text[p] == 0x7F) {
+                p++;
+                continue;
+            }
+            break;
+        }
+        if (p > ws && out->n > 0 && out->v[out->n - 1].end == ws) {
+            nlpd_split_token *t = &out->v[out->n - 1];
+            t->flags |= NLPD_TOKEN_SPACE_AFTER;
+            if (newlines > 0)
+                t->flags |= NLPD_TOKEN_NEWLINE_AFTER;
+            if (newlines > 1)
+                t->flags |= NLPD_TOKEN_PARAGRAPH_AFTER;
+        }
+        if (p >= to)
+            break;
+        /* The chunk: up to the next whitespace. */
+        size_t ce = p;
+        for (;;) {
+            while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F)
+                ce++;
+            if (ce >= to)
+                break;
+            unsigned char c = (unsigned char)text[ce];
+            if (c < 0x80)
+                break; /* ASCII whitespace, control or DEL */
+            int32_t cp;
+            size_t n;
+            if (char_at(text, ce, to, &cp, &n) == CC_SPACE)
+                break;
+            ce += n;
+        }
+        int rc = chunk(&tz, p, ce);
+        if (rc != 0)
+            return rc;
+        p = ce;
+    }
+    return 0;
+}
