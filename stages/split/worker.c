@@ -83,6 +83,23 @@ takes_value(const char *arg)
            strcmp(arg, "--version") != 0;
 }
 
+/* Sets the version to "1.0 model=<model>". The runtime keeps 63 bytes of
+ * it, and a model's description ("en ewt-12544 (174 abbreviations, ...)")
+ * may be longer: then the details in brackets go, or failing that the
+ * words that do not fit, so a cut never leaves half a word. */
+static void
+set_version(const char *model)
+{
+    int n = snprintf(version, sizeof(version), "%s model=%s", STAGE_VERSION, model);
+    if (n >= 0 && (size_t)n < sizeof(version))
+        return;
+    char *cut = strstr(version, " (");
+    if (cut == NULL)
+        cut = strrchr(version, ' ');
+    if (cut != NULL && cut > version + strlen(STAGE_VERSION " model="))
+        *cut = '\0';
+}
+
 /* Loads the model that --model names (or the built-in one) and adds every
  * --abbreviations file to it, in order. Only these two options are read
  * here, from the whole command line (the runtime has not taken its own out
@@ -119,8 +136,7 @@ load_model(split_stage *st, int argc, char **argv)
         if (takes_value(argv[i]))
             i++;
     }
-    snprintf(version, sizeof(version), "%s model=%s", STAGE_VERSION,
-             nlpd_split_model_version(st->model));
+    set_version(nlpd_split_model_version(st->model));
     return 0;
 }
 
