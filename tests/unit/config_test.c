@@ -110,12 +110,13 @@ load_fails(fixture *f, const char *content, int line, const char *msg)
 /* --- Defaults ----------------------------------------------------------------- */
 
 static void
-test_config_defaults_run_the_ingest_pipeline_from_the_installed_worker_dir(void **state)
+test_config_defaults_run_the_standard_pipeline_from_the_installed_worker_dir(void **state)
 {
     fixture *f = *state;
     nlpd_config *c = f->cfg;
-    assert_int_equal(c->n_pipeline, 1);
+    assert_int_equal(c->n_pipeline, 2);
     assert_string_equal(c->pipeline[0], "ingest");
+    assert_string_equal(c->pipeline[1], "split");
     assert_int_equal(c->n_stages, 0);
     assert_string_equal(c->worker_dir, NLPD_WORKER_DIR);
     assert_string_equal(c->runtime_dir, "");
@@ -659,6 +660,7 @@ test_config_finish_checks_sizes_heartbeats_backoff_and_names(void **state)
 {
     fixture *f = *state;
     write_exe(f, "nlpd-ingest");
+    write_exe(f, "nlpd-split"); /* the default pipeline is ingest, split */
 
     static const struct {
         const char *conf;
@@ -703,6 +705,7 @@ test_config_finish_rejects_a_heartbeat_interval_the_workers_refuse(void **state)
 {
     fixture *f = *state;
     write_exe(f, "nlpd-ingest");
+    write_exe(f, "nlpd-split"); /* the default pipeline is ingest, split */
     static const char *const confs[] = {
         "[daemon]\nheartbeat_ms = 0\n",
         "[daemon]\nheartbeat_ms = 5\n",
@@ -903,7 +906,7 @@ main(void)
         cmocka_set_test_filter(getenv("NLPD_TEST_FILTER"));
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_config_defaults_run_the_ingest_pipeline_from_the_installed_worker_dir),
+        T(test_config_defaults_run_the_standard_pipeline_from_the_installed_worker_dir),
         T(test_config_defaults_prefer_workers_beside_the_executable),
         T(test_config_load_reads_every_key_of_a_valid_file),
         T(test_config_load_gives_a_stage_section_the_stage_defaults),
