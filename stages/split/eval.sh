@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# stages/split/eval.sh — the split stage's quality, measured as a user would.
+#
+# Starts the build's nlpd with its default pipeline (ingest, split) in a
+# temporary runtime directory, sends each gold set through `nlpctl annotate`
+# and scores the output with ../shared/tools/score.py:
+#
+#   pysbd-golden-rules/golden_rules_en.jsonl  documents exactly right (of 48)
+#   ud-gum/dev.jsonl, ud-ewt/dev.jsonl        sentence exact F1
+#   samples/article-shoigu.gold.jsonl         exactly right, and sentences right of gold
+#
+# usage: stages/split/eval.sh [--gate] [--keep] [BUILD_DIR]
+#
+#   BUILD_DIR  default $NLPD_BUILD_DIR, else build/release (it builds nothing)
+#   --gate     exit 1 when a figure is below its threshold (the CTest
+#              split_quality_gate): golden >= 46 of 48, GUM F1 >= 0.95,
+#              EWT F1 >= 0.87, the sample article exactly right
+#   --keep     keep the annotated output (its directory is printed)
+#
+# ../shared is found beside the repository ($NLPD_SHARED_DIR overrides).
+# Exit status: 0, 1 (gate failed), 2 (could not run), 77 (no data: skipped).
+set -euo pipefail
+
+gate=0
+keep=0
+build=""
+for arg in "$@"; do
+  case "$arg" in
+  --gate) gate=1 ;;
+  --keep) keep=1 ;;
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  -*)
+    echo "eval.sh: unknown option $arg" >&2
+    exit 2
+    ;;
+  *) build="$arg" ;;
+  esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/../.." && pwd))
+shared=${NLPD_SHARED_DIR:-$top/../shared}
+build=${build:-${NLPD_BUILD_DIR:-$top/build/release}}
+python=/usr/bin/python3
+score=$shared/tools/score.py
+
+if [ ! -d "$shared/data" ]; then
+  echo "skipped: ../shared/data not found (looked in $shared/data; set NLPD_SHARED_DIR)"
+  exit 77
+fi
+sets=(
+  "pysbd-golden-rules|$shared/data/pysbd-golden-rules/golden_rules_en.jsonl"
+  "ud-gum dev|$shared/data/ud-gum/dev.jsonl"
+  "ud-ewt dev|$shared/data/ud-ewt/dev.jsonl"
+  "article-shoigu|$shared/samples/article-shoigu.gold.jsonl"
+)
+for s in "${sets[@]}"; do
+  if [ ! -f "${s#*|}" ]; then
+    echo "skipped: ${s#*|} not found"
+    exit 77
+  fi
+done
+if [ ! -f "$score" ]; then
+  echo "skipped: $score not found"
+  exit 77
+fi
+for b in nlpd nlpctl nlpd-ingest nlpd-split; do
+  if [ ! -x "$build/bin/$b" ]; then
+    echo "eval.sh: no $build/bin/$b (build first, or give the build directory)" >&2
+    exit 2
+  fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nlpd-split-eval.XXXXXX")
+run=$tmp/run
+pid=""
+# shellcheck disable=SC2317 # (run by the trap)
+cleanup() {
+  local rc=$?
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    # The daemon drains for up to its drain timeout (10 s) and then stops
+    # its workers; past 30 s something is wrong.
+    for _ in $(seq 1 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  if [ "$keep" = 1 ]; then
+    echo "annotated output kept in $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$build/bin/nlpd" --runtime-dir "$run" 2>"$tmp/nlpd.log" &
+pid=$!
+ctl=("$build/bin/nlpctl" --runtime-dir "$run")
+ready=0
+for _ in $(seq 1 300); do
+  if "${ctl[@]}" status --json 2>/dev/null | grep -q '"state":"running"'; then
+    ready=1
+    break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+  echo "eval.sh: nlpd did not become ready; its log:" >&2
+  cat "$tmp/nlpd.log" >&2
+  exit 2
+fi
+version=$("${ctl[@]}" status --json | "$python" -c '
+import json, sys
+for st in json.load(sys.stdin)["stages"]:
+    if st["name"] == "split" and st["workers"]:
+        print(st["workers"][0].get("version", ""))
+' || true)
+
+# One row per set from score.py's JSON. A document that came back without
+# sentences (an error, a timeout) is given an empty list, so that it
+# counts against the figures: score.py skips a document a system did not
+# annotate.
+row() {
+  local name=$1 gold=$2 out=$3 failed=$4
+  "$python" "$score" "$gold" <("$python" -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(line)
+    d.setdefault("sentences", [])
+    print(json.dumps(d, ensure_ascii=False))
+' "$out") --json >"$out.score"
+  "$python" - "$name" "$gold" "$out.score" "$failed" "$gate" <<'EOF'
+import json, sys
+name, gold_path, score_path, failed, gate = sys.argv[1:6]
+res = json.load(open(score_path))
+ndocs = res["docs"]
+ok, _ = res.get("sentence_docs_exact", [0, 0])
+se = res.get("sentence_exact", {"p": 0.0, "r": 0.0, "f": 0.0})
+ngold = 0
+for line in open(gold_path, encoding="utf-8"):
+    if line.strip():
+        g = json.loads(line)
+        b = g["text"].encode("utf-8")
+        for s, e in g.get("sentences", []):
+            while s < e and b[s:s + 1].isspace():
+                s += 1
+            while e > s and b[e - 1:e].isspace():
+                e -= 1
+            ngold += s < e
+tp = round(se["r"] * ngold)
+if name == "pysbd-golden-rules":
+    figure, need, passed = f"{ok} of {ndocs} documents exactly right", ">= 46 of 48", ok >= 46
+elif name == "ud-gum dev":
+    figure, need, passed = f"sentence exact F1 {se['f']:.4f}", ">= 0.95", se["f"] >= 0.95
+elif name == "ud-ewt dev":
+    figure, need, passed = f"sentence exact F1 {se['f']:.4f}", ">= 0.87", se["f"] >= 0.87
+else:
+    figure = f"{ok} of {ndocs} exactly right, {tp} of {ngold} sentences"
+    need, passed = "1 of 1", ok == ndocs == 1
+detail = f"P {se['p']:.4f} R {se['r']:.4f} F1 {se['f']:.4f}"
+if failed != "0":
+    detail += f", {failed} failed"
+mark = ("ok" if passed else "BELOW") if gate == "1" else ""
+print(f"{name:20} {figure:46} {need:12} {mark:5} {detail}")
+sys.exit(0 if passed else 1)
+EOF
+}
+
+echo "split stage evaluation: $build (split ${version:-?})"
+printf '%-20s %-46s %-12s %-5s %s\n' "set" "figure" "gate" "" "sentence exact"
+below=0
+for s in "${sets[@]}"; do
+  name=${s%%|*}
+  gold=${s#*|}
+  out=$tmp/$(basename "$gold" .jsonl).out.jsonl
+  status=0
+  "${ctl[@]}" --timeout 120 annotate --minimal --quiet <"$gold" >"$out" 2>"$out.err" || status=$?
+  if [ "$status" -gt 1 ]; then
+    echo "eval.sh: nlpctl annotate failed ($status) on $gold:" >&2
+    cat "$out.err" >&2
+    exit 2
+  fi
+  # Exit status 1: some lines carry an error instead of a result.
+  failed=$("$python" -c '
+import json, sys
+docs = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+print(sum(1 for d in docs if "errors" in d and "sentences" not in d))
+' "$out")
+  row "$name" "$gold" "$out" "$failed" || below=1
+  if [ "$failed" != 0 ]; then
+    below=1
+  fi
+done
+
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "eval.sh: nlpd died during the evaluation; its log:" >&2
+  cat "$tmp/nlpd.log" >&2
+  exit 2
+fi
+restarts=$("${ctl[@]}" status --json | "$python" -c '
+import json, sys
+print(sum(st["restarts"] for st in json.load(sys.stdin)["stages"]))
+')
+if [ "$restarts" != 0 ]; then
+  echo "eval.sh: $restarts worker restarts during the evaluation" >&2
+  below=1
+fi
+
+if [ "$gate" = 1 ]; then
+  if [ "$below" != 0 ]; then
+    echo "quality gate: FAILED"
+    exit 1
+  fi
+  echo "quality gate: passed"
+fi
+exit 0
