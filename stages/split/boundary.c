@@ -112,20 +112,31 @@ terminal_kind(const ctx *c, size_t i)
     size_t n = tlen(c, i);
     size_t dots = 0, other = 0;
     int ellipsis = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (p[k] == '.')
+    for (size_t k = 0; k < n;) {
+        int32_t cp;
+        size_t len;
+        nlpd__char_at((const char *)p, k, n, &cp, &len);
+        k += len;
+        switch (cp) {
+        case '.':
+        case 0xFF0E: /* fullwidth full stop */
+        case 0x3002: /* ideographic full stop */
             dots++;
-        else if (p[k] == '!' || p[k] == '?')
-            other++;
-        else if (k + 2 < n && p[k] == 0xE2 && p[k + 1] == 0x80 && p[k + 2] == 0xA6) {
+            break;
+        case 0x2026: /* … */
             ellipsis = 1;
-            k += 2;
-        } else if (p[k] >= 0x80) {
-            /* ‼ ⁇ ⁈ ⁉ 。 ！ ？ ． */
+            break;
+        case '!':
+        case '?':
+        case 0x203C: /* ‼ */
+        case 0x2047: /* ⁇ */
+        case 0x2048: /* ⁈ */
+        case 0x2049: /* ⁉ */
+        case 0xFF01: /* fullwidth ! */
+        case 0xFF1F: /* fullwidth ? */
             other++;
-            while (k + 1 < n && (p[k + 1] & 0xC0) == 0x80)
-                k++;
-        } else {
+            break;
+        default:
             return T_NONE;
         }
     }
@@ -290,8 +301,18 @@ static size_t
 after_closers(const ctx *c, size_t i, size_t *last)
 {
     size_t j = i + 1;
-    while (j < c->t1 && attached(c, j) && is_closer(c, j))
-        j++;
+    for (;;) {
+        while (j < c->t1 && attached(c, j) && is_closer(c, j))
+            j++;
+        /* A reference mark after the sentence belongs to it: "[17]", "[a]". */
+        if (j + 2 < c->t1 && tok_is(c, j, "[") && tok_is(c, j + 2, "]") &&
+            (c->tok[j + 1].shape == NLPD_SHAPE_NUMBER ||
+             (c->tok[j + 1].shape == NLPD_SHAPE_LOWER && tlen(c, j + 1) <= 2))) {
+            j += 3;
+            continue;
+        }
+        break;
+    }
     *last = j - 1;
     return j;
 }
@@ -336,6 +357,26 @@ next_kind(const ctx *c, size_t j)
     }
 }
 
+/* A plain period (token i) before a lower-case word w: informal text
+ * starts sentences in lower case ("... tonight. i think"), while a period
+ * after a short word may be an abbreviation the model does not know
+ * ("approx. two"). The sentence ends when the word before the period is a
+ * plain word of three letters or more and the next word is a word. */
+static int
+lower_start(const ctx *c, size_t s, size_t i, size_t w)
+{
+    if (i == s || w >= c->t1 || !attached(c, i) || w != i + 1)
+        return 0;
+    const nlpd_split_token *p = &c->tok[i - 1];
+    if (p->shape != NLPD_SHAPE_LOWER && p->shape != NLPD_SHAPE_CAPITALIZED &&
+        p->shape != NLPD_SHAPE_UPPER)
+        return 0;
+    if (tlen(c, i - 1) < 3 || (p->flags & NLPD_TOKEN_CLITIC))
+        return 0;
+    const nlpd_split_token *n = &c->tok[w];
+    return n->shape == NLPD_SHAPE_LOWER && !(n->flags & NLPD_TOKEN_CLITIC);
+}
+
 /* After an abbreviation's period (token i): does a sentence end? */
 static int
 abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
@@ -369,6 +410,88 @@ abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
     return st >= STARTER_MIN;
 }
 
+static int
+is_ampm(const ctx *c, size_t i)
+{
+    const char *p = ttext(c, i);
+    return tlen(c, i) == 2 && ((p[0] | 0x20) == 'a' || (p[0] | 0x20) == 'p') && (p[1] | 0x20) == 'm';
+}
+
+/* Boundaries without final punctuation that need no model, each before a
+ * capitalized word: after a free-standing dash that cuts speech off when
+ * the word usually starts sentences ("I know she's — See now"), and after
+ * a clock time when the word is not a day, month or time zone ("08:02 PM
+ * All"). The gap classifier decides the rest. */
+static int
+soft_boundary(const ctx *c, size_t s, size_t i)
+{
+    size_t w = i + 1;
+    if (w >= c->t1 || !(c->tok[i].flags & NLPD_TOKEN_SPACE_AFTER) || i == s)
+        return 0;
+    int nk = next_kind(c, w);
+    if (nk != 'u' || first_class(c, w, NULL) != CC_UPPER)
+        return 0;
+    int32_t cp;
+    if (first_class(c, i, &cp) == CC_DASH && tlen(c, i) <= 3 && !attached(c, i))
+        return starter(c, w) >= STARTER_MIN && words_between(c, s, i) >= 2;
+    if (is_ampm(c, i) && c->tok[i - 1].shape == NLPD_SHAPE_ALNUM &&
+        memchr(ttext(c, i - 1), ':', tlen(c, i - 1)) != NULL)
+        return !time_continuation(c, w);
+    return 0;
+}
+
+int
+nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, size_t t1, size_t s,
+                    size_t i, nlpd__gap *g)
+{
+    if (i + 1 >= t1 || !(tok[i].flags & NLPD_TOKEN_SPACE_AFTER))
+        return 0;
+    unsigned ns = tok[i + 1].shape;
+    if (!(ns == NLPD_SHAPE_CAPITALIZED || ns == NLPD_SHAPE_UPPER || ns == NLPD_SHAPE_MIXED ||
+          ns == NLPD_SHAPE_NUMBER || ns == NLPD_SHAPE_ALNUM))
+        return 0;
+    unsigned ps = tok[i].shape;
+    if (ps == NLPD_SHAPE_PUNCT) {
+        int32_t cp;
+        size_t n;
+        if (nlpd__char_at(text, tok[i].start, tok[i].end, &cp, &n) == CC_OPEN)
+            return 0;
+    }
+    g->prev = ps < NLPD__SHAPES ? ps : NLPD__SHAPE_NONE;
+    g->next = ns;
+    g->prev2 = i > t0 && tok[i - 1].shape < NLPD__SHAPES ? tok[i - 1].shape : NLPD__SHAPE_NONE;
+    g->next2 = i + 2 < t1 && tok[i + 2].shape < NLPD__SHAPES ? tok[i + 2].shape : NLPD__SHAPE_NONE;
+    g->len = nlpd__len_bucket(i - s + 1);
+    g->pw = text + tok[i].start;
+    g->pwl = tok[i].end - tok[i].start;
+    g->nw = text + tok[i + 1].start;
+    g->nwl = tok[i + 1].end - tok[i + 1].start;
+    return 1;
+}
+
+static int32_t
+word_weight(const nlpd_split_model *m, char side, const char *w, size_t n)
+{
+    char key[NLPD__WORD_MAX];
+    if (n + 2 > sizeof(key))
+        return 0;
+    key[0] = side;
+    key[1] = ':';
+    memcpy(key + 2, w, n);
+    int32_t v;
+    return nlpd__wordtab_get(&m->weights, key, n + 2, &v) ? v : 0;
+}
+
+int32_t
+nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g)
+{
+    int32_t z = m->bias + m->pair[g->prev][g->next] + m->prev_pair[g->prev2][g->prev] +
+                m->next_pair[g->next][g->next2] + m->len[g->len];
+    z += word_weight(m, 'p', g->pw, g->pwl);
+    z += word_weight(m, 'n', g->nw, g->nwl);
+    return z;
+}
+
 /* Decides whether a sentence ends at or just after token i (s is the
  * sentence's first token). Returns the index of its last token, or
  * SIZE_MAX when the sentence goes on; *skip_to may move the scan forward
@@ -390,6 +513,12 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
         int marker = list_marker(c, i + 1, &kind, &value) > i + 1;
         if (marker && kind == c->marker_kind &&
             (kind == 'b' ? value == c->marker_value : value == c->marker_value + 1))
+            return i;
+        if (soft_boundary(c, s, i))
+            return i;
+        nlpd__gap g;
+        if (c->m->has_gap && nlpd__gap_candidate(c->s, c->tok, c->t0, c->t1, s, i, &g) &&
+            nlpd__gap_score(c->m, &g) > c->m->threshold && !only_marker(c, s, i))
             return i;
         if (t->flags & NLPD_TOKEN_NEWLINE_AFTER) {
             /* A short line, or a line before a list item, ends at its break. */
@@ -433,14 +562,21 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     int nk = next_kind(c, w);
     switch (tk) {
     case T_EXCLAIM:
-        return nk == 'l' ? SIZE_MAX : last;
+        /* "Yahoo! in" goes on; a question mark after a word ends a question
+         * even when informal text goes on in lower case ("up? where"). */
+        if (nk == 'l')
+            return memchr(ttext(c, i), '?', tlen(c, i)) != NULL && i > s && is_word(c, i - 1) &&
+                           attached(c, i) && c->tok[w].shape == NLPD_SHAPE_LOWER
+                       ? last
+                       : SIZE_MAX;
+        return last;
     case T_ELLIPSIS:
         if (i > c->t0 && attached(c, i) && (tok_is(c, i - 1, "[") || tok_is(c, i - 1, "(")))
             return SIZE_MAX; /* "[...]": an omission */
         return nk == 'u' || nk == 'd' ? last : SIZE_MAX;
     case T_PERIOD:
         if (nk == 'l')
-            return SIZE_MAX;
+            return lower_start(c, s, i, w) ? last : SIZE_MAX;
         if (only_marker(c, s, i))
             return SIZE_MAX;
         if (nk == 'd' && i > s && tlen(c, i - 1) <= 1 && !is_word(c, i - 1))

@@ -259,6 +259,57 @@ parse_class(const char *s, size_t n, abbrev_class *out)
     return -1;
 }
 
+/* Reads "A,B" (two shape numbers) or "K" (one bucket) after a prefix. */
+static int
+small_ints(const char *s, size_t n, unsigned *a, unsigned *b, unsigned max)
+{
+    unsigned v[2] = {0, 0};
+    size_t k = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+            v[k] = v[k] * 10 + (unsigned)(s[i] - '0');
+            digits++;
+        } else if (s[i] == ',' && k == 0 && digits > 0) {
+            k = 1;
+            digits = 0;
+        } else {
+            return -1;
+        }
+    }
+    if (digits == 0 || v[0] >= max || v[1] >= max)
+        return -1;
+    *a = v[0];
+    *b = v[1];
+    return (int)k + 1;
+}
+
+static int
+put_weight(parser *ps, const char *f, size_t n, int32_t w)
+{
+    nlpd_split_model *m = ps->m;
+    unsigned a, b;
+    if (n > 3 && f[2] == ':' && (memcmp(f, "sp", 2) == 0 || memcmp(f, "pp", 2) == 0 ||
+                                 memcmp(f, "nn", 2) == 0)) {
+        if (small_ints(f + 3, n - 3, &a, &b, NLPD__SHAPES) != 2)
+            return bad_line(ps, "a shape pair feature needs two shapes below 16");
+        int32_t(*t)[NLPD__SHAPES] = f[0] == 's' ? m->pair : f[0] == 'p' ? m->prev_pair : m->next_pair;
+        t[a][b] = w;
+        return 0;
+    }
+    if (n > 4 && memcmp(f, "len:", 4) == 0) {
+        if (small_ints(f + 4, n - 4, &a, &b, NLPD__LEN_BUCKETS) != 1)
+            return bad_line(ps, "a length feature needs a bucket below 8");
+        m->len[a] = w;
+        return 0;
+    }
+    if (n > 2 && (f[0] == 'p' || f[0] == 'n') && f[1] == ':') {
+        if (n > NLPD__WORD_MAX)
+            return 0; /* never looked up */
+        return nlpd__wordtab_put(&m->weights, f, n, w);
+    }
+    return bad_line(ps, "unknown feature");
+}
+
 static int
 parse_line(parser *ps, const char *s, size_t n)
 {
@@ -341,10 +392,9 @@ parse_line(parser *ps, const char *s, size_t n)
     case SEC_WEIGHTS:
         if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
             return bad_line(ps, "a weight needs a feature and a number");
-        if (fl[0] > NLPD__WORD_MAX)
-            return 0;
         ps->n_weights++;
-        return nlpd__wordtab_put(&ps->m->weights, f[0], fl[0], iv);
+        ps->m->has_gap = 1;
+        return put_weight(ps, f[0], fl[0], iv);
     }
     return 0;
 }

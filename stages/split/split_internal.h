@@ -33,12 +33,35 @@ typedef struct nlpd__wordtab {
 /* The longest word the tables hold (longer ones are never looked up). */
 #define NLPD__WORD_MAX 32
 
+/* Token shapes the classifier tells apart (nlpd_token_shape values, plus
+ * one for "no token"). */
+#define NLPD__SHAPES 16
+#define NLPD__SHAPE_NONE 15
+#define NLPD__LEN_BUCKETS 8
+
+/* The length bucket of a sentence of n tokens so far. */
+static inline unsigned
+nlpd__len_bucket(size_t n)
+{
+    return n < 2 ? 0 : n < 3 ? 1 : n < 5 ? 2 : n < 8 ? 3 : n < 12 ? 4 : n < 20 ? 5 : n < 40 ? 6 : 7;
+}
+
 struct nlpd_split_model {
     nlpd__wordtab abbrevs;  /* value: abbrev_class */
     nlpd__wordtab starters; /* value: how often the word starts a sentence, 0..1000 */
     nlpd__wordtab weights;  /* value: feature weight * 1000 (gap classifier) */
-    int32_t bias;           /* gap classifier bias * 1000 */
-    int32_t threshold;      /* gap classifier decision threshold * 1000 */
+    /* The gap classifier (a logistic model, weights * 1000): it decides the
+     * gaps before a capitalized word or a number that no punctuation
+     * marks. Features: the words on either side (in `weights` as "p:word"
+     * and "n:word"), the shapes of the two tokens on each side, and the
+     * length of the sentence so far. */
+    int has_gap;
+    int32_t bias;
+    int32_t threshold;
+    int32_t pair[NLPD__SHAPES][NLPD__SHAPES];      /* "sp:A,B": shapes of prev, next */
+    int32_t prev_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "pp:A,B": shapes of prev-1, prev */
+    int32_t next_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "nn:A,B": shapes of next, next+1 */
+    int32_t len[NLPD__LEN_BUCKETS];                /* "len:K": sentence length bucket */
     char lang[8];
     char version[128];
 };
@@ -106,6 +129,24 @@ typedef struct nlpd__sents {
  * Returns 0 or NLPD_ENOMEM. */
 int nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
                        const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out);
+
+/* --- The gap classifier ------------------------------------------------------------- */
+
+/* What the classifier sees of the gap after token i. */
+typedef struct nlpd__gap {
+    unsigned prev2, prev, next, next2; /* shapes, NLPD__SHAPE_NONE when absent */
+    unsigned len;                      /* length bucket of the sentence so far */
+    const char *pw, *nw;               /* the words on either side */
+    size_t pwl, nwl;
+} nlpd__gap;
+
+/* Is the gap after token i (in tokens [t0, t1), sentence from s) one the
+ * classifier decides? Fills *g when it is. */
+int nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, size_t t1,
+                        size_t s, size_t i, nlpd__gap *g);
+
+/* The classifier's score (logit * 1000) for a gap. */
+int32_t nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g);
 
 /* Grows *p (of *cap elements of `elem` bytes) to hold `need`. Returns 0 or
  * NLPD_ENOMEM. */

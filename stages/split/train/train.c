@@ -19,6 +19,7 @@
  * stages/split/data/README.md for the command.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,285 @@ cmp_word(const void *a, const void *b)
     return strcmp(((const count *)a)->word, ((const count *)b)->word);
 }
 
+
+/* --- The gap classifier: logistic regression by SGD ---------------------------------- */
+
+#define N_SHAPE NLPD__SHAPES
+/* Dense feature slots: three shape pairs, the length buckets, the bias. */
+#define F_PAIR  0
+#define F_PREV  (F_PAIR + N_SHAPE * N_SHAPE)
+#define F_NEXT  (F_PREV + N_SHAPE * N_SHAPE)
+#define F_LEN   (F_NEXT + N_SHAPE * N_SHAPE)
+#define F_BIAS  (F_LEN + NLPD__LEN_BUCKETS)
+#define F_DENSE (F_BIAS + 1)
+/* Word features need this many examples to get a weight. */
+#define MIN_FEATURE_COUNT 3
+#define EPOCHS 15
+#define L2 1e-5
+
+typedef struct example {
+    uint32_t f[7]; /* feature indices; word features are F_DENSE + their number */
+    uint8_t nf;
+    uint8_t label;
+} example;
+
+typedef struct examples {
+    example *v;
+    size_t n, cap;
+    counts feats; /* word feature -> number (in .starts) and count (in .inside) */
+} examples;
+
+static int
+word_feature(examples *ex, char side, const char *w, size_t n, uint32_t *out)
+{
+    char key[NLPD__WORD_MAX + 1];
+    if (n + 2 > NLPD__WORD_MAX)
+        return 0;
+    key[0] = side;
+    key[1] = ':';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)w[i];
+        if (ch <= ' ')
+            return 0;
+        key[i + 2] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+    }
+    count *c = counts_get(&ex->feats, key, n + 2);
+    if (c == NULL)
+        return -1;
+    if (c->inside == 0)
+        c->starts = (long)ex->feats.n - 1;
+    c->inside++;
+    *out = F_DENSE + (uint32_t)c->starts;
+    return 1;
+}
+
+typedef struct pass2 {
+    nlpd_split *sp;
+    examples ex;
+    trainer *t;
+} pass2;
+
+static int
+collect_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
+{
+    pass2 *p = arg;
+    trainer *t = p->t;
+    (void)id;
+    if (!json_is_array(gold))
+        return 0;
+    /* Gold ends, as in the first pass. */
+    if (len + 1 > t->cap)
+        return 1; /* the first pass saw every document */
+    memset(t->is_end, 0, len + 1);
+    size_t k;
+    json_t *span;
+    json_array_foreach(gold, k, span) {
+        json_int_t a = json_integer_value(json_array_get(span, 0));
+        json_int_t b = json_integer_value(json_array_get(span, 1));
+        if (a < 0 || b < a || (size_t)b > len)
+            continue;
+        while (b > a && is_space_byte((unsigned char)text[b - 1]))
+            b--;
+        t->is_end[b] = 1;
+    }
+    if (nlpd_split_run(p->sp, text, len, NULL, 0) != 0)
+        return 1;
+    const nlpd_split_token *tok;
+    size_t nt = nlpd_split_tokens(p->sp, &tok);
+    const nlpd_split_sentence *sen;
+    size_t ns = nlpd_split_sentences(p->sp, &sen);
+    for (size_t q = 0; q < ns; q++) {
+        size_t s0 = sen[q].first_token, s1 = s0 + sen[q].n_tokens;
+        for (size_t i = s0; i + 1 < s1; i++) {
+            nlpd__gap g;
+            if (!nlpd__gap_candidate(text, tok, s0, nt, s0, i, &g))
+                continue;
+            if (p->ex.n == p->ex.cap) {
+                size_t nc = p->ex.cap ? p->ex.cap * 2 : 65536;
+                example *v = realloc(p->ex.v, nc * sizeof(*v));
+                if (v == NULL)
+                    return 1;
+                p->ex.v = v;
+                p->ex.cap = nc;
+            }
+            example *e = &p->ex.v[p->ex.n++];
+            e->nf = 0;
+            e->label = t->is_end[tok[i].end];
+            e->f[e->nf++] = F_PAIR + g.prev * N_SHAPE + g.next;
+            e->f[e->nf++] = F_PREV + g.prev2 * N_SHAPE + g.prev;
+            e->f[e->nf++] = F_NEXT + g.next * N_SHAPE + g.next2;
+            e->f[e->nf++] = F_LEN + g.len;
+            uint32_t wf;
+            int r = word_feature(&p->ex, 'p', g.pw, g.pwl, &wf);
+            if (r < 0)
+                return 1;
+            if (r > 0)
+                e->f[e->nf++] = wf;
+            r = word_feature(&p->ex, 'n', g.nw, g.nwl, &wf);
+            if (r < 0)
+                return 1;
+            if (r > 0)
+                e->f[e->nf++] = wf;
+        }
+    }
+    return 0;
+}
+
+/* A fixed pseudo-random order, so training is reproducible. */
+static uint64_t
+next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void
+fit(examples *ex, double *w, size_t nw, const long *fcount)
+{
+    uint64_t seed = 88172645463325252ull;
+    size_t *order = malloc(ex->n * sizeof(*order));
+    if (order == NULL)
+        return;
+    for (size_t i = 0; i < ex->n; i++)
+        order[i] = i;
+    for (int epoch = 0; epoch < EPOCHS; epoch++) {
+        for (size_t i = ex->n; i > 1; i--) {
+            size_t j = next_rand(&seed) % i;
+            size_t tmp = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = tmp;
+        }
+        double lr = 0.2 / (1.0 + epoch);
+        for (size_t k = 0; k < ex->n; k++) {
+            const example *e = &ex->v[order[k]];
+            double z = w[F_BIAS];
+            for (int f = 0; f < e->nf; f++)
+                if (e->f[f] < F_DENSE || fcount[e->f[f] - F_DENSE] >= MIN_FEATURE_COUNT)
+                    z += w[e->f[f]];
+            double pr = 1.0 / (1.0 + exp(-z));
+            double gr = (double)e->label - pr;
+            w[F_BIAS] += lr * gr;
+            for (int f = 0; f < e->nf; f++) {
+                uint32_t fi = e->f[f];
+                if (fi >= F_DENSE && fcount[fi - F_DENSE] < MIN_FEATURE_COUNT)
+                    continue;
+                w[fi] += lr * (gr - L2 * w[fi]);
+            }
+        }
+    }
+    (void)nw;
+    free(order);
+}
+
+static int
+second_pass(trainer *t, const char *base, int nfiles, char **files)
+{
+    /* The first pass's abbreviations and starters, as a model. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    if (mf == NULL)
+        return 1;
+    if (base != NULL) {
+        FILE *bf = fopen(base, "r");
+        if (bf == NULL) {
+            fclose(mf);
+            free(text);
+            return 1;
+        }
+        char buf[4096];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof(buf), bf)) > 0)
+            fwrite(buf, 1, got, mf);
+        fclose(bf);
+        fputc('\n', mf);
+    }
+    size_t learned_at = (size_t)ftell(mf);
+    qsort(t->words.v, t->words.n, sizeof(*t->words.v), cmp_word);
+    fprintf(mf, "[abbreviations]\n");
+    for (size_t i = 0; i < t->words.n; i++) {
+        const count *c = &t->words.v[i];
+        long uses = c->abbr_in + c->abbr_end;
+        if (uses >= MIN_ABBREV_USES && (double)c->abbr_end <= MAX_ABBREV_END * (double)uses &&
+            strlen(c->word) <= 6 && nlpd__model_abbrev(t->m, c->word, strlen(c->word)) == ABBR_NONE)
+            fprintf(mf, "%s plain\n", c->word);
+    }
+    fprintf(mf, "[starters]\n");
+    for (size_t i = 0; i < t->words.n; i++) {
+        const count *c = &t->words.v[i];
+        if (c->starts >= MIN_STARTS)
+            fprintf(mf, "%s %.3f\n", c->word, (double)c->starts / (double)(c->starts + c->inside));
+    }
+    fclose(mf);
+
+    nlpd_split_model *m2 = NULL;
+    int rc = nlpd_split_model_load_buffer(&m2, text, len) != 0;
+    pass2 p = {0};
+    p.t = t;
+    if (rc == 0)
+        rc = nlpd_split_new(&p.sp, m2, NULL) != 0;
+    for (int i = 0; i < nfiles && rc == 0; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (f == NULL)
+            rc = 1;
+        else {
+            rc = each_doc(f, files[i], collect_doc, &p);
+            fclose(f);
+        }
+    }
+    if (rc == 0) {
+        size_t nwf = p.ex.feats.n;
+        long *fcount = calloc(nwf + 1, sizeof(*fcount));
+        double *w = calloc(F_DENSE + nwf, sizeof(*w));
+        if (fcount == NULL || w == NULL) {
+            rc = 1;
+        } else {
+            for (size_t i = 0; i < nwf; i++)
+                fcount[p.ex.feats.v[i].starts] = p.ex.feats.v[i].inside;
+            fit(&p.ex, w, F_DENSE + nwf, fcount);
+            size_t pos = 0;
+            for (size_t i = 0; i < p.ex.n; i++)
+                pos += p.ex.v[i].label;
+            printf("# Learned by nlpd-split-train from %ld documents, %ld sentences;\n"
+                   "# the gap classifier from %zu gaps (%zu sentence ends).\n"
+                   "# Do not edit: regenerate (stages/split/data/README.md).\n",
+                   t->docs, t->sentences, p.ex.n, pos);
+            printf("[meta]\nlang en\nversion ewt-%ld-%zu\nbias %.3f\nthreshold 0\n", t->sentences,
+                   p.ex.n, w[F_BIAS]);
+            fwrite(text + learned_at, 1, len - learned_at, stdout);
+            printf("[weights]\n");
+            for (unsigned a = 0; a < N_SHAPE; a++)
+                for (unsigned b = 0; b < N_SHAPE; b++) {
+                    if (fabs(w[F_PAIR + a * N_SHAPE + b]) >= 0.0005)
+                        printf("sp:%u,%u %.3f\n", a, b, w[F_PAIR + a * N_SHAPE + b]);
+                    if (fabs(w[F_PREV + a * N_SHAPE + b]) >= 0.0005)
+                        printf("pp:%u,%u %.3f\n", a, b, w[F_PREV + a * N_SHAPE + b]);
+                    if (fabs(w[F_NEXT + a * N_SHAPE + b]) >= 0.0005)
+                        printf("nn:%u,%u %.3f\n", a, b, w[F_NEXT + a * N_SHAPE + b]);
+                }
+            for (unsigned k = 0; k < NLPD__LEN_BUCKETS; k++)
+                printf("len:%u %.3f\n", k, w[F_LEN + k]);
+            qsort(p.ex.feats.v, nwf, sizeof(*p.ex.feats.v), cmp_word);
+            for (size_t i = 0; i < nwf; i++) {
+                const count *c = &p.ex.feats.v[i];
+                double v = w[F_DENSE + c->starts];
+                if (c->inside >= MIN_FEATURE_COUNT && fabs(v) >= 0.05)
+                    printf("%s %.3f\n", c->word, v);
+            }
+        }
+        free(fcount);
+        free(w);
+    }
+    nlpd_split_free(&p.sp);
+    nlpd_split_model_free(&m2);
+    free(p.ex.v);
+    counts_free(&p.ex.feats);
+    free(text);
+    return rc;
+}
+
 static int
 cmd_train(int argc, char **argv)
 {
@@ -395,27 +675,8 @@ cmd_train(int argc, char **argv)
         rc = each_doc(f, argv[i], train_doc, &t);
         fclose(f);
     }
-    if (rc == 0) {
-        qsort(t.words.v, t.words.n, sizeof(*t.words.v), cmp_word);
-        printf("# Learned by nlpd-split-train from %ld documents, %ld sentences.\n"
-               "# Do not edit: regenerate (stages/split/data/README.md).\n",
-               t.docs, t.sentences);
-        printf("[meta]\nlang en\nversion ewt-%ld\n", t.sentences);
-        printf("[abbreviations]\n");
-        for (size_t i = 0; i < t.words.n; i++) {
-            const count *c = &t.words.v[i];
-            long uses = c->abbr_in + c->abbr_end;
-            if (uses >= MIN_ABBREV_USES && (double)c->abbr_end <= MAX_ABBREV_END * (double)uses &&
-                strlen(c->word) <= 6 && nlpd__model_abbrev(m, c->word, strlen(c->word)) == ABBR_NONE)
-                printf("%s plain\n", c->word);
-        }
-        printf("[starters]\n");
-        for (size_t i = 0; i < t.words.n; i++) {
-            const count *c = &t.words.v[i];
-            if (c->starts >= MIN_STARTS)
-                printf("%s %.3f\n", c->word, (double)c->starts / (double)(c->starts + c->inside));
-        }
-    }
+    if (rc == 0)
+        rc = second_pass(&t, base, argc - first, argv + first);
     nlpd_split_free(&t.sp);
     nlpd_split_model_free(&m);
     counts_free(&t.words);
