@@ -466,6 +466,8 @@ nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, si
     g->pwl = tok[i].end - tok[i].start;
     g->nw = text + tok[i + 1].start;
     g->nwl = tok[i + 1].end - tok[i + 1].start;
+    g->qw = i > t0 ? text + tok[i - 1].start : NULL;
+    g->qwl = i > t0 ? tok[i - 1].end - tok[i - 1].start : 0;
     return 1;
 }
 
@@ -489,6 +491,8 @@ nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g)
                 m->next_pair[g->next][g->next2] + m->len[g->len];
     z += word_weight(m, 'p', g->pw, g->pwl);
     z += word_weight(m, 'n', g->nw, g->nwl);
+    if (g->qwl > 0)
+        z += word_weight(m, 'q', g->qw, g->qwl);
     return z;
 }
 

@@ -302,7 +302,7 @@ put_weight(parser *ps, const char *f, size_t n, int32_t w)
         m->len[a] = w;
         return 0;
     }
-    if (n > 2 && (f[0] == 'p' || f[0] == 'n') && f[1] == ':') {
+    if (n > 2 && (f[0] == 'p' || f[0] == 'n' || f[0] == 'q') && f[1] == ':') {
         if (n > NLPD__WORD_MAX)
             return 0; /* never looked up */
         return nlpd__wordtab_put(&m->weights, f, n, w);

@@ -52,8 +52,8 @@ struct nlpd_split_model {
     nlpd__wordtab weights;  /* value: feature weight * 1000 (gap classifier) */
     /* The gap classifier (a logistic model, weights * 1000): it decides the
      * gaps before a capitalized word or a number that no punctuation
-     * marks. Features: the words on either side (in `weights` as "p:word"
-     * and "n:word"), the shapes of the two tokens on each side, and the
+     * marks. Features: the words on either side and the one before (in
+     * `weights` as "p:word", "n:word" and "q:word"), the shapes of the two tokens on each side, and the
      * length of the sentence so far. */
     int has_gap;
     int32_t bias;
@@ -136,8 +136,8 @@ int nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, cons
 typedef struct nlpd__gap {
     unsigned prev2, prev, next, next2; /* shapes, NLPD__SHAPE_NONE when absent */
     unsigned len;                      /* length bucket of the sentence so far */
-    const char *pw, *nw;               /* the words on either side */
-    size_t pwl, nwl;
+    const char *pw, *nw, *qw;          /* the words on either side, the one before pw */
+    size_t pwl, nwl, qwl;
 } nlpd__gap;
 
 /* Is the gap after token i (in tokens [t0, t1), sentence from s) one the

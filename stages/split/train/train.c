@@ -372,7 +372,7 @@ cmp_word(const void *a, const void *b)
 #define L2 1e-5
 
 typedef struct example {
-    uint32_t f[7]; /* feature indices; word features are F_DENSE + their number */
+    uint32_t f[8]; /* feature indices; word features are F_DENSE + their number */
     uint8_t nf;
     uint8_t label;
 } example;
@@ -470,6 +470,11 @@ collect_doc(void *arg, const char *id, const char *text, size_t len, json_t *gol
             if (r > 0)
                 e->f[e->nf++] = wf;
             r = word_feature(&p->ex, 'n', g.nw, g.nwl, &wf);
+            if (r < 0)
+                return 1;
+            if (r > 0)
+                e->f[e->nf++] = wf;
+            r = g.qwl > 0 ? word_feature(&p->ex, 'q', g.qw, g.qwl, &wf) : 0;
             if (r < 0)
                 return 1;
             if (r > 0)
