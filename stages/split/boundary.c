@@ -336,6 +336,10 @@ next_kind(const ctx *c, size_t j)
         return 'e';
     if (c->tok[j].flags & NLPD_TOKEN_CLITIC)
         return 'l';
+    unsigned shape = c->tok[j].shape;
+    if (shape == NLPD_SHAPE_URL || shape == NLPD_SHAPE_EMAIL || shape == NLPD_SHAPE_HANDLE ||
+        shape == NLPD_SHAPE_HASHTAG)
+        return 'u';
     int32_t cp;
     char_class k = first_class(c, j, &cp);
     switch (k) {
@@ -350,9 +354,6 @@ next_kind(const ctx *c, size_t j)
     default:
         if (cp == ',' || cp == ';' || cp == ':' || cp == '%')
             return 'l';
-        if (c->tok[j].shape == NLPD_SHAPE_URL || c->tok[j].shape == NLPD_SHAPE_EMAIL ||
-            c->tok[j].shape == NLPD_SHAPE_HANDLE || c->tok[j].shape == NLPD_SHAPE_HASHTAG)
-            return 'u';
         return 'p';
     }
 }
@@ -448,7 +449,8 @@ nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, si
         return 0;
     unsigned ns = tok[i + 1].shape;
     if (!(ns == NLPD_SHAPE_CAPITALIZED || ns == NLPD_SHAPE_UPPER || ns == NLPD_SHAPE_MIXED ||
-          ns == NLPD_SHAPE_NUMBER || ns == NLPD_SHAPE_ALNUM))
+          ns == NLPD_SHAPE_NUMBER || ns == NLPD_SHAPE_ALNUM || ns == NLPD_SHAPE_URL ||
+          ns == NLPD_SHAPE_EMAIL))
         return 0;
     unsigned ps = tok[i].shape;
     if (ps == NLPD_SHAPE_PUNCT) {
@@ -570,7 +572,7 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
          * even when informal text goes on in lower case ("up? where"). */
         if (nk == 'l')
             return memchr(ttext(c, i), '?', tlen(c, i)) != NULL && i > s && is_word(c, i - 1) &&
-                           attached(c, i) && c->tok[w].shape == NLPD_SHAPE_LOWER
+                           c->tok[w].shape == NLPD_SHAPE_LOWER
                        ? last
                        : SIZE_MAX;
         return last;

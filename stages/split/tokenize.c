@@ -412,6 +412,11 @@ scan_word(tokenizer *tz, size_t p, size_t cend, word_info *w, uint8_t *flags)
                 goto stop;
             }
             if (cp == '.') {
+                /* "quality.You'll": a sentence glued to the next, not a
+                 * name with a dot in it ("U.S", "example.com"). */
+                if (nc == CC_UPPER && w->periods == 0 && w->upper == 0 && w->lower >= 3 &&
+                    w->digits == 0)
+                    goto stop;
                 if ((prev == CC_DIGIT && nc == CC_DIGIT) ||
                     (is_letter_class(prev) && is_alnum_class(nc))) {
                     w->periods++;
