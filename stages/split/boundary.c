@@ -55,7 +55,7 @@ first_class(const ctx *c, size_t i, int32_t *cp)
 {
     size_t n;
     int32_t dummy;
-    return nlpd__char_at(c->s, c->tok[i].start, c->tok[i].end, cp != NULL ? cp : &dummy, &n);
+    return nlpd__char_fast(c->s, c->tok[i].start, c->tok[i].end, cp != NULL ? cp : &dummy, &n);
 }
 
 static inline int
@@ -178,6 +178,12 @@ static size_t
 list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
 {
     if (j >= c->t1)
+        return j;
+    /* Most tokens are not markers: look at the first byte only. */
+    unsigned char b0 = (unsigned char)ttext(c, j)[0];
+    size_t n0 = tlen(c, j);
+    if (!((b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
+          (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'))))
         return j;
     if (is_bullet(c, j)) {
         int32_t cp;
@@ -453,6 +459,12 @@ nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, si
           ns == NLPD_SHAPE_EMAIL))
         return 0;
     unsigned ps = tok[i].shape;
+    /* Inside a run of names ("North Korea", "Kim Jong-un") a sentence
+     * seldom ends without punctuation: left to the rules, which keeps the
+     * classifier off the most common gap of news text. */
+    if ((ps == NLPD_SHAPE_CAPITALIZED || ps == NLPD_SHAPE_MIXED) &&
+        (ns == NLPD_SHAPE_CAPITALIZED || ns == NLPD_SHAPE_MIXED))
+        return 0;
     if (ps == NLPD_SHAPE_PUNCT) {
         int32_t cp;
         size_t n;
@@ -473,17 +485,10 @@ nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0, si
     return 1;
 }
 
-static int32_t
+static inline int32_t
 word_weight(const nlpd_split_model *m, char side, const char *w, size_t n)
 {
-    char key[NLPD__WORD_MAX];
-    if (n + 2 > sizeof(key))
-        return 0;
-    key[0] = side;
-    key[1] = ':';
-    memcpy(key + 2, w, n);
-    int32_t v;
-    return nlpd__wordtab_get(&m->weights, key, n + 2, &v) ? v : 0;
+    return nlpd__feattab_get(&m->weights, nlpd__feat_hash(side, w, n));
 }
 
 int32_t
@@ -513,6 +518,11 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     if (tk == T_NONE && !(t->flags & NLPD_TOKEN_ABBREV)) {
         if (i + 1 >= c->t1)
             return i;
+        /* The common case: a lower-case word of three letters or more
+         * follows on the same line (no marker, no capital, no line end). */
+        if (c->tok[i + 1].shape == NLPD_SHAPE_LOWER && tlen(c, i + 1) > 2 &&
+            !(t->flags & NLPD_TOKEN_NEWLINE_AFTER))
+            return SIZE_MAX;
         /* The next item of a list. */
         int kind = 0;
         int32_t value = 0;

@@ -39,6 +39,60 @@ struct nlpd__wordent {
     uint32_t len;
 };
 
+struct nlpd__featent {
+    uint64_t key; /* 0 marks an empty slot */
+    int32_t value;
+};
+
+/* --- Feature tables ------------------------------------------------------------ */
+
+int32_t
+nlpd__feattab_get(const nlpd__feattab *t, uint64_t h)
+{
+    if (t->mask == 0)
+        return 0;
+    for (size_t i = (size_t)(h ^ (h >> 29)) & t->mask;; i = (i + 1) & t->mask) {
+        const struct nlpd__featent *e = &t->slots[i];
+        if (e->key == h)
+            return e->value;
+        if (e->key == 0)
+            return 0;
+    }
+}
+
+static int
+feattab_put(nlpd__feattab *t, uint64_t h, int32_t value)
+{
+    if ((t->n + 1) * 2 > t->mask) {
+        size_t ns = t->mask == 0 ? 256 : (t->mask + 1) * 2;
+        struct nlpd__featent *v = nlpd_calloc(ns, sizeof(*v));
+        if (v == NULL)
+            return NLPD_ENOMEM;
+        for (size_t i = 0; t->mask != 0 && i <= t->mask; i++) {
+            uint64_t k = t->slots[i].key;
+            if (k == 0)
+                continue;
+            size_t j = (size_t)(k ^ (k >> 29)) & (ns - 1);
+            while (v[j].key != 0)
+                j = (j + 1) & (ns - 1);
+            v[j] = t->slots[i];
+        }
+        nlpd_free(t->slots);
+        t->slots = v;
+        t->mask = ns - 1;
+    }
+    size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
+    for (; t->slots[i].key != 0; i = (i + 1) & t->mask) {
+        if (t->slots[i].key == h) {
+            t->slots[i].value = value;
+            return 0;
+        }
+    }
+    t->slots[i] = (struct nlpd__featent){h, value};
+    t->n++;
+    return 0;
+}
+
 /* --- Word tables -------------------------------------------------------------- */
 
 static inline unsigned char
@@ -303,9 +357,7 @@ put_weight(parser *ps, const char *f, size_t n, int32_t w)
         return 0;
     }
     if (n > 2 && (f[0] == 'p' || f[0] == 'n' || f[0] == 'q') && f[1] == ':') {
-        if (n > NLPD__WORD_MAX)
-            return 0; /* never looked up */
-        return nlpd__wordtab_put(&m->weights, f, n, w);
+        return feattab_put(&m->weights, nlpd__feat_hash(f[0], f + 2, n - 2), w);
     }
     return bad_line(ps, "unknown feature");
 }
@@ -561,7 +613,7 @@ nlpd_split_model_free(nlpd_split_model **self_p)
     nlpd_split_model *m = *self_p;
     nlpd__wordtab_release(&m->abbrevs);
     nlpd__wordtab_release(&m->starters);
-    nlpd__wordtab_release(&m->weights);
+    nlpd_free(m->weights.slots);
     nlpd_free(m);
     *self_p = NULL;
 }

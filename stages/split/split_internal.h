@@ -46,10 +46,35 @@ nlpd__len_bucket(size_t n)
     return n < 2 ? 0 : n < 3 ? 1 : n < 5 ? 2 : n < 8 ? 3 : n < 12 ? 4 : n < 20 ? 5 : n < 40 ? 6 : 7;
 }
 
+/* An open-addressing table from 64-bit feature hashes to weights: the word
+ * features of the gap classifier, looked up without string compares. */
+typedef struct nlpd__feattab {
+    struct nlpd__featent *slots;
+    size_t mask; /* slots - 1, 0 when empty */
+    size_t n;
+} nlpd__feattab;
+
+/* The hash of feature `kind` ('p', 'n', 'q') for word w (ASCII-lowercased). */
+static inline uint64_t
+nlpd__feat_hash(char kind, const char *w, size_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(unsigned char)kind;
+    h *= 1099511628211ull;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        c = (unsigned char)(c - 'A') < 26 ? (unsigned char)(c + 32) : c;
+        h = (h ^ c) * 1099511628211ull;
+    }
+    return h != 0 ? h : 1;
+}
+
+/* The weight of feature hash h, 0 when absent. */
+int32_t nlpd__feattab_get(const nlpd__feattab *t, uint64_t h);
+
 struct nlpd_split_model {
     nlpd__wordtab abbrevs;  /* value: abbrev_class */
     nlpd__wordtab starters; /* value: how often the word starts a sentence, 0..1000 */
-    nlpd__wordtab weights;  /* value: feature weight * 1000 (gap classifier) */
+    nlpd__feattab weights;  /* word features: weight * 1000 (gap classifier) */
     /* The gap classifier (a logistic model, weights * 1000): it decides the
      * gaps before a capitalized word or a number that no punctuation
      * marks. Features: the words on either side and the one before (in
@@ -104,6 +129,22 @@ typedef enum char_class {
 /* Reads the code point at s[p] (p < end): sets *cp (-1 when invalid) and
  * returns its class; *len gets its length in bytes (>= 1). */
 char_class nlpd__char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len);
+
+/* The classes of ASCII characters. */
+extern const uint8_t nlpd__ascii_class[128];
+
+/* nlpd__char_at with ASCII inline. */
+static inline char_class
+nlpd__char_fast(const char *s, size_t p, size_t end, int32_t *cp, size_t *len)
+{
+    unsigned char c = (unsigned char)s[p];
+    if (c < 0x80) {
+        *cp = c;
+        *len = 1;
+        return (char_class)nlpd__ascii_class[c];
+    }
+    return nlpd__char_at(s, p, end, cp, len);
+}
 
 /* --- Tokenizer ------------------------------------------------------------------ */
 

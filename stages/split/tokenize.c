@@ -27,7 +27,7 @@
 #define C_ CC_CLOSE
 #define H_ CC_DASH
 #define Y_ CC_SYMBOL
-static const uint8_t ascii_class[128] = {
+const uint8_t nlpd__ascii_class[128] = {
     /* 0x00 */ S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
     /* 0x10 */ S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
     /*  !"#$%&'()*+,-./ */
@@ -115,7 +115,7 @@ char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len)
     if (c < 0x80) {
         *cp = c;
         *len = 1;
-        return (char_class)ascii_class[c];
+        return (char_class)nlpd__ascii_class[c];
     }
     utf8proc_int32_t u;
     utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + p,
@@ -143,6 +143,7 @@ typedef struct tokenizer {
     const char *s;
     size_t end; /* end of the region */
     nlpd__toks *out;
+    int specials; /* the current chunk holds ':', '@' or non-ASCII */
 } tokenizer;
 
 static int
@@ -359,6 +360,17 @@ scan_word(tokenizer *tz, size_t p, size_t cend, word_info *w, uint8_t *flags)
     memset(w, 0, sizeof(*w));
     char_class prev = CC_SPACE;
     while (p < cend) {
+        /* The common case first: a run of ASCII lower-case letters other
+         * than n (which may begin "n't"). */
+        if ((unsigned char)(s[p] - 'a') < 26 && s[p] != 'n') {
+            size_t q = p + 1;
+            while (q < cend && (unsigned char)(s[q] - 'a') < 26 && s[q] != 'n')
+                q++;
+            w->lower += (unsigned)(q - p);
+            prev = CC_LOWER;
+            p = q;
+            continue;
+        }
         int32_t cp;
         size_t n;
         char_class c = char_at(s, p, cend, &cp, &n);
@@ -550,18 +562,23 @@ domain_char(unsigned char c)
            c == '.' || c == '-';
 }
 
+/* The longest local part and domain of an e-mail address (RFC 5321): the
+ * bounds also keep a chunk with many failed candidates linear. */
+#define EMAIL_LOCAL_MAX  64
+#define EMAIL_DOMAIN_MAX 255
+
 /* An e-mail address at p: local@domain.tld; returns its end or p. */
 static size_t
 email_at(const char *s, size_t p, size_t cend)
 {
     size_t q = p;
-    while (q < cend && email_local((unsigned char)s[q]))
+    while (q < cend && q - p <= EMAIL_LOCAL_MAX && email_local((unsigned char)s[q]))
         q++;
     if (q == p || q >= cend || s[q] != '@' || s[p] == '.')
         return p;
     size_t d = ++q;
     size_t last_dot = 0;
-    while (q < cend && domain_char((unsigned char)s[q])) {
+    while (q < cend && q - d <= EMAIL_DOMAIN_MAX && domain_char((unsigned char)s[q])) {
         if (s[q] == '.')
             last_dot = q;
         q++;
@@ -648,12 +665,13 @@ chunk(tokenizer *tz, size_t p, size_t cend)
 {
     const char *s = tz->s;
     int rc;
+    size_t at = SIZE_MAX; /* the next '@' at or after p (cend: none; SIZE_MAX: not looked) */
     int at_start = 1;   /* nothing but opening punctuation so far */
     int after_word = 0; /* the last token was a word */
     while (p < cend) {
         unsigned char b = (unsigned char)s[p];
         /* Whole tokens that other rules would cut. */
-        if (!after_word) {
+        if (!after_word && (tz->specials || b == '#' || b == 'w' || b == 'W')) {
             size_t q;
             if ((b == 'h' || b == 'H' || b == 'f' || b == 'F' || b == 'w' || b == 'W' ||
                  b == 's' || b == 'S' || b == 'm' || b == 'M') &&
@@ -672,7 +690,11 @@ chunk(tokenizer *tz, size_t p, size_t cend)
                 at_start = 0;
                 continue;
             }
-            if (b < 0x80 && email_local(b) && b != '.' && memchr(s + p, '@', cend - p) != NULL &&
+            if (at == SIZE_MAX || at < p) { /* the chunk's next '@', found once per '@' */
+                const char *a = memchr(s + p, '@', cend - p);
+                at = a != NULL ? (size_t)(a - s) : cend;
+            }
+            if (b < 0x80 && email_local(b) && b != '.' && at < cend && at - p <= EMAIL_LOCAL_MAX &&
                 (q = email_at(s, p, cend)) > p) {
                 if ((rc = emit(tz, p, q, NLPD_SHAPE_EMAIL, 0)) != 0)
                     return rc;
@@ -776,7 +798,7 @@ int
 nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                nlpd__toks *out)
 {
-    tokenizer tz = {m, text, to, out};
+    tokenizer tz = {m, text, to, out, 0};
     size_t p = from;
     while (p < to) {
         /* Whitespace: ASCII fast path, then anything of class CC_SPACE. */
@@ -812,22 +834,49 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
         }
         if (p >= to)
             break;
-        /* The chunk: up to the next whitespace. */
+        /* The chunk: up to the next whitespace. On the way, note what
+         * decides the common case: a chunk of ASCII letters alone is one
+         * word, and only a chunk with ':' or '@' can hold a URL or an
+         * e-mail address. */
         size_t ce = p;
-        for (;;) {
-            while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F)
-                ce++;
-            if (ce >= to)
-                break;
-            unsigned char c = (unsigned char)text[ce];
-            if (c < 0x80)
-                break; /* ASCII whitespace, control or DEL */
-            int32_t cp;
-            size_t n;
-            if (char_at(text, ce, to, &cp, &n) == CC_SPACE)
-                break;
-            ce += n;
+        unsigned kinds = 0, upper = 0;
+        int specials = 0;
+        while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F) {
+            unsigned k = nlpd__ascii_class[(unsigned char)text[ce]];
+            kinds |= 1u << k;
+            upper += k == CC_UPPER;
+            specials |= text[ce] == ':' || text[ce] == '@';
+            ce++;
         }
+        if (ce < to && (unsigned char)text[ce] >= 0x80) {
+            kinds |= 1u << CC_OTHER;
+            specials = 1;
+            for (;;) {
+                while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F)
+                    ce++;
+                if (ce >= to || (unsigned char)text[ce] < 0x80)
+                    break; /* the end, or ASCII whitespace, control or DEL */
+                int32_t cp;
+                size_t n;
+                if (char_at(text, ce, to, &cp, &n) == CC_SPACE)
+                    break;
+                ce += n;
+            }
+        }
+        if ((kinds & ~((1u << CC_LOWER) | (1u << CC_UPPER))) == 0) {
+            size_t len = ce - p;
+            uint8_t shape = upper == 0                                ? NLPD_SHAPE_LOWER
+                            : upper == len                            ? (len >= 2 ? NLPD_SHAPE_UPPER
+                                                                                  : NLPD_SHAPE_CAPITALIZED)
+                            : (upper == 1 && (unsigned char)(text[p] - 'A') < 26) ? NLPD_SHAPE_CAPITALIZED
+                                                                       : NLPD_SHAPE_MIXED;
+            int rc = emit(&tz, p, ce, shape, 0);
+            if (rc != 0)
+                return rc;
+            p = ce;
+            continue;
+        }
+        tz.specials = specials;
         int rc = chunk(&tz, p, ce);
         if (rc != 0)
             return rc;
