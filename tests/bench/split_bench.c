@@ -576,7 +576,7 @@ run_docs(nlpd_split *sp, const corpus *c, int src, double min_bytes, run_result 
 static void
 print_run(const char *label, const run_result *r)
 {
-    printf("  %-30s %6.1f MB %5.2f s %6.1f MB/s %6.2f M tokens/s %6.3f M sentences/s"
+    printf("  %-34s %6.1f MB %5.2f s %6.1f MB/s %6.2f M tokens/s %6.3f M sentences/s"
            " (cpu %.1f MB/s)\n",
            label, (double)r->bytes / MB, r->secs, (double)r->bytes / MB / r->secs,
            (double)r->tokens / 1e6 / r->secs, (double)r->sentences / 1e6 / r->secs,
@@ -638,7 +638,7 @@ bench_throughput(nlpd_split *sp, const corpus *c, const opts *o, uint64_t setup_
             rc = run_docs(sp, c, s, per * MB, &r);
             if (rc != 0)
                 return rc;
-            char label[64];
+            char label[sizeof(c->src[s].name) + 32];
             snprintf(label, sizeof(label), "%s (%.0f B/doc)", c->src[s].name,
                      (double)c->src[s].bytes / (double)c->src[s].docs);
             print_run(label, &r);
@@ -886,13 +886,14 @@ bench_pipeline(nlpd_split *sp, const corpus *c, const opts *o)
         stages_us += mean;
         if (strcmp(st[i].name, "split") == 0)
             split_us = mean;
-        printf("  stage %-12s mean %8.1f us per document (trace elapsed_us)\n", st[i].name, mean);
+        printf("  stage %-14s mean %8.1f us per document (trace elapsed_us)\n", st[i].name, mean);
     }
     double latency = sum_latency_us / (double)n;
-    printf("  end to end   mean %8.1f us per document (submit to result, at the client)\n",
+    printf("  end to end           mean %8.1f us per document (submit to result, at the client)\n",
            latency);
     if (n_lib > 0)
-        printf("  library      mean %8.1f us per document (nlpd_split_run here, same text and "
+        printf("  split library here   mean %8.1f us per document (nlpd_split_run on the same text "
+               "and "
                "regions)\n",
                sum_lib_us / (double)n_lib);
     printf("  split's share: %.1f%% of the stages' time, %.1f%% of the end-to-end time\n",

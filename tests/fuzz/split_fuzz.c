@@ -34,6 +34,8 @@
  *          recover); 3: tokens only and the failing allocator
  *
  * and the rest is the text. Any other input is all text, default options.
+ * To keep fuzzing past a known bug, name its checks in SPLIT_FUZZ_SKIP
+ * (limits, space, flags, paragraph, reuse; e.g. SPLIT_FUZZ_SKIP=limits).
  *
  * What is checked on every successful run:
  *  - tokens are non-empty, in order, do not overlap, lie within the text,
@@ -78,6 +80,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                                             \
         }                                                                                        \
     } while (0)
+
+/* Checks named in $SPLIT_FUZZ_SKIP (e.g. "limits,flags") are not made, to
+ * keep fuzzing past a known bug: limits, space, flags, paragraph, reuse. */
+static const char *skip_env; /* read once */
+
+static int
+skipped(const char *check)
+{
+    return skip_env != NULL && strstr(skip_env, check) != NULL;
+}
 
 /* --- A failing allocator ------------------------------------------------------ */
 
@@ -349,7 +361,7 @@ check_tokens(const input *in, const uint8_t *unit, const nlpd_split_token *tok, 
               t->end);
         utf8proc_int32_t first = cp_at(text, len, t->start);
         utf8proc_int32_t last = cp_at(text, len, last_unit(unit, t->end));
-        CHECK(!is_space_cp(first) && !is_space_cp(last),
+        CHECK(skipped("space") || (!is_space_cp(first) && !is_space_cp(last)),
               "token %zu [%u, %u) starts or ends with white space (U+%04X ... U+%04X)", i, t->start,
               t->end, (unsigned)first, (unsigned)last);
         CHECK(region_of(in, t->start, t->end) >= 0,
@@ -405,11 +417,11 @@ check_sentences(const input *in, const nlpd_split_token *tok, size_t nt,
               s->end, first->start, last->end);
         long r = region_of(in, s->start, s->end);
         CHECK(r >= 0, "sentence %zu [%u, %u) crosses a region boundary", i, s->start, s->end);
-        CHECK(!has_blank_line(in->text + s->start, s->end - s->start),
+        CHECK(skipped("paragraph") || !has_blank_line(in->text + s->start, s->end - s->start),
               "sentence %zu [%u, %u) holds a paragraph break", i, s->start, s->end);
         /* With opts.sentences 0 a "sentence" is a whole paragraph: the
          * limits apply to sentences only. */
-        if (!in->opts.sentences)
+        if (!in->opts.sentences || skipped("limits"))
             continue;
         CHECK(s->n_tokens <= in->opts.max_sentence_tokens,
               "sentence %zu has %u tokens, over max_sentence_tokens %u", i, s->n_tokens,
@@ -498,6 +510,7 @@ init_once(void)
 {
     if (model != NULL)
         return;
+    skip_env = getenv("SPLIT_FUZZ_SKIP");
     if (nlpd_set_allocator(fuzz_malloc, fuzz_realloc, fuzz_calloc, free) != 0)
         abort();
     int rc = nlpd_split_model_load_builtin(&model, "en");
@@ -583,7 +596,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rc == 0, "nlpd_split_run on the other text: %s", nlpd_err_name(rc));
     rc = run(sp, &in);
     CHECK(rc == 0, "the second run: %s", nlpd_err_name(rc));
-    check_same(&want, sp, "a second run");
+    if (!skipped("reuse"))
+        check_same(&want, sp, "a second run");
     nlpd_split_free(&sp);
     CHECK(sp == NULL, "nlpd_split_free left the pointer set");
 
@@ -591,7 +605,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in.default_opts) {
         rc = run(reused, &in);
         CHECK(rc == 0, "nlpd_split_run on the reused splitter: %s", nlpd_err_name(rc));
-        check_same(&want, reused, "the splitter reused across inputs");
+        if (!skipped("reuse"))
+            check_same(&want, reused, "the splitter reused across inputs");
     }
 
     if (in.fail_at > 0)
