@@ -171,19 +171,24 @@ is_bullet(const ctx *c, size_t i)
     }
 }
 
+/* Can token j start a list marker? Most tokens are not: the first byte
+ * and the length tell. */
+static inline int
+maybe_marker(const ctx *c, size_t j)
+{
+    unsigned char b0 = (unsigned char)ttext(c, j)[0];
+    size_t n0 = tlen(c, j);
+    return (b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
+           (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'));
+}
+
 /* A list marker at token j: "3." "3)" "3.)" "(3)" "c." "c)" or a bullet,
  * maybe a bullet then a number ("• 9."). Returns the index after it (or j
  * when there is none) and its kind and value. */
 static size_t
 list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
 {
-    if (j >= c->t1)
-        return j;
-    /* Most tokens are not markers: look at the first byte only. */
-    unsigned char b0 = (unsigned char)ttext(c, j)[0];
-    size_t n0 = tlen(c, j);
-    if (!((b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
-          (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'))))
+    if (j >= c->t1 || !maybe_marker(c, j))
         return j;
     if (is_bullet(c, j)) {
         int32_t cp;
@@ -526,7 +531,7 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
         /* The next item of a list. */
         int kind = 0;
         int32_t value = 0;
-        int marker = list_marker(c, i + 1, &kind, &value) > i + 1;
+        int marker = maybe_marker(c, i + 1) && list_marker(c, i + 1, &kind, &value) > i + 1;
         if (marker && kind == c->marker_kind &&
             (kind == 'b' ? value == c->marker_value : value == c->marker_value + 1))
             return i;
@@ -668,9 +673,20 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
             }
             continue;
         }
+        int over = i > s && (i - s + 1 > o->max_sentence_tokens ||
+                             tok[i].end - tok[s].start > o->max_sentence_bytes);
+        /* The common case, decided here: a word (no final period, no line
+         * break after it) before a lower-case word on the same line that
+         * is not a list marker ("a." would carry its period, "b)" has no
+         * space after it). */
+        if (!over && i + 1 < t1 && tok[i].shape != NLPD_SHAPE_PUNCT &&
+            !(tok[i].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) &&
+            tok[i + 1].shape == NLPD_SHAPE_LOWER &&
+            !(tok[i + 1].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_CLITIC)) &&
+            (tok[i + 1].end - tok[i + 1].start > 2 || (tok[i + 1].flags & NLPD_TOKEN_SPACE_AFTER)))
+            continue;
         /* The length limit: a sentence never grows past it. */
-        if (i > s && (i - s + 1 > o->max_sentence_tokens ||
-                      tok[i].end - tok[s].start > o->max_sentence_bytes)) {
+        if (over) {
             size_t k = cut_point(&c, s, i - 1);
             if ((rc = add_sentence(&c, out, s, k, NLPD_SENTENCE_TRUNCATED)) != 0)
                 return rc;

@@ -53,6 +53,43 @@ const uint8_t nlpd__ascii_class[128] = {
 #undef H_
 #undef Y_
 
+/* What the chunk scan needs of an ASCII byte, as bits: in a chunk (not
+ * whitespace, control or DEL), lower or upper case letter, ':' or '@',
+ * anything else. Bytes from 0x80 stop the fast scan. */
+enum {
+    CB_IN = 1u << 0,
+    CB_LOWER = 1u << 1,
+    CB_UPPER = 1u << 2,
+    CB_SPECIAL = 1u << 3,
+    CB_OTHER = 1u << 4,
+};
+#define CB_L (CB_IN | CB_LOWER)
+#define CB_U (CB_IN | CB_UPPER)
+#define CB_O (CB_IN | CB_OTHER)
+#define CB_S (CB_IN | CB_OTHER | CB_SPECIAL)
+static const uint16_t chunk_bits[256] = {
+    ['!'] = CB_O, ['"'] = CB_O, ['#'] = CB_O, ['$'] = CB_O, ['%'] = CB_O, ['&'] = CB_O,
+    ['\''] = CB_O, ['('] = CB_O, [')'] = CB_O, ['*'] = CB_O, ['+'] = CB_O, [','] = CB_O,
+    ['-'] = CB_O, ['.'] = CB_O, ['/'] = CB_O, ['0'] = CB_O, ['1'] = CB_O, ['2'] = CB_O,
+    ['3'] = CB_O, ['4'] = CB_O, ['5'] = CB_O, ['6'] = CB_O, ['7'] = CB_O, ['8'] = CB_O,
+    ['9'] = CB_O, [':'] = CB_S, [';'] = CB_O, ['<'] = CB_O, ['='] = CB_O, ['>'] = CB_O,
+    ['?'] = CB_O, ['@'] = CB_S, ['['] = CB_O, ['\\'] = CB_O, [']'] = CB_O, ['^'] = CB_O,
+    ['_'] = CB_O, ['`'] = CB_O, ['{'] = CB_O, ['|'] = CB_O, ['}'] = CB_O, ['~'] = CB_O,
+    ['A'] = CB_U, ['B'] = CB_U, ['C'] = CB_U, ['D'] = CB_U, ['E'] = CB_U, ['F'] = CB_U,
+    ['G'] = CB_U, ['H'] = CB_U, ['I'] = CB_U, ['J'] = CB_U, ['K'] = CB_U, ['L'] = CB_U,
+    ['M'] = CB_U, ['N'] = CB_U, ['O'] = CB_U, ['P'] = CB_U, ['Q'] = CB_U, ['R'] = CB_U,
+    ['S'] = CB_U, ['T'] = CB_U, ['U'] = CB_U, ['V'] = CB_U, ['W'] = CB_U, ['X'] = CB_U,
+    ['Y'] = CB_U, ['Z'] = CB_U, ['a'] = CB_L, ['b'] = CB_L, ['c'] = CB_L, ['d'] = CB_L,
+    ['e'] = CB_L, ['f'] = CB_L, ['g'] = CB_L, ['h'] = CB_L, ['i'] = CB_L, ['j'] = CB_L,
+    ['k'] = CB_L, ['l'] = CB_L, ['m'] = CB_L, ['n'] = CB_L, ['o'] = CB_L, ['p'] = CB_L,
+    ['q'] = CB_L, ['r'] = CB_L, ['s'] = CB_L, ['t'] = CB_L, ['u'] = CB_L, ['v'] = CB_L,
+    ['w'] = CB_L, ['x'] = CB_L, ['y'] = CB_L, ['z'] = CB_L,
+};
+#undef CB_L
+#undef CB_U
+#undef CB_O
+#undef CB_S
+
 static char_class
 unicode_class(int32_t cp)
 {
@@ -146,11 +183,11 @@ typedef struct tokenizer {
     int specials; /* the current chunk holds ':', '@' or non-ASCII */
 } tokenizer;
 
-static int
+static inline int
 emit(tokenizer *tz, size_t start, size_t stop, uint8_t shape, uint8_t flags)
 {
     nlpd__toks *o = tz->out;
-    if (o->n == o->cap) {
+    if (__builtin_expect(o->n == o->cap, 0)) {
         int rc = nlpd__split_grow((void **)&o->v, &o->cap, o->n + 1, sizeof(*o->v));
         if (rc != 0)
             return rc;
@@ -839,17 +876,15 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
          * word, and only a chunk with ':' or '@' can hold a URL or an
          * e-mail address. */
         size_t ce = p;
-        unsigned kinds = 0, upper = 0;
-        int specials = 0;
-        while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F) {
-            unsigned k = nlpd__ascii_class[(unsigned char)text[ce]];
-            kinds |= 1u << k;
-            upper += k == CC_UPPER;
-            specials |= text[ce] == ':' || text[ce] == '@';
+        unsigned kinds = 0;
+        uint16_t bits;
+        while (ce < to && ((bits = chunk_bits[(unsigned char)text[ce]]) & CB_IN)) {
+            kinds |= bits;
             ce++;
         }
+        int specials = (kinds & CB_SPECIAL) != 0;
         if (ce < to && (unsigned char)text[ce] >= 0x80) {
-            kinds |= 1u << CC_OTHER;
+            kinds |= CB_OTHER;
             specials = 1;
             for (;;) {
                 while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F)
@@ -863,8 +898,12 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
                 ce += n;
             }
         }
-        if ((kinds & ~((1u << CC_LOWER) | (1u << CC_UPPER))) == 0) {
+        if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER)) == 0) {
             size_t len = ce - p;
+            size_t upper = 0;
+            if (kinds & CB_UPPER)
+                for (size_t q = p; q < ce; q++)
+                    upper += (unsigned char)(text[q] - 'A') < 26;
             uint8_t shape = upper == 0                                ? NLPD_SHAPE_LOWER
                             : upper == len                            ? (len >= 2 ? NLPD_SHAPE_UPPER
                                                                                   : NLPD_SHAPE_CAPITALIZED)
