@@ -74,6 +74,11 @@ typedef struct nlpd_split_opts {
     int sentences;
 } nlpd_split_opts;
 
+/* No token is longer than this: a longer run of text without whitespace
+ * (a 1 MB "word") is cut into tokens of at most this many bytes, at code
+ * point boundaries. A sentence always holds at least one token. */
+#define NLPD_SPLIT_MAX_TOKEN_BYTES 1024
+
 #define NLPD_SPLIT_MAX_SENTENCE_TOKENS 250
 #define NLPD_SPLIT_MAX_SENTENCE_BYTES  4000
 #define NLPD_SPLIT_OPTS_INIT {NLPD_SPLIT_MAX_SENTENCE_TOKENS, NLPD_SPLIT_MAX_SENTENCE_BYTES, 1}

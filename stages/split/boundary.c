@@ -554,8 +554,11 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     if (tk == T_PERIOD && i + 1 < c->t1 && tok_is(c, i + 1, ".") &&
         (t->flags & NLPD_TOKEN_SPACE_AFTER)) {
         /* A spaced ellipsis ". . ." (maybe with the sentence's period). */
+        /* The group never outgrows the sentence length limit. */
         size_t j = i;
-        while (j + 1 < c->t1 && tok_is(c, j + 1, ".") && (c->tok[j].flags & NLPD_TOKEN_SPACE_AFTER))
+        while (j + 1 < c->t1 && tok_is(c, j + 1, ".") && (c->tok[j].flags & NLPD_TOKEN_SPACE_AFTER) &&
+               j + 2 - s <= c->o->max_sentence_tokens &&
+               c->tok[j + 1].end - c->tok[s].start <= c->o->max_sentence_bytes)
             j++;
         size_t dots = j - i + 1;
         if (dots >= 3) {

@@ -498,7 +498,7 @@ stop:
         w->percent = 1;
         return p + 1;
     }
-    if (p < tz->end && s[p] == '.' && p > start && keeps_period(tz, start, p, w)) {
+    if (p < cend && s[p] == '.' && p > start && keeps_period(tz, start, p, w)) {
         /* Not when more periods follow ("etc..." keeps its ellipsis). */
         if (!(p + 1 < tz->end && s[p + 1] == '.')) {
             *flags |= NLPD_TOKEN_ABBREV;
@@ -916,6 +916,17 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
             continue;
         }
         tz.specials = specials;
+        /* A chunk longer than a token may be is read in pieces, each cut
+         * at a code point boundary, so no token outgrows the limit. */
+        while (ce - p > NLPD_SPLIT_MAX_TOKEN_BYTES) {
+            size_t cut = p + NLPD_SPLIT_MAX_TOKEN_BYTES;
+            while (cut > p + 1 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+                cut--;
+            int rc = chunk(&tz, p, cut);
+            if (rc != 0)
+                return rc;
+            p = cut;
+        }
         int rc = chunk(&tz, p, ce);
         if (rc != 0)
             return rc;
