@@ -99,14 +99,27 @@ put_str_if(json_t *obj, const char *key, const char *value)
 static int
 add_sentences(json_t *root, nlpd_doc *doc, const Nlpd__V1__Document *pb)
 {
-    const uint32_t *st, *en;
-    size_t n = nlpd_doc_sentences(doc, &st, &en, NULL);
+    const uint32_t *st, *en, *fl;
+    size_t n = nlpd_doc_sentences(doc, &st, &en, &fl);
     if (pb->sentences == NULL)
         return 0;
     json_t *arr = json_array();
     int rc = put(root, "sentences", arr);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = append(arr, span_pair(nlpd_doc_map_span(doc, (nlpd_span){st[i], en[i]})));
+    /* The indices of sentences cut at the length limit, when there are
+     * any (a field of its own: "sentences" stays a list of pairs). */
+    json_t *cut = NULL;
+    for (size_t i = 0; rc == 0 && fl != NULL && i < n; i++) {
+        if (!(fl[i] & NLPD_SENTENCE_TRUNCATED))
+            continue;
+        if (cut == NULL) {
+            cut = json_array();
+            rc = put(root, "truncated_sentences", cut);
+        }
+        if (rc == 0)
+            rc = append(cut, json_integer((json_int_t)i));
+    }
     return rc;
 }
 
