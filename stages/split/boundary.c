@@ -99,6 +99,15 @@ is_opener(const ctx *c, size_t i)
     return tlen(c, i) <= 4 && (k == CC_OPEN || cp == '"' || cp == '\'');
 }
 
+/* One byte of ASCII punctuation that never ends a sentence (",", ";",
+ * "(", "\"", ...). */
+static inline int
+plain_punct(const char *text, const nlpd_split_token *t)
+{
+    unsigned char b = (unsigned char)text[t->start];
+    return t->end - t->start == 1 && b < 0x80 && b != '.' && b != '!' && b != '?' && b != '-';
+}
+
 /* Terminal punctuation kinds. */
 enum { T_NONE, T_PERIOD, T_EXCLAIM, T_ELLIPSIS };
 
@@ -666,28 +675,40 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
     ctx c = {m, o, text, tok, t0, t1, 0, 0};
     size_t s = t0;
     int rc;
-    begin_sentence(&c, s);
-    for (size_t i = t0; i < t1; i++) {
-        if (!o->sentences) {
+    if (!o->sentences) {
+        /* Tokens only: one "sentence" per paragraph. */
+        for (size_t i = t0; i < t1; i++) {
             if ((tok[i].flags & NLPD_TOKEN_PARAGRAPH_AFTER) || i + 1 == t1) {
                 if ((rc = add_sentence(&c, out, s, i, 0)) != 0)
                     return rc;
                 s = i + 1;
             }
-            continue;
         }
-        int over = i > s && (i - s + 1 > o->max_sentence_tokens ||
-                             tok[i].end - tok[s].start > o->max_sentence_bytes);
+        return 0;
+    }
+    begin_sentence(&c, s);
+    /* The sentence from s is over the limits at token i when i reaches
+     * lim_tok or the token ends past lim_byte. */
+    size_t lim_tok = s + o->max_sentence_tokens;
+    size_t lim_byte = (size_t)tok[s].start + o->max_sentence_bytes;
+    for (size_t i = t0; i < t1; i++) {
+        int over = i > s && (i >= lim_tok || tok[i].end > lim_byte);
         /* The common case, decided here: a word (no final period, no line
          * break after it) before a lower-case word on the same line that
          * is not a list marker ("a." would carry its period, "b)" has no
          * space after it). */
-        if (!over && i + 1 < t1 && tok[i].shape != NLPD_SHAPE_PUNCT &&
-            !(tok[i].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) &&
-            tok[i + 1].shape == NLPD_SHAPE_LOWER &&
-            !(tok[i + 1].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_CLITIC)) &&
-            (tok[i + 1].end - tok[i + 1].start > 2 || (tok[i + 1].flags & NLPD_TOKEN_SPACE_AFTER)))
-            continue;
+        if (!over && i + 1 < t1 && !(tok[i].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) &&
+            (tok[i].shape != NLPD_SHAPE_PUNCT || plain_punct(text, &tok[i]))) {
+            /* ... and a word or plain punctuation glued to the next token
+             * ("word," or ",\""): every rule needs a space or a terminal. */
+            if (!(tok[i].flags & NLPD_TOKEN_SPACE_AFTER) && !maybe_marker(&c, i + 1))
+                continue;
+            if (tok[i + 1].shape == NLPD_SHAPE_LOWER &&
+                !(tok[i + 1].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_CLITIC)) &&
+                (tok[i + 1].end - tok[i + 1].start > 2 ||
+                 (tok[i + 1].flags & NLPD_TOKEN_SPACE_AFTER)))
+                continue;
+        }
         /* The length limit: a sentence never grows past it. */
         if (over) {
             size_t k = cut_point(&c, s, i - 1);
@@ -696,6 +717,8 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
             s = k + 1;
             i = k; /* look at the tokens after the cut again */
             begin_sentence(&c, s);
+            lim_tok = s + o->max_sentence_tokens;
+            lim_byte = s < t1 ? (size_t)tok[s].start + o->max_sentence_bytes : 0;
             continue;
         }
         size_t skip = i;
@@ -714,6 +737,8 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
         s = e + 1;
         i = e;
         begin_sentence(&c, s);
+        lim_tok = s + o->max_sentence_tokens;
+        lim_byte = s < t1 ? (size_t)tok[s].start + o->max_sentence_bytes : 0;
     }
     return 0;
 }
