@@ -831,6 +831,45 @@ chunk(tokenizer *tz, size_t p, size_t cend)
     return 0;
 }
 
+/* The shape of a word of ASCII letters [p, e); `kinds` says whether it
+ * holds upper case at all. */
+static inline uint8_t
+letters_shape(const char *text, size_t p, size_t e, unsigned kinds)
+{
+    if (!(kinds & CB_UPPER))
+        return NLPD_SHAPE_LOWER;
+    size_t len = e - p, upper = 0;
+    for (size_t q = p; q < e; q++)
+        upper += (unsigned char)(text[q] - 'A') < 26;
+    if (upper == len)
+        return len >= 2 ? NLPD_SHAPE_UPPER : NLPD_SHAPE_CAPITALIZED;
+    return upper == 1 && (unsigned char)(text[p] - 'A') < 26 ? NLPD_SHAPE_CAPITALIZED
+                                                             : NLPD_SHAPE_MIXED;
+}
+
+/* The last byte of the chunk [p, ce), after letters: a mark that the
+ * general path would make a token of its own, whatever the word. */
+static inline int
+lone_punct(const tokenizer *tz, size_t p, size_t ce)
+{
+    switch (tz->s[ce - 1]) {
+    case ',':
+    case ';':
+    case ')':
+    case ']':
+    case '"':
+    case '!':
+    case '?':
+        return 1;
+    case '.':
+        /* The period stays with an abbreviation (the general path decides
+         * those); "n't" words never reach here (no apostrophe). */
+        return nlpd__model_abbrev(tz->m, tz->s + p, ce - 1 - p) == ABBR_NONE;
+    default:
+        return 0;
+    }
+}
+
 int
 nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                nlpd__toks *out)
@@ -876,15 +915,17 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
          * word, and only a chunk with ':' or '@' can hold a URL or an
          * e-mail address. */
         size_t ce = p;
-        unsigned kinds = 0;
+        unsigned kinds = 0, head = 0; /* head: the kinds before the last byte */
         uint16_t bits;
         while (ce < to && ((bits = chunk_bits[(unsigned char)text[ce]]) & CB_IN)) {
+            head = kinds;
             kinds |= bits;
             ce++;
         }
         int specials = (kinds & CB_SPECIAL) != 0;
         if (ce < to && (unsigned char)text[ce] >= 0x80) {
             kinds |= CB_OTHER;
+            head |= CB_OTHER;
             specials = 1;
             for (;;) {
                 while (ce < to && (unsigned char)text[ce] > ' ' && (unsigned char)text[ce] < 0x7F)
@@ -899,17 +940,19 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
             }
         }
         if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER)) == 0) {
-            size_t len = ce - p;
-            size_t upper = 0;
-            if (kinds & CB_UPPER)
-                for (size_t q = p; q < ce; q++)
-                    upper += (unsigned char)(text[q] - 'A') < 26;
-            uint8_t shape = upper == 0                                ? NLPD_SHAPE_LOWER
-                            : upper == len                            ? (len >= 2 ? NLPD_SHAPE_UPPER
-                                                                                  : NLPD_SHAPE_CAPITALIZED)
-                            : (upper == 1 && (unsigned char)(text[p] - 'A') < 26) ? NLPD_SHAPE_CAPITALIZED
-                                                                       : NLPD_SHAPE_MIXED;
-            int rc = emit(&tz, p, ce, shape, 0);
+            int rc = emit(&tz, p, ce, letters_shape(text, p, ce, kinds), 0);
+            if (rc != 0)
+                return rc;
+            p = ce;
+            continue;
+        }
+        /* Letters and one punctuation mark that can only stand alone:
+         * "word," "word)" "word." (when "word" is no abbreviation). */
+        if (ce - p >= 3 && ce - p <= NLPD__WORD_MAX && (head & ~(CB_IN | CB_LOWER | CB_UPPER)) == 0 &&
+            lone_punct(&tz, p, ce)) {
+            int rc = emit(&tz, p, ce - 1, letters_shape(text, p, ce - 1, head), 0);
+            if (rc == 0)
+                rc = emit(&tz, ce - 1, ce, NLPD_SHAPE_PUNCT, 0);
             if (rc != 0)
                 return rc;
             p = ce;

@@ -11,9 +11,9 @@
  *       (data/en/abbreviations.txt, or --base) is loaded first, so learned
  *       entries only add to it. The output is the same for the same input.
  *
- *   nlpd-split-train annotate [--model FILE] < docs.jsonl > annotated.jsonl
+ *   nlpd-split-train annotate [--model FILE] [--tokens] < docs.jsonl > out.jsonl
  *       Splits each document's text (no regions: paragraphs by blank lines)
- *       and writes id, text and sentences, for tools/score.py.
+ *       and writes id, text and sentences (and tokens), for tools/score.py.
  *
  * The shipped model is trained on UD English EWT (CC BY-SA 4.0) only; see
  * stages/split/data/README.md for the command.
@@ -41,7 +41,7 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: nlpd-split-train train [--base FILE] GOLD.jsonl... > model.txt\n"
-               "       nlpd-split-train annotate [--model FILE] < docs.jsonl > out.jsonl\n");
+               "       nlpd-split-train annotate [--model FILE] [--tokens] < docs.jsonl > out.jsonl\n");
 }
 
 /* --- Counting words ------------------------------------------------------------- */
@@ -184,6 +184,9 @@ each_doc(FILE *f, const char *name, doc_fn fn, void *arg)
 
 /* --- annotate ---------------------------------------------------------------------- */
 
+/* annotate --tokens: also write [start, end, shape] for each token. */
+static int want_tokens;
+
 static int
 annotate_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
 {
@@ -203,6 +206,15 @@ annotate_doc(void *arg, const char *id, const char *text, size_t len, json_t *go
     json_object_set_new(out, "id", json_string(id));
     json_object_set_new(out, "text", json_stringn(text, len));
     json_object_set_new(out, "sentences", arr);
+    if (want_tokens) {
+        const nlpd_split_token *t;
+        size_t nt = nlpd_split_tokens(sp, &t);
+        json_t *toks = json_array();
+        for (size_t i = 0; i < nt; i++)
+            json_array_append_new(toks, json_pack("[I,I,i]", (json_int_t)t[i].start,
+                                                  (json_int_t)t[i].end, (int)t[i].shape));
+        json_object_set_new(out, "tokens", toks);
+    }
     char *dump = json_dumps(out, JSON_COMPACT);
     json_decref(out);
     if (dump == NULL)
@@ -229,6 +241,8 @@ cmd_annotate(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model = argv[++i];
+        } else if (strcmp(argv[i], "--tokens") == 0) {
+            want_tokens = 1;
         } else {
             usage(stderr);
             return 2;
