@@ -617,6 +617,7 @@ second_pass(trainer *t, const char *base, int nfiles, char **files)
                 pos += p.ex.v[i].label;
             printf("# Learned by nlpd-split-train from %ld documents, %ld sentences;\n"
                    "# the gap classifier from %zu gaps (%zu sentence ends).\n"
+                   "# Licence: CC BY-SA 4.0, as its training data (UD English EWT).\n"
                    "# Do not edit: regenerate (stages/split/data/README.md).\n",
                    t->docs, t->sentences, p.ex.n, pos);
             printf("[meta]\nlang en\nversion ewt-%ld-%zu\nbias %.3f\nthreshold 0\n", t->sentences,
