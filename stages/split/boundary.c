@@ -566,12 +566,15 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
         /* The group never outgrows the sentence length limit. */
         size_t j = i;
         while (j + 1 < c->t1 && tok_is(c, j + 1, ".") && (c->tok[j].flags & NLPD_TOKEN_SPACE_AFTER) &&
+               !(c->tok[j].flags & NLPD_TOKEN_PARAGRAPH_AFTER) &&
                j + 2 - s <= c->o->max_sentence_tokens &&
                c->tok[j + 1].end - c->tok[s].start <= c->o->max_sentence_bytes)
             j++;
         size_t dots = j - i + 1;
         if (dots >= 3) {
             int glued = attached(c, i) && !is_closer(c, i - 1) ? is_word(c, i - 1) : 0;
+            if (c->tok[j].flags & NLPD_TOKEN_PARAGRAPH_AFTER)
+                return j; /* the group ends the paragraph */
             size_t w = next_word(c, after_closers(c, j, &last));
             int nk = next_kind(c, w);
             *skip_to = j;
