@@ -62,9 +62,10 @@ enum {
     CB_UPPER = 1u << 2,
     CB_SPECIAL = 1u << 3,
     CB_OTHER = 1u << 4,
+    CB_LETTER = 1u << 5,
 };
-#define CB_L (CB_IN | CB_LOWER)
-#define CB_U (CB_IN | CB_UPPER)
+#define CB_L (CB_IN | CB_LOWER | CB_LETTER)
+#define CB_U (CB_IN | CB_UPPER | CB_LETTER)
 #define CB_O (CB_IN | CB_OTHER)
 #define CB_S (CB_IN | CB_OTHER | CB_SPECIAL)
 static const uint16_t chunk_bits[256] = {
@@ -831,6 +832,26 @@ chunk(tokenizer *tz, size_t p, size_t cend)
     return 0;
 }
 
+/* Scans the ASCII chunk from p: returns where it stops (whitespace,
+ * control, DEL, a byte from 0x80, or `to`), the CB_* kinds of its bytes and
+ * the position of its first byte that is no letter (`to` when none). (Eight
+ * bytes at a time was measured slower: chunks are short.) */
+static inline size_t
+scan_ascii(const char *text, size_t p, size_t to, unsigned *kinds, size_t *first_other)
+{
+    unsigned k = 0;
+    size_t q = p;
+    uint16_t bits;
+    while (q < to && ((bits = chunk_bits[(unsigned char)text[q]]) & CB_LETTER))
+        k |= bits, q++;
+    size_t fo = q < to ? q : to;
+    while (q < to && ((bits = chunk_bits[(unsigned char)text[q]]) & CB_IN))
+        k |= bits, q++;
+    *kinds = k;
+    *first_other = fo;
+    return q;
+}
+
 /* The shape of a word of ASCII letters [p, e); `kinds` says whether it
  * holds upper case at all. */
 static inline uint8_t
@@ -877,51 +898,54 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
     tokenizer tz = {m, text, to, out, 0};
     size_t p = from;
     while (p < to) {
-        /* Whitespace: ASCII fast path, then anything of class CC_SPACE. */
-        size_t newlines = 0;
-        size_t ws = p;
-        for (;;) {
-            while (p < to && (unsigned char)text[p] <= ' ') {
-                newlines += text[p] == '\n';
-                p++;
-            }
-            if (p < to && (unsigned char)text[p] >= 0x80) {
-                int32_t cp;
-                size_t n;
-                if (char_at(text, p, to, &cp, &n) == CC_SPACE) {
-                    newlines += cp == 0x2029 ? 2 : cp == 0x2028;
-                    p += n;
+        /* Whitespace. One space between two chunks is the common case. */
+        if (p + 1 < to && text[p] == ' ' && (unsigned char)(text[p + 1] - 0x21) < 0x5E) {
+            if (out->n > 0 && out->v[out->n - 1].end == p)
+                out->v[out->n - 1].flags |= NLPD_TOKEN_SPACE_AFTER;
+            p++;
+        } else {
+            size_t newlines = 0;
+            size_t ws = p;
+            for (;;) {
+                while (p < to && (unsigned char)text[p] <= ' ') {
+                    newlines += text[p] == '\n';
+                    p++;
+                }
+                if (p < to && (unsigned char)text[p] >= 0x80) {
+                    int32_t cp;
+                    size_t n;
+                    if (char_at(text, p, to, &cp, &n) == CC_SPACE) {
+                        newlines += cp == 0x2029 ? 2 : cp == 0x2028;
+                        p += n;
+                        continue;
+                    }
+                }
+                if (p < to && text[p] == 0x7F) {
+                    p++;
                     continue;
                 }
+                break;
             }
-            if (p < to && text[p] == 0x7F) {
-                p++;
-                continue;
+            if (p > ws && out->n > 0 && out->v[out->n - 1].end == ws) {
+                nlpd_split_token *t = &out->v[out->n - 1];
+                t->flags |= NLPD_TOKEN_SPACE_AFTER;
+                if (newlines > 0)
+                    t->flags |= NLPD_TOKEN_NEWLINE_AFTER;
+                if (newlines > 1)
+                    t->flags |= NLPD_TOKEN_PARAGRAPH_AFTER;
             }
-            break;
+            if (p >= to)
+                break;
         }
-        if (p > ws && out->n > 0 && out->v[out->n - 1].end == ws) {
-            nlpd_split_token *t = &out->v[out->n - 1];
-            t->flags |= NLPD_TOKEN_SPACE_AFTER;
-            if (newlines > 0)
-                t->flags |= NLPD_TOKEN_NEWLINE_AFTER;
-            if (newlines > 1)
-                t->flags |= NLPD_TOKEN_PARAGRAPH_AFTER;
-        }
-        if (p >= to)
-            break;
         /* The chunk: up to the next whitespace. On the way, note what
          * decides the common case: a chunk of ASCII letters alone is one
          * word, and only a chunk with ':' or '@' can hold a URL or an
          * e-mail address. */
-        size_t ce = p;
-        unsigned kinds = 0, head = 0; /* head: the kinds before the last byte */
-        uint16_t bits;
-        while (ce < to && ((bits = chunk_bits[(unsigned char)text[ce]]) & CB_IN)) {
-            head = kinds;
-            kinds |= bits;
-            ce++;
-        }
+        size_t first_other;
+        unsigned kinds;
+        size_t ce = scan_ascii(text, p, to, &kinds, &first_other);
+        unsigned head = first_other + 1 >= ce ? (kinds & (CB_IN | CB_LOWER | CB_UPPER)) : CB_OTHER;
+        kinds &= ~(unsigned)CB_LETTER;
         int specials = (kinds & CB_SPECIAL) != 0;
         if (ce < to && (unsigned char)text[ce] >= 0x80) {
             kinds |= CB_OTHER;
@@ -939,7 +963,7 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
                 ce += n;
             }
         }
-        if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER)) == 0) {
+        if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER | CB_LETTER)) == 0) {
             int rc = emit(&tz, p, ce, letters_shape(text, p, ce, kinds), 0);
             if (rc != 0)
                 return rc;

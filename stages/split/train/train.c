@@ -211,8 +211,9 @@ annotate_doc(void *arg, const char *id, const char *text, size_t len, json_t *go
         size_t nt = nlpd_split_tokens(sp, &t);
         json_t *toks = json_array();
         for (size_t i = 0; i < nt; i++)
-            json_array_append_new(toks, json_pack("[I,I,i]", (json_int_t)t[i].start,
-                                                  (json_int_t)t[i].end, (int)t[i].shape));
+            json_array_append_new(toks, json_pack("[I,I,i,i]", (json_int_t)t[i].start,
+                                                  (json_int_t)t[i].end, (int)t[i].shape,
+                                                  (int)t[i].flags));
         json_object_set_new(out, "tokens", toks);
     }
     char *dump = json_dumps(out, JSON_COMPACT);
