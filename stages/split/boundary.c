@@ -381,8 +381,9 @@ next_kind(const ctx *c, size_t j)
 /* A plain period (token i) before a lower-case word w: informal text
  * starts sentences in lower case ("... tonight. i think"), while a period
  * after a short word may be an abbreviation the model does not know
- * ("approx. two"). The sentence ends when the word before the period is a
- * plain word of three letters or more and the next word is a word. */
+ * ("approx. two", "the cttee. on Friday"). The sentence ends when the word
+ * before the period is a plain word of three letters or more and the next
+ * word does not look like the sentence going on. */
 static int
 lower_start(const ctx *c, size_t s, size_t i, size_t w)
 {
@@ -395,7 +396,25 @@ lower_start(const ctx *c, size_t s, size_t i, size_t w)
     if (tlen(c, i - 1) < 3 || (p->flags & NLPD_TOKEN_CLITIC))
         return 0;
     const nlpd_split_token *n = &c->tok[w];
-    return n->shape == NLPD_SHAPE_LOWER && !(n->flags & NLPD_TOKEN_CLITIC);
+    if (n->shape != NLPD_SHAPE_LOWER || (n->flags & NLPD_TOKEN_CLITIC))
+        return 0;
+    /* A word the model learned to start sentences in lower case ("i",
+     * "the", "we") ends the sentence; so does any other word but those that
+     * go on after an abbreviation the model does not know ("the cttee. on
+     * Friday", "Smith et al. in 2004"). */
+    int32_t v;
+    if (nlpd__wordtab_get(&c->m->lower_starters, ttext(c, w), tlen(c, w), &v))
+        return v >= STARTER_MIN;
+    static const char *const goes_on[] = {"of",   "on",   "in",  "at",   "by",  "for", "to",
+                                          "from", "with", "into", "onto", "per", "via", "than",
+                                          "and",  "or",   "nor", "vs",   "de",  "del", "der",
+                                          "van",  "von",  "la",  "le",   "du",  "da",  "di"};
+    size_t wl = tlen(c, w);
+    const char *wt = ttext(c, w);
+    for (size_t k = 0; k < sizeof(goes_on) / sizeof(goes_on[0]); k++)
+        if (strlen(goes_on[k]) == wl && memcmp(goes_on[k], wt, wl) == 0)
+            return 0;
+    return 1;
 }
 
 /* After an abbreviation's period (token i): does a sentence end? */
@@ -419,6 +438,9 @@ abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
          * sentence ("you and I. Did"). */
         if (i > s && first_class(c, i - 1, NULL) == CC_UPPER)
             return 0;
+        /* After a number it is a unit ("40 C. Residents"). */
+        if (i > s && c->tok[i - 1].shape == NLPD_SHAPE_NUMBER)
+            return 1;
         return st >= STARTER_MIN;
     }
     abbrev_class k = nlpd__model_abbrev(c->m, p, n);
@@ -454,7 +476,7 @@ soft_boundary(const ctx *c, size_t s, size_t i)
         return 0;
     int32_t cp;
     if (first_class(c, i, &cp) == CC_DASH && tlen(c, i) <= 3 && !attached(c, i))
-        return starter(c, w) >= STARTER_MIN && words_between(c, s, i) >= 2;
+        return starter(c, w) >= STARTER_MIN && words_between(c, s, i) >= 3;
     if (is_ampm(c, i) && c->tok[i - 1].shape == NLPD_SHAPE_ALNUM &&
         memchr(ttext(c, i - 1), ':', tlen(c, i - 1)) != NULL)
         return !time_continuation(c, w);
@@ -517,6 +539,19 @@ nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g)
     return z;
 }
 
+/* Is the sentence so far a news dateline ending in a dash ("WASHINGTON
+ * (CNN) --", "LONDON, June 4 -")? Its first sentence goes on after it. */
+static int
+dateline(const ctx *c, size_t s, size_t i)
+{
+    if (first_class(c, i, NULL) != CC_DASH || i - s > 8)
+        return 0;
+    for (size_t k = s; k < i; k++)
+        if (c->tok[k].shape == NLPD_SHAPE_LOWER)
+            return 0;
+    return 1;
+}
+
 /* Decides whether a sentence ends at or just after token i (s is the
  * sentence's first token). Returns the index of its last token, or
  * SIZE_MAX when the sentence goes on; *skip_to may move the scan forward
@@ -547,15 +582,23 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
         if (soft_boundary(c, s, i))
             return i;
         nlpd__gap g;
-        if (c->m->has_gap && nlpd__gap_candidate(c->s, c->tok, c->t0, c->t1, s, i, &g) &&
-            nlpd__gap_score(c->m, &g) > c->m->threshold && !only_marker(c, s, i))
+        if (c->m->has_gap && !(i == s && t->shape == NLPD_SHAPE_PUNCT) &&
+            nlpd__gap_candidate(c->s, c->tok, c->t0, c->t1, s, i, &g) &&
+            nlpd__gap_score(c->m, &g) > c->m->threshold && !only_marker(c, s, i) &&
+            !dateline(c, s, i))
             return i;
         if (t->flags & NLPD_TOKEN_NEWLINE_AFTER) {
-            /* A short line, or a line before a list item, ends at its break. */
+            /* A line before a list item ends at its break; so does a short
+             * line before one that starts with a capital or a digit (a
+             * hard-wrapped paragraph goes on in lower case). */
+            if (marker)
+                return i;
             size_t ls = i;
-            while (ls > s && !(c->tok[ls - 1].flags & NLPD_TOKEN_NEWLINE_AFTER))
+            while (ls > c->t0 && !(c->tok[ls - 1].flags & NLPD_TOKEN_NEWLINE_AFTER) &&
+                   c->tok[i].end - c->tok[ls].start <= SHORT_LINE)
                 ls--;
-            if (c->tok[i].end - c->tok[ls].start <= SHORT_LINE || marker)
+            int nk = next_kind(c, next_word(c, i + 1));
+            if (c->tok[i].end - c->tok[ls].start <= SHORT_LINE && (nk == 'u' || nk == 'd'))
                 return i;
         }
         return SIZE_MAX;
@@ -600,9 +643,11 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     case T_EXCLAIM:
         /* "Yahoo! in" goes on; a question mark after a word ends a question
          * even when informal text goes on in lower case ("up? where"). */
+        /* ... but not after a quotation: "'Who is next?' is the question",
+         * "\"Why now?\" the senator asked". */
         if (nk == 'l')
             return memchr(ttext(c, i), '?', tlen(c, i)) != NULL && i > s && is_word(c, i - 1) &&
-                           c->tok[w].shape == NLPD_SHAPE_LOWER
+                           last == i && c->tok[w].shape == NLPD_SHAPE_LOWER
                        ? last
                        : SIZE_MAX;
         return last;

@@ -224,7 +224,7 @@ nlpd__model_starter(const nlpd_split_model *m, const char *w, size_t n)
 
 /* --- Parsing ------------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_META, SEC_ABBREV, SEC_STARTERS, SEC_WEIGHTS };
+enum section { SEC_NONE, SEC_META, SEC_ABBREV, SEC_STARTERS, SEC_LOWER, SEC_WEIGHTS };
 
 typedef struct parser {
     nlpd_split_model *m;
@@ -380,6 +380,7 @@ parse_line(parser *ps, const char *s, size_t n)
         } secs[] = {{"[meta]", SEC_META},
                     {"[abbreviations]", SEC_ABBREV},
                     {"[starters]", SEC_STARTERS},
+                    {"[lower-starters]", SEC_LOWER},
                     {"[weights]", SEC_WEIGHTS}};
         for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
             if (strlen(secs[i].name) == n && memcmp(secs[i].name, s, n) == 0) {
@@ -435,12 +436,14 @@ parse_line(parser *ps, const char *s, size_t n)
         return nlpd__wordtab_put(&ps->m->abbrevs, f[0], len, (int32_t)c);
     }
     case SEC_STARTERS:
+    case SEC_LOWER:
         if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || v < 0 || v > 1)
             return bad_line(ps, "a starter needs a word and a share between 0 and 1");
         if (fl[0] > NLPD__WORD_MAX)
             return 0; /* never looked up */
         ps->n_starters++;
-        return nlpd__wordtab_put(&ps->m->starters, f[0], fl[0], (int32_t)lround(v * 1000.0));
+        return nlpd__wordtab_put(ps->sec == SEC_LOWER ? &ps->m->lower_starters : &ps->m->starters,
+                                 f[0], fl[0], (int32_t)lround(v * 1000.0));
     case SEC_WEIGHTS:
         if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
             return bad_line(ps, "a weight needs a feature and a number");
@@ -613,6 +616,7 @@ nlpd_split_model_free(nlpd_split_model **self_p)
     nlpd_split_model *m = *self_p;
     nlpd__wordtab_release(&m->abbrevs);
     nlpd__wordtab_release(&m->starters);
+    nlpd__wordtab_release(&m->lower_starters);
     nlpd_free(m->weights.slots);
     nlpd_free(m);
     *self_p = NULL;

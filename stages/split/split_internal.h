@@ -81,6 +81,7 @@ int32_t nlpd__feattab_get(const nlpd__feattab *t, uint64_t h);
 struct nlpd_split_model {
     nlpd__wordtab abbrevs;  /* value: abbrev_class */
     nlpd__wordtab starters; /* value: how often the word starts a sentence, 0..1000 */
+    nlpd__wordtab lower_starters; /* lower case after a period: how often a start, 0..1000 */
     nlpd__feattab weights;  /* word features: weight * 1000 (gap classifier) */
     /* The gap classifier (a logistic model, weights * 1000): it decides the
      * gaps before a capitalized word or a number that no punctuation

@@ -615,21 +615,23 @@ email_at(const char *s, size_t p, size_t cend)
     if (q == p || q >= cend || s[q] != '@' || s[p] == '.')
         return p;
     size_t d = ++q;
-    size_t last_dot = 0;
-    while (q < cend && q - d <= EMAIL_DOMAIN_MAX && domain_char((unsigned char)s[q])) {
-        if (s[q] == '.')
-            last_dot = q;
+    while (q < cend && q - d <= EMAIL_DOMAIN_MAX && domain_char((unsigned char)s[q]))
         q++;
-    }
+    /* A sentence's period or a dash after the address is not part of it. */
     while (q > d && (s[q - 1] == '.' || s[q - 1] == '-'))
         q--;
-    if (last_dot <= d || last_dot + 2 >= q + 0 || last_dot >= q)
-        return p;
+    size_t last_dot = q;
+    while (last_dot > d && s[last_dot - 1] != '.')
+        last_dot--;
+    if (last_dot <= d + 1)
+        return p; /* no dot in the domain, or nothing before it */
     /* the top-level domain: two letters or more */
-    for (size_t i = last_dot + 1; i < q; i++)
+    if (q - last_dot < 2)
+        return p;
+    for (size_t i = last_dot; i < q; i++)
         if (!(((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')))
             return p;
-    return q - last_dot - 1 >= 2 ? q : p;
+    return q;
 }
 
 /* "@name" or "#tag": the sigil then word characters. Returns its end or p. */

@@ -32,6 +32,9 @@
 
 /* Starters: a word needs this many sentence-initial uses to be listed. */
 #define MIN_STARTS 3
+/* Lower-case starters: a word needs this many sentence starts after a
+ * period. */
+#define MIN_LOWER_STARTS 2
 /* Abbreviations: this many uses of "word." and at most this share of them
  * ending a sentence. */
 #define MIN_ABBREV_USES 3
@@ -52,6 +55,8 @@ typedef struct count {
     long inside;   /* capitalized elsewhere */
     long abbr_in;  /* "word." with the sentence going on */
     long abbr_end; /* "word." ending a sentence */
+    long low_start; /* lower case after "word. ", starting a sentence */
+    long low_in;    /* the same, going on */
 } count;
 
 typedef struct counts {
@@ -358,6 +363,22 @@ train_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
                     c->abbr_in++;
             }
         }
+        /* "word. w" with w in lower case: does w start a sentence? */
+        if (i >= 1 && i + 1 < n && tok[i].end - tok[i].start == 1 && text[tok[i].start] == '.' &&
+            tok[i - 1].end == tok[i].start && tok[i - 1].end - tok[i - 1].start >= 3 &&
+            (tok[i].flags & NLPD_TOKEN_SPACE_AFTER) && tok[i + 1].shape == NLPD_SHAPE_LOWER &&
+            !(tok[i + 1].flags & NLPD_TOKEN_CLITIC)) {
+            size_t l = lower_word(text + tok[i + 1].start, tok[i + 1].end - tok[i + 1].start, buf);
+            if (l > 0) {
+                count *c = counts_get(&t->words, buf, l);
+                if (c == NULL)
+                    return 1;
+                if (t->is_end[tok[i].end])
+                    c->low_start++;
+                else
+                    c->low_in++;
+            }
+        }
         if (tok[i].shape != NLPD_SHAPE_PUNCT)
             sentence_start = 0;
     }
@@ -585,6 +606,13 @@ second_pass(trainer *t, const char *base, int nfiles, char **files)
         const count *c = &t->words.v[i];
         if (c->starts >= MIN_STARTS)
             fprintf(mf, "%s %.3f\n", c->word, (double)c->starts / (double)(c->starts + c->inside));
+    }
+    fprintf(mf, "[lower-starters]\n");
+    for (size_t i = 0; i < t->words.n; i++) {
+        const count *c = &t->words.v[i];
+        if (c->low_start >= MIN_LOWER_STARTS)
+            fprintf(mf, "%s %.3f\n", c->word,
+                    (double)c->low_start / (double)(c->low_start + c->low_in));
     }
     fclose(mf);
 
