@@ -1416,16 +1416,25 @@ test_split_runs_in_linear_time_on_pathological_input(void **state)
             memcpy(text, "https://", 8); /* one URL of 2 MB */
         /* Sizes growing fourfold: a linear run takes about four times as
          * long as the one before, a quadratic one sixteen times. A step
-         * that takes more than eight times as long is superlinear, and
-         * stops the ladder before it hangs. */
+         * that takes more than eight times as long (the best of three
+         * tries, against the noise of a loaded machine) is superlinear,
+         * and stops the ladder before it hangs. */
         double prev = 0;
         for (size_t size = 32768; size <= max; size *= 4) {
             size_t len = size - size % ul;
-            double t0 = now_s();
-            int rc = nlpd_split_run(f->sp, text, len, NULL, 0);
-            double dt = now_s() - t0;
-            if (rc != 0)
-                fail_msg("run of %zu bytes of \"%s\" failed: %s", len, units[u], nlpd_err_name(rc));
+            double dt = 0;
+            for (int attempt = 0; attempt < 3; attempt++) {
+                double t0 = now_s();
+                int rc = nlpd_split_run(f->sp, text, len, NULL, 0);
+                double d = now_s() - t0;
+                if (rc != 0) {
+                    fail_msg("run of %zu bytes of \"%s\" failed: %s", len, units[u],
+                             nlpd_err_name(rc));
+                }
+                dt = attempt == 0 || d < dt ? d : dt;
+                if (!(dt > 0.5 && dt > 8.0 * prev))
+                    break;
+            }
             if (dt > 0.5 && dt > 8.0 * prev) {
                 fail_msg("superlinear: %zu bytes of \"%s\" took %.2f s, a quarter as many %.3f s",
                          len, units[u], dt, prev);
