@@ -33,7 +33,10 @@
  *          (the run must fail with NLPD_ENOMEM, hold no results, and then
  *          recover); 3: tokens only and the failing allocator
  *
- * and the rest is the text. Any other input is all text, default options.
+ * and the rest is the text. A first byte 0xF5, 0xF6 or 0xF7 (never in
+ * UTF-8 either) asks for the rest repeated to 64 kB, 256 kB or 1 MB of
+ * text, default options: with -timeout, time that is not linear in the
+ * length of the text shows. Any other input is all text, default options.
  * To keep fuzzing past a known bug, name its checks in SPLIT_FUZZ_SKIP
  * (limits, space, flags, paragraph, reuse; e.g. SPLIT_FUZZ_SKIP=limits).
  *
@@ -137,6 +140,7 @@ typedef struct input {
     long fail_at;    /* 0: no failing allocator */
     nlpd_region regions[MAX_REGIONS];
     size_t n_regions;
+    char *repeated; /* owned: the text of a repeat input */
 } input;
 
 static uint8_t
@@ -168,6 +172,20 @@ parse_input(input *in, const uint8_t *data, size_t size)
     nlpd_split_opts defaults = NLPD_SPLIT_OPTS_INIT;
     in->opts = defaults;
     in->default_opts = 1;
+    if (size >= 2 && data[0] >= 0xF5 && data[0] <= 0xF7) {
+        /* The rest repeated to 64 kB, 256 kB or 1 MB: time that grows
+         * faster than the text shows up as a libFuzzer timeout. */
+        size_t want = (size_t)65536 << (2 * (data[0] - 0xF5)), n = size - 1;
+        size_t len = (want + n - 1) / n * n;
+        in->repeated = malloc(len);
+        if (in->repeated == NULL)
+            abort();
+        for (size_t p = 0; p < len; p += n)
+            memcpy(in->repeated + p, data + 1, n);
+        in->text = in->repeated;
+        in->len = len;
+        return;
+    }
     if (size == 0 || data[0] < 0xF8) {
         in->text = (const char *)data;
         in->len = size;
@@ -575,6 +593,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(rc == NLPD_EINVAL, "invalid regions: the run returned %s, not NLPD_EINVAL",
               nlpd_err_name(rc));
         nlpd_split_free(&sp);
+        free(in.repeated);
         return 0;
     }
     CHECK(rc == 0, "nlpd_split_run: %s", nlpd_err_name(rc));
@@ -612,5 +631,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in.fail_at > 0)
         check_out_of_memory(&in, &want);
     result_free(&want);
+    free(in.repeated);
     return 0;
 }
