@@ -41,10 +41,11 @@
  * (limits, space, flags, paragraph, reuse; e.g. SPLIT_FUZZ_SKIP=limits).
  *
  * What is checked on every successful run:
- *  - tokens are non-empty, in order, do not overlap, lie within the text,
- *    start and end on code point boundaries (invalid bytes are one code
- *    point each), neither start nor end with white space, lie inside one
- *    text region (never in a separator or source line); SPACE_AFTER means
+ *  - tokens are non-empty, at most NLPD_SPLIT_MAX_TOKEN_BYTES long, in
+ *    order, do not overlap, lie within the text, start and end on code
+ *    point boundaries (invalid bytes are one code point each), neither
+ *    start nor end with white space, lie inside one text region (never in
+ *    a separator or source line); SPACE_AFTER means
  *    white space (or a control or format character) follows, NEWLINE_AFTER
  *    and PARAGRAPH_AFTER that a line break is in it, ABBREV that the token
  *    ends in '.';
@@ -375,6 +376,10 @@ check_tokens(const input *in, const uint8_t *unit, const nlpd_split_token *tok, 
               "token %zu [%u, %u) overlaps or precedes the one before (end %u)", i, t->start,
               t->end, prev_end);
         prev_end = t->end;
+#ifdef NLPD_SPLIT_MAX_TOKEN_BYTES
+        CHECK(t->end - t->start <= NLPD_SPLIT_MAX_TOKEN_BYTES,
+              "token %zu [%u, %u) is longer than NLPD_SPLIT_MAX_TOKEN_BYTES", i, t->start, t->end);
+#endif
         CHECK(unit[t->start] && unit[t->end], "token %zu [%u, %u) splits a code point", i, t->start,
               t->end);
         utf8proc_int32_t first = cp_at(text, len, t->start);
