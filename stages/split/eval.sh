@@ -182,7 +182,7 @@ below=0
 for s in "${sets[@]}"; do
   name=${s%%|*}
   gold=${s#*|}
-  out=$tmp/$(basename "$gold" .jsonl).out.jsonl
+  out=$tmp/${name// /-}.out.jsonl
   status=0
   "${ctl[@]}" --timeout 120 annotate --minimal --quiet <"$gold" >"$out" 2>"$out.err" || status=$?
   if [ "$status" -gt 1 ]; then
