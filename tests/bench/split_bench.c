@@ -40,6 +40,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,7 +329,7 @@ typedef struct corpus {
     source src[MAX_SOURCES];
     int n_src;
     size_t max_doc;
-    char where[512]; /* what it was read from, for the report */
+    char where[PATH_MAX + 64]; /* what it was read from, for the report */
 } corpus;
 
 static int
@@ -508,7 +509,11 @@ corpus_load(corpus *c, const opts *o)
             snprintf(pat, sizeof(pat), "%s/../shared/data/*/%s.jsonl", src, splits[k]);
             rc = corpus_load_glob(c, pat, &found);
         }
-        snprintf(c->where, sizeof(c->where), "%s/../shared/data/*/{train,dev}.jsonl", src);
+        char data[PATH_MAX];
+        snprintf(pat, sizeof(pat), "%s/../shared/data", src);
+        if (realpath(pat, data) == NULL)
+            snprintf(data, sizeof(data), "%s", pat);
+        snprintf(c->where, sizeof(c->where), "%s/*/{train,dev}.jsonl", data);
         if (rc == 0 && c->n == 0) {
             snprintf(pat, sizeof(pat), "%s/tests/fixtures/ingest/feed-article.txt", src);
             rc = corpus_load_glob(c, pat, &found);
