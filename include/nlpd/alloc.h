@@ -37,6 +37,12 @@ NLPD_EXPORT char *nlpd_strdup(const char *s);
 /* Returns a NUL-terminated copy of `len` bytes of `s`; release with nlpd_free(). */
 NLPD_EXPORT char *nlpd_strndup(const char *s, size_t len);
 
+/* Grows the array *p of *cap elements of `elem` bytes to hold at least
+ * `need` elements, doubling (from 16), so that appending one at a time
+ * costs amortized constant time. Returns 0, or NLPD_ENOMEM with *p and
+ * *cap unchanged. */
+NLPD_EXPORT int nlpd_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 #ifdef __cplusplus
 }
 #endif

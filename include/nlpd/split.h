@@ -40,7 +40,7 @@ typedef struct nlpd_split nlpd_split;
 
 /* Token flags (nlpd_split_token.flags bits). */
 enum {
-    NLPD_TOKEN_SPACE_AFTER = 1u << 0, /* whitespace follows the token */
+    NLPD_TOKEN_SPACE_AFTER = 1u << 0, /* whitespace (or a control or format character) follows */
     NLPD_TOKEN_ABBREV = 1u << 1,      /* ends in an abbreviation's period ("Dr.", "U.S.") */
     NLPD_TOKEN_CLITIC = 1u << 2,      /* a clitic split off a word ("'s", "n't") */
     NLPD_TOKEN_NEWLINE_AFTER = 1u << 3, /* a line break follows the token */
@@ -70,7 +70,8 @@ typedef struct nlpd_split_opts {
     uint32_t max_sentence_tokens;
     /* The same in bytes of text. */
     uint32_t max_sentence_bytes;
-    /* 0: tokens only, every text region one "sentence" per paragraph. */
+    /* 0: tokens only, every paragraph of a text region one "sentence"
+     * (the length limits do not apply then). */
     int sentences;
 } nlpd_split_opts;
 

@@ -17,6 +17,7 @@
 #include <libxml/tree.h>
 
 #include "ingest_internal.h"
+#include "nlpd/alloc.h"
 #include "nlpd/error.h"
 
 void nlpd__ingest_html_init(void);
@@ -216,7 +217,7 @@ static int
 add_heading(html_walk *w)
 {
     nlpd_ingest *self = w->self;
-    int rc = nlpd__grow((void **)&self->headings, &self->headings_cap, self->n_headings + 1,
+    int rc = nlpd_grow((void **)&self->headings, &self->headings_cap, self->n_headings + 1,
                         sizeof(*self->headings));
     if (rc != 0)
         return rc;

@@ -22,25 +22,6 @@
 void nlpd__ingest_html_init(void);
 
 int
-nlpd__grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem)
-            return NLPD_ENOMEM;
-        n *= 2;
-    }
-    void *q = nlpd_realloc(*p, n * elem);
-    if (q == NULL)
-        return NLPD_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
-int
 nlpd__ibuf_reserve(nlpd__ibuf *b, size_t extra)
 {
     if (extra >= SIZE_MAX - b->len - 1)
@@ -147,7 +128,7 @@ nlpd__ingest_add_region(nlpd_ingest *self, uint32_t kind, size_t start, size_t e
         last->kind = NLPD_REGION_BODY; /* running text, whatever it was */
         return 0;
     }
-    int rc = nlpd__grow((void **)&self->regions, &self->regions_cap, self->n_regions + 1,
+    int rc = nlpd_grow((void **)&self->regions, &self->regions_cap, self->n_regions + 1,
                         sizeof(*self->regions));
     if (rc != 0)
         return rc;

@@ -37,11 +37,6 @@ int nlpd__ibuf_terminate(nlpd__ibuf *b);
 
 void nlpd__ibuf_release(nlpd__ibuf *b);
 
-/* Grows the array *p of *cap elements of `elem` bytes to hold at least
- * `need` elements (doubling). Returns 0 or NLPD_ENOMEM; *p is kept on
- * failure. */
-int nlpd__grow(void **p, size_t *cap, size_t need, size_t elem);
-
 /* Decodes the code point at s[0..n) (n >= 1) by the "maximal subpart"
  * rule. Returns its length and sets *cp, or returns the length of the
  * maximal invalid subpart (>= 1) and sets *cp to -1. */

@@ -271,7 +271,7 @@ canonical_order(nlpd__nfc_scratch *sc, size_t n)
         while (j < n && utf8proc_get_property(sc->dec[j])->combining_class != 0)
             j++;
         if (j - i > 32) {
-            int rc = nlpd__grow((void **)&sc->tmp, &sc->tmp_cap, j - i, sizeof(*sc->tmp));
+            int rc = nlpd_grow((void **)&sc->tmp, &sc->tmp_cap, j - i, sizeof(*sc->tmp));
             if (rc != 0)
                 return rc;
         }
@@ -328,7 +328,7 @@ nfc_unit(nz_state *st, size_t start, size_t end)
         int32_t cp;
         size_t len = nlpd__utf8_decode(st->s + pos, end - pos, &cp);
         assert(cp >= 0);
-        int grc = nlpd__grow((void **)&sc->cps, &sc->cps_cap, k + 1, sizeof(*sc->cps));
+        int grc = nlpd_grow((void **)&sc->cps, &sc->cps_cap, k + 1, sizeof(*sc->cps));
         if (grc != 0)
             return grc;
         int del = cp >= 0x80 && classify(cp, utf8proc_get_property(cp)) == KIND_DELETE;
@@ -345,7 +345,7 @@ nfc_unit(nz_state *st, size_t start, size_t end)
 
     /* Canonical decomposition of the kept code points: at most four each,
      * so one grow usually suffices; the loop below copes with more. */
-    int rc = nlpd__grow((void **)&sc->dec, &sc->dec_cap, 4 * k + 4, sizeof(*sc->dec));
+    int rc = nlpd_grow((void **)&sc->dec, &sc->dec_cap, 4 * k + 4, sizeof(*sc->dec));
     if (rc != 0)
         return rc;
     size_t nd = 0;
@@ -362,7 +362,7 @@ nfc_unit(nz_state *st, size_t start, size_t end)
                 nd += (size_t)r;
                 break;
             }
-            rc = nlpd__grow((void **)&sc->dec, &sc->dec_cap, nd + (size_t)r + 16, sizeof(*sc->dec));
+            rc = nlpd_grow((void **)&sc->dec, &sc->dec_cap, nd + (size_t)r + 16, sizeof(*sc->dec));
             if (rc != 0)
                 return rc;
         }

@@ -1,4 +1,5 @@
 /* stages/runtime/alloc.c — the swappable allocator (libuv's uv_replace_allocator). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,25 @@ char *
 nlpd_strdup(const char *s)
 {
     return nlpd_strndup(s, strlen(s));
+}
+
+int
+nlpd_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    if (elem == 0)
+        return NLPD_EINVAL;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return NLPD_ENOMEM;
+        n *= 2;
+    }
+    void *q = nlpd_realloc(*p, n * elem);
+    if (q == NULL)
+        return NLPD_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nlpd/error.h"
+#include "nlpd/alloc.h"
 #include "split_internal.h"
 
 /* A sentence ending in an abbreviation holds at least this many words. */
@@ -674,7 +675,7 @@ static int
 add_sentence(ctx *c, nlpd__sents *out, size_t a, size_t b, uint32_t flags)
 {
     if (out->n == out->cap) {
-        int rc = nlpd__split_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+        int rc = nlpd_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
         if (rc != 0)
             return rc;
     }

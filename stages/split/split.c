@@ -15,25 +15,6 @@ struct nlpd_split {
 };
 
 int
-nlpd__split_grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem)
-            return NLPD_ENOMEM;
-        n *= 2;
-    }
-    void *q = nlpd_realloc(*p, n * elem);
-    if (q == NULL)
-        return NLPD_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
-int
 nlpd_split_new(nlpd_split **out, const nlpd_split_model *model, const nlpd_split_opts *opts)
 {
     if (out == NULL)

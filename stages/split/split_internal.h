@@ -197,8 +197,4 @@ int nlpd__gap_candidate(const char *text, const nlpd_split_token *tok, size_t t0
 /* The classifier's score (logit * 1000) for a gap. */
 int32_t nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g);
 
-/* Grows *p (of *cap elements of `elem` bytes) to hold `need`. Returns 0 or
- * NLPD_ENOMEM. */
-int nlpd__split_grow(void **p, size_t *cap, size_t need, size_t elem);
-
 #endif /* NLPD_SPLIT_INTERNAL_H */

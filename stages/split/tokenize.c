@@ -15,6 +15,7 @@
 #include <utf8proc.h>
 
 #include "nlpd/error.h"
+#include "nlpd/alloc.h"
 #include "split_internal.h"
 
 /* ASCII classes. */
@@ -189,7 +190,7 @@ emit(tokenizer *tz, size_t start, size_t stop, uint8_t shape, uint8_t flags)
 {
     nlpd__toks *o = tz->out;
     if (__builtin_expect(o->n == o->cap, 0)) {
-        int rc = nlpd__split_grow((void **)&o->v, &o->cap, o->n + 1, sizeof(*o->v));
+        int rc = nlpd_grow((void **)&o->v, &o->cap, o->n + 1, sizeof(*o->v));
         if (rc != 0)
             return rc;
     }
