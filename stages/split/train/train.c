@@ -2,7 +2,7 @@
  * learned part from text with gold sentence breaks, and runs a model over
  * JSON Lines for quick evaluation.
  *
- *   nlpd-split-train train [--base FILE] GOLD.jsonl... > model.txt
+ *   nlpd-split-train train [--base FILE] [--l2 X] [--min-count N] GOLD.jsonl... > model.txt
  *       Reads documents in the format of FORMAT.md (text + sentences, byte
  *       spans) and writes a model file: the sentence starters (the share of
  *       a word's capitalized uses that begin a sentence) and the
@@ -43,7 +43,8 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: nlpd-split-train train [--base FILE] GOLD.jsonl... > model.txt\n"
+    fprintf(f, "usage: nlpd-split-train train [--base FILE] [--l2 X] [--min-count N] GOLD.jsonl... "
+               "> model.txt\n"
                "       nlpd-split-train annotate [--model FILE] [--tokens] < docs.jsonl > out.jsonl\n");
 }
 
@@ -407,6 +408,10 @@ cmp_word(const void *a, const void *b)
 #define EPOCHS 15
 #define L2 1e-5
 
+/* The classifier's settings (--l2, --min-count override the defaults). */
+static double opt_l2 = L2;
+static long opt_min_count = MIN_FEATURE_COUNT;
+
 typedef struct example {
     uint32_t f[8]; /* feature indices; word features are F_DENSE + their number */
     uint8_t nf;
@@ -551,16 +556,16 @@ fit(examples *ex, double *w, size_t nw, const long *fcount)
             const example *e = &ex->v[order[k]];
             double z = w[F_BIAS];
             for (int f = 0; f < e->nf; f++)
-                if (e->f[f] < F_DENSE || fcount[e->f[f] - F_DENSE] >= MIN_FEATURE_COUNT)
+                if (e->f[f] < F_DENSE || fcount[e->f[f] - F_DENSE] >= opt_min_count)
                     z += w[e->f[f]];
             double pr = 1.0 / (1.0 + exp(-z));
             double gr = (double)e->label - pr;
             w[F_BIAS] += lr * gr;
             for (int f = 0; f < e->nf; f++) {
                 uint32_t fi = e->f[f];
-                if (fi >= F_DENSE && fcount[fi - F_DENSE] < MIN_FEATURE_COUNT)
+                if (fi >= F_DENSE && fcount[fi - F_DENSE] < opt_min_count)
                     continue;
-                w[fi] += lr * (gr - L2 * w[fi]);
+                w[fi] += lr * (gr - opt_l2 * w[fi]);
             }
         }
     }
@@ -668,7 +673,7 @@ second_pass(trainer *t, const char *base, int nfiles, char **files)
             for (size_t i = 0; i < nwf; i++) {
                 const count *c = &p.ex.feats.v[i];
                 double v = w[F_DENSE + c->starts];
-                if (c->inside >= MIN_FEATURE_COUNT && fabs(v) >= 0.05)
+                if (c->inside >= opt_min_count && fabs(v) >= 0.05)
                     printf("%s %.3f\n", c->word, v);
             }
         }
@@ -691,6 +696,12 @@ cmd_train(int argc, char **argv)
     while (first < argc && strncmp(argv[first], "--", 2) == 0) {
         if (strcmp(argv[first], "--base") == 0 && first + 1 < argc) {
             base = argv[first + 1];
+            first += 2;
+        } else if (strcmp(argv[first], "--l2") == 0 && first + 1 < argc) {
+            opt_l2 = strtod(argv[first + 1], NULL);
+            first += 2;
+        } else if (strcmp(argv[first], "--min-count") == 0 && first + 1 < argc) {
+            opt_min_count = strtol(argv[first + 1], NULL, 10);
             first += 2;
         } else {
             usage(stderr);
