@@ -698,10 +698,20 @@ cmd_train(int argc, char **argv)
             base = argv[first + 1];
             first += 2;
         } else if (strcmp(argv[first], "--l2") == 0 && first + 1 < argc) {
-            opt_l2 = strtod(argv[first + 1], NULL);
+            char *end;
+            opt_l2 = strtod(argv[first + 1], &end);
+            if (*end != '\0' || !isfinite(opt_l2) || opt_l2 < 0) {
+                fprintf(stderr, "nlpd-split-train: --l2 needs a number >= 0\n");
+                return 2;
+            }
             first += 2;
         } else if (strcmp(argv[first], "--min-count") == 0 && first + 1 < argc) {
-            opt_min_count = strtol(argv[first + 1], NULL, 10);
+            char *end;
+            opt_min_count = strtol(argv[first + 1], &end, 10);
+            if (*end != '\0' || opt_min_count < 1 || opt_min_count > 1000000) {
+                fprintf(stderr, "nlpd-split-train: --min-count needs a count from 1\n");
+                return 2;
+            }
             first += 2;
         } else {
             usage(stderr);
