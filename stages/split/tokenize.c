@@ -837,7 +837,7 @@ chunk(tokenizer *tz, size_t p, size_t cend)
 
 /* Scans the ASCII chunk from p: returns where it stops (whitespace,
  * control, DEL, a byte from 0x80, or `to`), the CB_* kinds of its bytes and
- * the position of its first byte that is no letter (`to` when none). (Eight
+ * the position of its first byte that is no letter. (Eight
  * bytes at a time was measured slower: chunks are short.) */
 static inline size_t
 scan_ascii(const char *text, size_t p, size_t to, unsigned *kinds, size_t *first_other)
@@ -847,7 +847,7 @@ scan_ascii(const char *text, size_t p, size_t to, unsigned *kinds, size_t *first
     uint16_t bits;
     while (q < to && ((bits = chunk_bits[(unsigned char)text[q]]) & CB_LETTER))
         k |= bits, q++;
-    size_t fo = q < to ? q : to;
+    size_t fo = q;
     while (q < to && ((bits = chunk_bits[(unsigned char)text[q]]) & CB_IN))
         k |= bits, q++;
     *kinds = k;
@@ -966,7 +966,7 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
                 ce += n;
             }
         }
-        if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER | CB_LETTER)) == 0) {
+        if ((kinds & ~(CB_IN | CB_LOWER | CB_UPPER)) == 0 && ce - p <= NLPD_SPLIT_MAX_TOKEN_BYTES) {
             int rc = emit(&tz, p, ce, letters_shape(text, p, ce, kinds), 0);
             if (rc != 0)
                 return rc;
