@@ -283,6 +283,24 @@ words_between(const ctx *c, size_t s, size_t i)
     return n;
 }
 
+/* Is token i one of `n` lower-case ASCII words (compared without case)? */
+static int
+word_in(const ctx *c, size_t i, const char *const *words, size_t n)
+{
+    size_t len = tlen(c, i);
+    const char *p = ttext(c, i);
+    for (size_t k = 0; k < n; k++) {
+        if (strlen(words[k]) != len)
+            continue;
+        size_t q = 0;
+        while (q < len && (p[q] | 0x20) == words[k][q])
+            q++;
+        if (q == len)
+            return 1;
+    }
+    return 0;
+}
+
 /* Weekdays, months and time zones: what often follows "p.m." in a sentence. */
 static int
 time_continuation(const ctx *c, size_t i)
@@ -298,20 +316,7 @@ time_continuation(const ctx *c, size_t i)
         "mountain", "greenwich", "utc", "gmt", "bst", "cet", "cest", "est", "edt",
         "cst", "cdt", "mst", "mdt", "pst", "pdt", "et", "pt", "ct", "mt", "jst", "ist",
         "aest"};
-    size_t n = tlen(c, i);
-    const char *p = ttext(c, i);
-    if (n > 10)
-        return 0;
-    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
-        if (strlen(words[k]) != n)
-            continue;
-        size_t q = 0;
-        while (q < n && (p[q] | 0x20) == words[k][q])
-            q++;
-        if (q == n)
-            return 1;
-    }
-    return 0;
+    return word_in(c, i, words, sizeof(words) / sizeof(words[0]));
 }
 
 /* --- Decisions -------------------------------------------------------------------- */
@@ -410,12 +415,7 @@ lower_start(const ctx *c, size_t s, size_t i, size_t w)
                                           "from", "with", "into", "onto", "per", "via", "than",
                                           "and",  "or",   "nor", "vs",   "de",  "del", "der",
                                           "van",  "von",  "la",  "le",   "du",  "da",  "di"};
-    size_t wl = tlen(c, w);
-    const char *wt = ttext(c, w);
-    for (size_t k = 0; k < sizeof(goes_on) / sizeof(goes_on[0]); k++)
-        if (strlen(goes_on[k]) == wl && memcmp(goes_on[k], wt, wl) == 0)
-            return 0;
-    return 1;
+    return !word_in(c, w, goes_on, sizeof(goes_on) / sizeof(goes_on[0]));
 }
 
 /* After an abbreviation's period (token i): does a sentence end? */
@@ -431,7 +431,6 @@ abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
     size_t letters = 0;
     for (size_t k = 0; k < n; k++)
         letters += (p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'z';
-    int32_t st = starter(c, w);
     int dotted = memchr(p, '.', n) != NULL;
     if (n <= 4 && letters <= 1 && !dotted) {
         /* An initial: a name goes on ("Jonas E. Smith"), unless the word
@@ -442,7 +441,7 @@ abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
         /* After a number it is a unit ("40 C. Residents"). */
         if (i > s && c->tok[i - 1].shape == NLPD_SHAPE_NUMBER)
             return 1;
-        return st >= STARTER_MIN;
+        return starter(c, w) >= STARTER_MIN;
     }
     abbrev_class k = nlpd__model_abbrev(c->m, p, n);
     if (k == ABBR_TITLE)
@@ -451,7 +450,7 @@ abbrev_ends(const ctx *c, size_t s, size_t i, size_t w, int nk)
         return 0;
     if (k == ABBR_TIME)
         return !time_continuation(c, w);
-    return st >= STARTER_MIN;
+    return starter(c, w) >= STARTER_MIN;
 }
 
 static int
@@ -472,16 +471,14 @@ soft_boundary(const ctx *c, size_t s, size_t i)
     size_t w = i + 1;
     if (w >= c->t1 || !(c->tok[i].flags & NLPD_TOKEN_SPACE_AFTER) || i == s)
         return 0;
-    int nk = next_kind(c, w);
-    if (nk != 'u' || first_class(c, w, NULL) != CC_UPPER)
+    int dash = first_class(c, i, NULL) == CC_DASH && tlen(c, i) <= 3 && !attached(c, i);
+    int clock = !dash && is_ampm(c, i) && c->tok[i - 1].shape == NLPD_SHAPE_ALNUM &&
+                memchr(ttext(c, i - 1), ':', tlen(c, i - 1)) != NULL;
+    if (!(dash || clock) || next_kind(c, w) != 'u' || first_class(c, w, NULL) != CC_UPPER)
         return 0;
-    int32_t cp;
-    if (first_class(c, i, &cp) == CC_DASH && tlen(c, i) <= 3 && !attached(c, i))
+    if (dash)
         return starter(c, w) >= STARTER_MIN && words_between(c, s, i) >= 3;
-    if (is_ampm(c, i) && c->tok[i - 1].shape == NLPD_SHAPE_ALNUM &&
-        memchr(ttext(c, i - 1), ':', tlen(c, i - 1)) != NULL)
-        return !time_continuation(c, w);
-    return 0;
+    return !time_continuation(c, w);
 }
 
 int
@@ -568,11 +565,6 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     if (tk == T_NONE && !(t->flags & NLPD_TOKEN_ABBREV)) {
         if (i + 1 >= c->t1)
             return i;
-        /* The common case: a lower-case word of three letters or more
-         * follows on the same line (no marker, no capital, no line end). */
-        if (c->tok[i + 1].shape == NLPD_SHAPE_LOWER && tlen(c, i + 1) > 2 &&
-            !(t->flags & NLPD_TOKEN_NEWLINE_AFTER))
-            return SIZE_MAX;
         /* The next item of a list. */
         int kind = 0;
         int32_t value = 0;
@@ -606,8 +598,8 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     }
     if (tk == T_PERIOD && i + 1 < c->t1 && tok_is(c, i + 1, ".") &&
         (t->flags & NLPD_TOKEN_SPACE_AFTER)) {
-        /* A spaced ellipsis ". . ." (maybe with the sentence's period). */
-        /* The group never outgrows the sentence length limit. */
+        /* A spaced ellipsis ". . ." (maybe with the sentence's period); the
+         * group never outgrows the sentence length limit. */
         size_t j = i;
         while (j + 1 < c->t1 && tok_is(c, j + 1, ".") && (c->tok[j].flags & NLPD_TOKEN_SPACE_AFTER) &&
                !(c->tok[j].flags & NLPD_TOKEN_PARAGRAPH_AFTER) &&
@@ -643,9 +635,8 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
     switch (tk) {
     case T_EXCLAIM:
         /* "Yahoo! in" goes on; a question mark after a word ends a question
-         * even when informal text goes on in lower case ("up? where"). */
-        /* ... but not after a quotation: "'Who is next?' is the question",
-         * "\"Why now?\" the senator asked". */
+         * even when informal text goes on in lower case ("up? where"), but
+         * not after a quotation ("\"Why now?\" the senator asked"). */
         if (nk == 'l')
             return memchr(ttext(c, i), '?', tlen(c, i)) != NULL && i > s && is_word(c, i - 1) &&
                            last == i && c->tok[w].shape == NLPD_SHAPE_LOWER
