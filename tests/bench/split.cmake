@@ -8,7 +8,8 @@
 # The CTest split_bench_smoke only proves it still runs.
 if(TARGET nlpd_split)
   add_executable(nlpd-bench-split ${CMAKE_CURRENT_LIST_DIR}/split_bench.c)
-  target_link_libraries(nlpd-bench-split PRIVATE nlpd_split PkgConfig::JANSSON nlpd_flags)
+  target_link_libraries(nlpd-bench-split PRIVATE nlpd_split nlpd_test_support PkgConfig::JANSSON
+                        nlpd_flags)
   target_compile_definitions(nlpd-bench-split PRIVATE
     NLPD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     NLPD_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" NLPD_BENCH_SANITIZE="${NLPD_SANITIZE}")

@@ -35,6 +35,7 @@
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
 #include "nlpd/split.h"
+#include "test_support.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -387,41 +388,31 @@ corpus_source(corpus *c, const char *path)
     return 0;
 }
 
+/* Reads a corpus file and names it as the next source; NULL (said on
+ * stderr) when it cannot be read. Free with free(). */
 static char *
-read_file(const char *path, size_t *len)
+corpus_read(corpus *c, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    char *t = nlpd_test_read_file(path, len);
+    if (t == NULL) {
+        fprintf(stderr, "nlpd-bench-split: cannot read %s: %s\n", path, strerror(errno));
         return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n < cap)
-            continue;
-        char *nb = realloc(buf, cap * 2);
-        if (nb == NULL)
-            free(buf);
-        buf = nb;
-        cap *= 2;
     }
-    fclose(f);
-    *len = n;
-    return buf;
+    if (corpus_source(c, path) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 static int
 corpus_load_text(corpus *c, const char *path)
 {
     size_t len;
-    char *t = read_file(path, &len);
-    if (t == NULL) {
-        fprintf(stderr, "nlpd-bench-split: cannot read %s: %s\n", path, strerror(errno));
+    char *t = corpus_read(c, path, &len);
+    if (t == NULL)
         return -1;
-    }
-    int rc = corpus_source(c, path);
-    if (rc == 0)
-        rc = corpus_add(c, t, len);
+    int rc = corpus_add(c, t, len);
     free(t);
     return rc;
 }
@@ -431,12 +422,10 @@ static int
 corpus_load_jsonl(corpus *c, const char *path)
 {
     size_t len;
-    char *t = read_file(path, &len);
-    if (t == NULL) {
-        fprintf(stderr, "nlpd-bench-split: cannot read %s: %s\n", path, strerror(errno));
+    char *t = corpus_read(c, path, &len);
+    if (t == NULL)
         return -1;
-    }
-    int rc = corpus_source(c, path);
+    int rc = 0;
     for (size_t pos = 0; rc == 0 && pos < len;) {
         char *nl = memchr(t + pos, '\n', len - pos);
         size_t end = nl != NULL ? (size_t)(nl - t) : len;
