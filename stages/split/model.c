@@ -231,7 +231,6 @@ typedef struct parser {
     const char *name; /* for messages */
     size_t line;
     enum section sec;
-    size_t n_abbrev, n_starters, n_weights;
 } parser;
 
 static int
@@ -409,10 +408,10 @@ parse_line(parser *ps, const char *s, size_t n)
             memcpy(ps->m->lang, f[1], fl[1]);
             ps->m->lang[fl[1]] = '\0';
         } else if (fl[0] == 7 && memcmp(f[0], "version", 7) == 0) {
-            size_t cap = sizeof(ps->m->version) - 1;
+            size_t cap = sizeof(ps->m->tag) - 1;
             size_t len = fl[1] < cap ? fl[1] : cap;
-            memcpy(ps->m->version, f[1], len);
-            ps->m->version[len] = '\0';
+            memcpy(ps->m->tag, f[1], len);
+            ps->m->tag[len] = '\0';
         } else if ((fl[0] == 4 && memcmp(f[0], "bias", 4) == 0) ||
                    (fl[0] == 9 && memcmp(f[0], "threshold", 9) == 0)) {
             if (parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
@@ -432,7 +431,6 @@ parse_line(parser *ps, const char *s, size_t n)
             len--;
         if (len > NLPD__WORD_MAX)
             return bad_line(ps, "abbreviation too long");
-        ps->n_abbrev++;
         return nlpd__wordtab_put(&ps->m->abbrevs, f[0], len, (int32_t)c);
     }
     case SEC_STARTERS:
@@ -441,13 +439,11 @@ parse_line(parser *ps, const char *s, size_t n)
             return bad_line(ps, "a starter needs a word and a share between 0 and 1");
         if (fl[0] > NLPD__WORD_MAX)
             return 0; /* never looked up */
-        ps->n_starters++;
         return nlpd__wordtab_put(ps->sec == SEC_LOWER ? &ps->m->lower_starters : &ps->m->starters,
                                  f[0], fl[0], (int32_t)lround(v * 1000.0));
     case SEC_WEIGHTS:
         if (k != 2 || parse_number(f[1], fl[1], &v) != 0 || fixed(v, &iv) != 0)
             return bad_line(ps, "a weight needs a feature and a number");
-        ps->n_weights++;
         ps->m->has_gap = 1;
         return put_weight(ps, f[0], fl[0], iv);
     }
@@ -473,14 +469,29 @@ parse(parser *ps, const char *buf, size_t len)
 }
 
 static void
-describe(nlpd_split_model *m, const parser *ps)
+describe(nlpd_split_model *m)
 {
-    char v[sizeof(m->version)];
-    memcpy(v, m->version, sizeof(v));
-    snprintf(m->version, sizeof(m->version), "%s %.60s (%zu abbreviations, %zu starters, %zu weights)",
-             m->lang[0] ? m->lang : "?", v[0] ? v : "unversioned", m->abbrevs.n, m->starters.n,
-             m->weights.n);
-    (void)ps;
+    snprintf(m->version, sizeof(m->version), "%s %s (%zu abbreviations, %zu starters, %zu weights)",
+             m->lang[0] ? m->lang : "?", m->tag[0] ? m->tag : "unversioned", m->abbrevs.n,
+             m->starters.n, m->weights.n);
+}
+
+/* A model from `len` bytes; `name` is for messages. */
+static int
+load(nlpd_split_model **out, const void *buf, size_t len, const char *name)
+{
+    nlpd_split_model *m = nlpd_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NLPD_ENOMEM;
+    parser ps = {.m = m, .name = name};
+    int rc = parse(&ps, buf, len);
+    if (rc != 0) {
+        nlpd_split_model_free(&m);
+        return rc;
+    }
+    describe(m);
+    *out = m;
+    return 0;
 }
 
 int
@@ -489,18 +500,7 @@ nlpd_split_model_load_buffer(nlpd_split_model **out, const void *buf, size_t len
     if (out == NULL || (buf == NULL && len > 0))
         return NLPD_EINVAL;
     *out = NULL;
-    nlpd_split_model *m = nlpd_calloc(1, sizeof(*m));
-    if (m == NULL)
-        return NLPD_ENOMEM;
-    parser ps = {.m = m, .name = "(buffer)"};
-    int rc = parse(&ps, buf, len);
-    if (rc != 0) {
-        nlpd_split_model_free(&m);
-        return rc;
-    }
-    describe(m, &ps);
-    *out = m;
-    return 0;
+    return load(out, buf, len, "(buffer)");
 }
 
 /* Reads a whole file into a new buffer (free with nlpd_free). */
@@ -557,21 +557,9 @@ nlpd_split_model_load(nlpd_split_model **out, const char *path)
     int rc = read_file(path, &buf, &len);
     if (rc != 0)
         return rc;
-    nlpd_split_model *m = nlpd_calloc(1, sizeof(*m));
-    if (m == NULL) {
-        nlpd_free(buf);
-        return NLPD_ENOMEM;
-    }
-    parser ps = {.m = m, .name = path};
-    rc = parse(&ps, buf, len);
+    rc = load(out, buf, len, path);
     nlpd_free(buf);
-    if (rc != 0) {
-        nlpd_split_model_free(&m);
-        return rc;
-    }
-    describe(m, &ps);
-    *out = m;
-    return 0;
+    return rc;
 }
 
 int
@@ -599,6 +587,7 @@ nlpd_split_model_add_abbreviations(nlpd_split_model *self, const char *path)
     parser ps = {.m = self, .name = path, .sec = SEC_ABBREV};
     rc = parse(&ps, buf, len);
     nlpd_free(buf);
+    describe(self); /* the counts changed */
     return rc;
 }
 

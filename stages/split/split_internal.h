@@ -96,7 +96,8 @@ struct nlpd_split_model {
     int32_t next_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "nn:A,B": shapes of next, next+1 */
     int32_t len[NLPD__LEN_BUCKETS];                /* "len:K": sentence length bucket */
     char lang[8];
-    char version[128];
+    char tag[64];      /* the file's own version ([meta] version) */
+    char version[128]; /* what nlpd_split_model_version() says */
 };
 
 /* Looks `w` (n bytes) up, ASCII-lowercased. Returns 1 and sets *value when
