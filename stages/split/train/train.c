@@ -287,12 +287,12 @@ is_space_byte(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int
-train_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
+/* Marks where the gold sentences of a document start and end (trimmed of
+ * whitespace) in t->is_start and t->is_end. Returns their number, or -1
+ * when out of memory. */
+static long
+mark_gold(trainer *t, const char *text, size_t len, json_t *gold)
 {
-    trainer *t = arg;
-    if (!json_is_array(gold))
-        return 0;
     if (len + 1 > t->cap) {
         free(t->is_start);
         free(t->is_end);
@@ -300,10 +300,11 @@ train_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
         t->is_start = malloc(t->cap);
         t->is_end = malloc(t->cap);
         if (t->is_start == NULL || t->is_end == NULL)
-            return 1;
+            return -1;
     }
     memset(t->is_start, 0, len + 1);
     memset(t->is_end, 0, len + 1);
+    long n = 0;
     size_t k;
     json_t *span;
     json_array_foreach(gold, k, span) {
@@ -317,8 +318,21 @@ train_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
             b--;
         t->is_start[a] = 1;
         t->is_end[b] = 1;
-        t->sentences++;
+        n++;
     }
+    return n;
+}
+
+static int
+train_doc(void *arg, const char *id, const char *text, size_t len, json_t *gold)
+{
+    trainer *t = arg;
+    if (!json_is_array(gold))
+        return 0;
+    long marked = mark_gold(t, text, len, gold);
+    if (marked < 0)
+        return 1;
+    t->sentences += marked;
     t->docs++;
     if (nlpd_split_run(t->sp, text, len, NULL, 0) != 0) {
         fprintf(stderr, "%s: cannot split\n", id);
@@ -462,21 +476,8 @@ collect_doc(void *arg, const char *id, const char *text, size_t len, json_t *gol
     (void)id;
     if (!json_is_array(gold))
         return 0;
-    /* Gold ends, as in the first pass. */
-    if (len + 1 > t->cap)
-        return 1; /* the first pass saw every document */
-    memset(t->is_end, 0, len + 1);
-    size_t k;
-    json_t *span;
-    json_array_foreach(gold, k, span) {
-        json_int_t a = json_integer_value(json_array_get(span, 0));
-        json_int_t b = json_integer_value(json_array_get(span, 1));
-        if (a < 0 || b < a || (size_t)b > len)
-            continue;
-        while (b > a && is_space_byte((unsigned char)text[b - 1]))
-            b--;
-        t->is_end[b] = 1;
-    }
+    if (mark_gold(t, text, len, gold) < 0)
+        return 1;
     if (nlpd_split_run(p->sp, text, len, NULL, 0) != 0)
         return 1;
     const nlpd_split_token *tok;
