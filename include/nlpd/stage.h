@@ -52,7 +52,10 @@ typedef struct nlpd_stage_ctx nlpd_stage_ctx;
 typedef struct nlpd_stage_def {
     uint32_t abi;        /* NLPD_STAGE_ABI */
     const char *name;    /* the stage's name (the daemon's config may rename it) */
-    const char *version; /* reported in traces and status */
+    /* Reported in traces and status. Read after init() returns, so init()
+     * may write into the buffer it points at (say, the model it loaded);
+     * the runtime keeps its first 63 bytes. */
+    const char *version;
 
     /* Optional. Called once before the worker tells the daemon it is ready
      * (load models here). argc/argv hold the arguments the runtime did not

@@ -269,8 +269,6 @@ parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
         return NLPD_EINVAL;
     }
     snprintf(ctx->stage, sizeof(ctx->stage), "%s", stage);
-    snprintf(ctx->version, sizeof(ctx->version), "%s",
-             ctx->def->version != NULL ? ctx->def->version : "");
     snprintf(ctx->endpoint, sizeof(ctx->endpoint), "%s", endpoint);
     snprintf(ctx->control, sizeof(ctx->control), "%s", control != NULL ? control : "");
     if (worker != NULL) {
@@ -709,8 +707,13 @@ nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
             NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"initialisation failed: %s\"", ctx->stage,
                      nlpd_strerror(rc));
     }
-    if (rc == 0)
+    if (rc == 0) {
         ctx->state_ready = 1;
+        /* Read after init(), which may have written what it loaded into
+         * the string def->version points at. */
+        snprintf(ctx->version, sizeof(ctx->version), "%s",
+                 def->version != NULL ? def->version : "");
+    }
     if (rc == 0)
         rc = open_socket(ctx);
     if (rc == 0)

@@ -13,10 +13,9 @@
  *   --max-sentence-tokens N      cut longer sentences (default 250)
  *   --max-sentence-bytes N       the same in bytes (default 4000)
  *
- * The model is loaded in main(), before the runtime starts, because the
- * runtime takes the stage's version string (which names the model) before
- * it calls init(). init() then reads every stage option and creates the
- * splitter over that model.
+ * init() reads the stage options, loads the model and creates the splitter;
+ * the version it writes names the model (the runtime reads it after
+ * init()).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -36,12 +35,11 @@
 #define MAX_BYTES_LIMIT  (1ul << 30)
 
 typedef struct split_stage {
-    nlpd_split_model *model; /* loaded by main(), freed by main() */
-    nlpd_split *splitter;    /* made by init(), freed by fini() */
+    nlpd_split_model *model; /* made by init(), freed by fini() */
+    nlpd_split *splitter;    /* the same */
 } split_stage;
 
-/* The worker's one stage: main() loads its model before the runtime runs,
- * init() completes it. A process holds exactly one. */
+/* The worker's one stage. */
 static split_stage the_stage;
 
 /* "1.0 model=<model version>", truncated to what the runtime keeps. */
@@ -74,15 +72,6 @@ parse_count(const char *s, unsigned long max, uint32_t *out)
     return 0;
 }
 
-/* Returns 1 when argv[i] is an option followed by its value: every option
- * of the runtime and of this stage takes one, except --help and --version. */
-static int
-takes_value(const char *arg)
-{
-    return strncmp(arg, "--", 2) == 0 && strcmp(arg, "--help") != 0 &&
-           strcmp(arg, "--version") != 0;
-}
-
 /* Sets the version to "1.0 model=<model>". The runtime keeps 63 bytes of
  * it, and a model's description ("en ewt-12544 (174 abbreviations, ...)")
  * may be longer: then the details in brackets go, or failing that the
@@ -100,41 +89,31 @@ set_version(const char *model)
         *cut = '\0';
 }
 
-/* Loads the model that --model names (or the built-in one) and adds every
- * --abbreviations file to it, in order. Only these two options are read
- * here, from the whole command line (the runtime has not taken its own out
- * yet); init() checks the rest. Errors are logged; returns 0 or a negative
- * nlpd_err. */
+/* Loads the model `path` names (NULL: the built-in one) and adds the
+ * abbreviations of every --abbreviations in argv, in order. Errors are
+ * logged; returns 0 or a negative nlpd_err (st->model is then NULL). */
 static int
-load_model(split_stage *st, int argc, char **argv)
+load_model(split_stage *st, const char *path, int argc, char **argv)
 {
-    const char *model_path = NULL;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0)
-            model_path = argv[i + 1];
-        if (takes_value(argv[i]))
-            i++;
-    }
-    int rc = model_path != NULL ? nlpd_split_model_load(&st->model, model_path)
-                                : nlpd_split_model_load_builtin(&st->model, "en");
+    int rc = path != NULL ? nlpd_split_model_load(&st->model, path)
+                          : nlpd_split_model_load_builtin(&st->model, "en");
     if (rc != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "stage=split msg=\"cannot load the model %s: %s\"",
-                 model_path != NULL ? model_path : "(built-in en)", nlpd_strerror(rc));
+                 path != NULL ? path : "(built-in en)", nlpd_strerror(rc));
         return rc;
     }
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--abbreviations") == 0) {
-            const char *path = argv[i + 1];
-            rc = nlpd_split_model_add_abbreviations(st->model, path);
-            if (rc != 0) {
-                NLPD_LOG(NLPD_LOG_ERR, "stage=split msg=\"cannot load --abbreviations %s: %s\"",
-                         path, nlpd_strerror(rc));
-                nlpd_split_model_free(&st->model);
-                return rc;
-            }
+    /* init() accepted argv: option and value pairs. */
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--abbreviations") != 0)
+            continue;
+        const char *file = argv[i + 1];
+        rc = nlpd_split_model_add_abbreviations(st->model, file);
+        if (rc != 0) {
+            NLPD_LOG(NLPD_LOG_ERR, "stage=split msg=\"cannot load --abbreviations %s: %s\"",
+                     file, nlpd_strerror(rc));
+            nlpd_split_model_free(&st->model);
+            return rc;
         }
-        if (takes_value(argv[i]))
-            i++;
     }
     set_version(nlpd_split_model_version(st->model));
     return 0;
@@ -145,6 +124,7 @@ split_init(void **state, int argc, char **argv)
 {
     split_stage *st = &the_stage;
     nlpd_split_opts opts = NLPD_SPLIT_OPTS_INIT;
+    const char *model_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -154,7 +134,9 @@ split_init(void **state, int argc, char **argv)
                 usage(stderr);
                 return NLPD_EINVAL;
             }
-            i++; /* main() loaded them */
+            if (a[2] == 'm')
+                model_path = v;
+            i++; /* abbreviations: load_model() adds them in order */
         } else if (strcmp(a, "--max-sentence-tokens") == 0) {
             if (v == NULL || parse_count(v, MAX_TOKENS_LIMIT, &opts.max_sentence_tokens) != 0) {
                 NLPD_LOG(NLPD_LOG_ERR,
@@ -177,12 +159,14 @@ split_init(void **state, int argc, char **argv)
             return NLPD_EINVAL;
         }
     }
-    if (st->model == NULL)
-        return NLPD_ESTAGE; /* main() failed to load it and said why */
-    int rc = nlpd_split_new(&st->splitter, st->model, &opts);
+    int rc = load_model(st, model_path, argc, argv);
+    if (rc != 0)
+        return rc;
+    rc = nlpd_split_new(&st->splitter, st->model, &opts);
     if (rc != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "stage=split msg=\"cannot create the splitter: %s\"",
                  nlpd_strerror(rc));
+        nlpd_split_model_free(&st->model);
         return rc;
     }
     NLPD_LOG(NLPD_LOG_INFO, "stage=split model=\"%s\" max_sentence_tokens=%u max_sentence_bytes=%u",
@@ -237,8 +221,10 @@ static void
 split_fini(void *state)
 {
     split_stage *st = state;
-    if (st != NULL)
-        nlpd_split_free(&st->splitter);
+    if (st == NULL)
+        return;
+    nlpd_split_free(&st->splitter);
+    nlpd_split_model_free(&st->model);
 }
 
 int
@@ -252,18 +238,11 @@ main(int argc, char **argv)
         .process = split_process,
         .fini = split_fini,
     };
-    /* The runtime installs its own sink (at the level it is given) once it
-     * runs; until then errors of the model go to stderr. */
-    nlpd_log_set_sink(nlpd_log_stderr, NULL, NLPD_LOG_WARNING);
     int wants_help = 0;
     for (int i = 1; i < argc; i++)
         wants_help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
-    if (load_model(&the_stage, argc, argv) != 0 && !wants_help)
-        return 1;
     int status = nlpd_stage_main(&def, argc, argv);
     if (wants_help)
         usage(stdout);
-    nlpd_split_free(&the_stage.splitter); /* fini may not have run */
-    nlpd_split_model_free(&the_stage.model);
     return status;
 }
