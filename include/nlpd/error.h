@@ -31,7 +31,8 @@ extern "C" {
     XX(EUTF8, -4004, "invalid UTF-8")                                                              \
     XX(EFORMAT, -4005, "input is not in the expected format")                                      \
     XX(ECONFIG, -4006, "invalid configuration")                                                    \
-    XX(ECLOSED, -4007, "connection closed")
+    XX(ECLOSED, -4007, "connection closed")                                                        \
+    XX(EVERSION, -4008, "made by a newer version")
 
 typedef enum {
 #define XX(name, val, msg) NLPD_##name = (val),
