@@ -40,105 +40,25 @@ for arg in "$@"; do
   esac
 done
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-top=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/../.." && pwd))
-shared=${NLPD_SHARED_DIR:-$top/../shared}
-build=${build:-${NLPD_BUILD_DIR:-$top/build/release}}
-python=/usr/bin/python3
-score=$shared/tools/score.py
+eval_name=split
+# shellcheck source=../../tests/support/eval_daemon.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../tests/support/eval_daemon.sh"
 
-if [ ! -d "$shared/data" ]; then
-  echo "skipped: ../shared/data not found (looked in $shared/data; set NLPD_SHARED_DIR)"
-  exit 77
-fi
 sets=(
   "pysbd-golden-rules|$shared/data/pysbd-golden-rules/golden_rules_en.jsonl"
   "ud-gum dev|$shared/data/ud-gum/dev.jsonl"
   "ud-ewt dev|$shared/data/ud-ewt/dev.jsonl"
   "article-shoigu|$shared/samples/article-shoigu.gold.jsonl"
 )
-for s in "${sets[@]}"; do
-  if [ ! -f "${s#*|}" ]; then
-    echo "skipped: ${s#*|} not found"
-    exit 77
-  fi
-done
-if [ ! -f "$score" ]; then
-  echo "skipped: $score not found"
-  exit 77
-fi
-for b in nlpd nlpctl nlpd-ingest nlpd-split; do
-  if [ ! -x "$build/bin/$b" ]; then
-    echo "eval.sh: no $build/bin/$b (build first, or give the build directory)" >&2
-    exit 2
-  fi
-done
+eval_need_files "${sets[@]#*|}"
+eval_need_programs nlpd nlpctl nlpd-ingest nlpd-split
+eval_start_daemon
+version=$(eval_stage_version split)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nlpd-split-eval.XXXXXX")
-run=$tmp/run
-pid=""
-# shellcheck disable=SC2317 # (run by the trap)
-cleanup() {
-  local rc=$?
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    # The daemon drains for up to its drain timeout (10 s) and then stops
-    # its workers; past 30 s something is wrong.
-    for _ in $(seq 1 300); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  if [ "$keep" = 1 ]; then
-    echo "annotated output kept in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$build/bin/nlpd" --runtime-dir "$run" 2>"$tmp/nlpd.log" &
-pid=$!
-ctl=("$build/bin/nlpctl" --runtime-dir "$run")
-ready=0
-for _ in $(seq 1 300); do
-  if "${ctl[@]}" status --json 2>/dev/null | grep -q '"state":"running"'; then
-    ready=1
-    break
-  fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ "$ready" != 1 ]; then
-  echo "eval.sh: nlpd did not become ready; its log:" >&2
-  cat "$tmp/nlpd.log" >&2
-  exit 2
-fi
-version=$("${ctl[@]}" status --json | "$python" -c '
-import json, sys
-for st in json.load(sys.stdin)["stages"]:
-    if st["name"] == "split" and st["workers"]:
-        print(st["workers"][0].get("version", ""))
-' || true)
-
-# One row per set from score.py's JSON. A document that came back without
-# sentences (an error, a timeout) is given an empty list, so that it
-# counts against the figures: score.py skips a document a system did not
-# annotate.
+# One row per set from score.py's JSON.
 row() {
   local name=$1 gold=$2 out=$3 failed=$4
-  "$python" "$score" "$gold" <("$python" -c '
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    d = json.loads(line)
-    d.setdefault("sentences", [])
-    print(json.dumps(d, ensure_ascii=False))
-' "$out") --json >"$out.score"
+  "$python" "$score" "$gold" "$out" --json >"$out.score"
   "$python" - "$name" "$gold" "$out.score" "$failed" "$gate" <<'EOF'
 import json, sys
 name, gold_path, score_path, failed, gate = sys.argv[1:6]
@@ -183,38 +103,14 @@ for s in "${sets[@]}"; do
   name=${s%%|*}
   gold=${s#*|}
   out=$tmp/${name// /-}.out.jsonl
-  status=0
-  "${ctl[@]}" --timeout 120 annotate --minimal --quiet <"$gold" >"$out" 2>"$out.err" || status=$?
-  if [ "$status" -gt 1 ]; then
-    echo "eval.sh: nlpctl annotate failed ($status) on $gold:" >&2
-    cat "$out.err" >&2
-    exit 2
-  fi
-  # Exit status 1: some lines carry an error instead of a result.
-  failed=$("$python" -c '
-import json, sys
-docs = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
-print(sum(1 for d in docs if "errors" in d and "sentences" not in d))
-' "$out")
+  failed=$(eval_annotate "$gold" "$out" sentences)
   row "$name" "$gold" "$out" "$failed" || below=1
   if [ "$failed" != 0 ]; then
     below=1
   fi
 done
 
-if ! kill -0 "$pid" 2>/dev/null; then
-  echo "eval.sh: nlpd died during the evaluation; its log:" >&2
-  cat "$tmp/nlpd.log" >&2
-  exit 2
-fi
-restarts=$("${ctl[@]}" status --json | "$python" -c '
-import json, sys
-print(sum(st["restarts"] for st in json.load(sys.stdin)["stages"]))
-')
-if [ "$restarts" != 0 ]; then
-  echo "eval.sh: $restarts worker restarts during the evaluation" >&2
-  below=1
-fi
+eval_check_daemon || below=1
 
 if [ "$gate" = 1 ]; then
   if [ "$below" != 0 ]; then
