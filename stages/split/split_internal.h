@@ -167,6 +167,13 @@ typedef struct nlpd__toks {
 int nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                    nlpd__toks *out);
 
+/* The same by one path alone, for tests that compare them: mode 0 the
+ * general code only, 1 the byte-mask fast path built byte by byte, 2 the
+ * byte masks built with SSE2 (where there is none, as 1). Every mode gives
+ * the same tokens. */
+int nlpd__tokenize_mode(const nlpd_split_model *m, const char *text, size_t from, size_t to,
+                        nlpd__toks *out, int mode);
+
 /* --- Boundaries ------------------------------------------------------------------- */
 
 typedef struct nlpd__sents {

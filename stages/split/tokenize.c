@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "nlpd/error.h"
 #include "nlpd/alloc.h"
@@ -894,12 +897,112 @@ lone_punct(const tokenizer *tz, size_t p, size_t ce)
     }
 }
 
-int
-nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
-               nlpd__toks *out)
+/* --- Byte masks -------------------------------------------------------------------- */
+
+/* What the common case needs of 64 bytes of text from `base`, one bit per
+ * byte (bit k for base + k): the bytes that stop an ASCII chunk (outside
+ * 0x21..0x7E: whitespace, control, DEL, bytes from 0x80), the bytes that
+ * are no ASCII letter, and the upper-case ASCII letters. Bytes past the
+ * region's end read as spaces, so a chunk always stops there. With SSE2
+ * (always there on x86-64) sixteen bytes are classified at a time; the
+ * portable loop gives the same masks. */
+typedef struct masks {
+    size_t base;
+    uint64_t stop;
+    uint64_t nonletter;
+    uint64_t upper;
+} masks;
+
+#define MASK_BYTES 64
+
+static void
+masks_scalar(masks *mk, const unsigned char *b)
+{
+    uint64_t stop = 0, nonletter = 0, upper = 0;
+    for (unsigned k = 0; k < MASK_BYTES; k++) {
+        unsigned c = b[k];
+        uint64_t bit = (uint64_t)1 << k;
+        if (c <= 0x20 || c >= 0x7F)
+            stop |= bit;
+        if ((unsigned)((c | 0x20) - 'a') >= 26)
+            nonletter |= bit;
+        if ((unsigned)(c - 'A') < 26)
+            upper |= bit;
+    }
+    mk->stop = stop;
+    mk->nonletter = nonletter;
+    mk->upper = upper;
+}
+
+#ifdef __SSE2__
+static inline void
+masks_sse2(masks *mk, const unsigned char *b)
+{
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
+    const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
+    const __m128i A1 = _mm_set1_epi8('A' - 1), Z1 = _mm_set1_epi8('Z' + 1);
+    uint64_t in = 0, letter = 0, upper = 0;
+    for (unsigned k = 0; k < MASK_BYTES; k += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + k));
+        /* signed compares: bytes from 0x80 are negative, so never "in" */
+        __m128i inb = _mm_andnot_si128(_mm_cmpeq_epi8(x, del), _mm_cmpgt_epi8(x, sp));
+        __m128i y = _mm_or_si128(x, sp);
+        __m128i let = _mm_and_si128(_mm_cmpgt_epi8(y, a1), _mm_cmplt_epi8(y, z1));
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, A1), _mm_cmplt_epi8(x, Z1));
+        in |= (uint64_t)(uint32_t)_mm_movemask_epi8(inb) << k;
+        letter |= (uint64_t)(uint32_t)_mm_movemask_epi8(let) << k;
+        upper |= (uint64_t)(uint32_t)_mm_movemask_epi8(up) << k;
+    }
+    mk->stop = ~in;
+    mk->nonletter = ~letter;
+    mk->upper = upper;
+}
+#endif
+
+/* The masks of [p, p + 64), bytes from `to` on read as spaces. Never reads
+ * at or past `to`. */
+static inline void
+masks_load(masks *mk, const char *text, size_t p, size_t to, int simd)
+{
+    const unsigned char *b = (const unsigned char *)text + p;
+    unsigned char pad[MASK_BYTES];
+    if (to - p < MASK_BYTES) {
+        memset(pad, ' ', sizeof(pad));
+        memcpy(pad, b, to - p);
+        b = pad;
+    }
+    mk->base = p;
+#ifdef __SSE2__
+    if (simd) {
+        masks_sse2(mk, b);
+        return;
+    }
+#endif
+    (void)simd;
+    masks_scalar(mk, b);
+}
+
+/* The shape of a word of ASCII letters of `len` bytes whose upper-case
+ * letters are the bits of `ur` (bit 0 its first byte, rng its bits). */
+static inline uint8_t
+mask_shape(uint64_t ur, uint64_t rng, size_t len)
+{
+    if (ur == 0)
+        return NLPD_SHAPE_LOWER;
+    if (ur == rng)
+        return len >= 2 ? NLPD_SHAPE_UPPER : NLPD_SHAPE_CAPITALIZED;
+    return ur == 1 ? NLPD_SHAPE_CAPITALIZED : NLPD_SHAPE_MIXED;
+}
+
+/* mode: 0 the general path alone, 1 byte masks (portable), 2 byte masks
+ * with SSE2. All three give the same tokens. */
+static inline int
+tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nlpd__toks *out,
+         int mode)
 {
     tokenizer tz = {m, text, to, out, 0};
     size_t p = from;
+    masks mk = {SIZE_MAX / 2, 0, 0, 0};
     while (p < to) {
         /* Whitespace. One space between two chunks is the common case. */
         if (p + 1 < to && text[p] == ' ' && (unsigned char)(text[p + 1] - 0x21) < 0x5E) {
@@ -939,6 +1042,43 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
             }
             if (p >= to)
                 break;
+        }
+        /* The common case from the byte masks: a chunk of ASCII letters
+         * shorter than 64 bytes, alone or with one punctuation mark after
+         * it. */
+        if (mode != 0) {
+            size_t off = p - mk.base;
+            if (off >= MASK_BYTES || (mk.stop >> off) == 0) {
+                masks_load(&mk, text, p, to, mode == 2);
+                off = 0;
+            }
+            uint64_t st = mk.stop >> off;
+            if (st != 0) {
+                size_t len = (size_t)__builtin_ctzll(st);
+                size_t ce = p + len;
+                if (len > 0 && (ce >= to || (unsigned char)text[ce] < 0x80)) {
+                    uint64_t rng = ((uint64_t)1 << len) - 1;
+                    uint64_t nl = (mk.nonletter >> off) & rng;
+                    uint64_t ur = (mk.upper >> off) & rng;
+                    if (nl == 0) {
+                        int rc = emit(&tz, p, ce, mask_shape(ur, rng, len), 0);
+                        if (rc != 0)
+                            return rc;
+                        p = ce;
+                        continue;
+                    }
+                    if (nl == rng - (rng >> 1) && len >= 3 && len <= NLPD__WORD_MAX &&
+                        lone_punct(&tz, p, ce)) {
+                        int rc = emit(&tz, p, ce - 1, mask_shape(ur, rng >> 1, len - 1), 0);
+                        if (rc == 0)
+                            rc = emit(&tz, ce - 1, ce, NLPD_SHAPE_PUNCT, 0);
+                        if (rc != 0)
+                            return rc;
+                        p = ce;
+                        continue;
+                    }
+                }
+            }
         }
         /* The chunk: up to the next whitespace. On the way, note what
          * decides the common case: a chunk of ASCII letters alone is one
@@ -1003,4 +1143,22 @@ nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t 
         p = ce;
     }
     return 0;
+}
+
+int
+nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
+               nlpd__toks *out)
+{
+#ifdef __SSE2__
+    return tokenize(m, text, from, to, out, 2);
+#else
+    return tokenize(m, text, from, to, out, 1);
+#endif
+}
+
+int
+nlpd__tokenize_mode(const nlpd_split_model *m, const char *text, size_t from, size_t to,
+                    nlpd__toks *out, int mode)
+{
+    return tokenize(m, text, from, to, out, mode);
 }
