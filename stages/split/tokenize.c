@@ -186,6 +186,7 @@ typedef struct tokenizer {
     size_t end; /* end of the region */
     nlpd__toks *out;
     int specials; /* the current chunk holds ':', '@' or non-ASCII */
+    int rc;       /* mask_words: 0 or NLPD_ENOMEM */
 } tokenizer;
 
 static inline int
@@ -197,7 +198,12 @@ emit(tokenizer *tz, size_t start, size_t stop, uint8_t shape, uint8_t flags)
         if (rc != 0)
             return rc;
     }
-    o->v[o->n++] = (nlpd_split_token){(uint32_t)start, (uint32_t)stop, shape, flags, 0};
+    nlpd_split_token *t = &o->v[o->n++];
+    t->start = (uint32_t)start;
+    t->end = (uint32_t)stop;
+    t->shape = shape;
+    t->flags = flags;
+    t->reserved = 0;
     return 0;
 }
 
@@ -900,17 +906,20 @@ lone_punct(const tokenizer *tz, size_t p, size_t ce)
 /* --- Byte masks -------------------------------------------------------------------- */
 
 /* What the common case needs of 64 bytes of text from `base`, one bit per
- * byte (bit k for base + k): the bytes that stop an ASCII chunk (outside
- * 0x21..0x7E: whitespace, control, DEL, bytes from 0x80), the bytes that
- * are no ASCII letter, and the upper-case ASCII letters. Bytes past the
- * region's end read as spaces, so a chunk always stops there. With SSE2
+ * byte (bit k for base + k): the bytes of ASCII chunks (0x21..0x7E; any
+ * other byte, whitespace, control, DEL or UTF-8, stops one), the bytes
+ * that are no ASCII letter, the upper-case ASCII letters, the bytes from
+ * 0x80, and the single spaces before a chunk byte. Bytes past the region's
+ * end read as NUL, so a chunk always stops there. With SSE2
  * (always there on x86-64) sixteen bytes are classified at a time; the
  * portable loop gives the same masks. */
 typedef struct masks {
     size_t base;
-    uint64_t stop;
-    uint64_t nonletter;
-    uint64_t upper;
+    uint64_t in;        /* in an ASCII chunk: 0x21..0x7E */
+    uint64_t nonletter; /* no ASCII letter */
+    uint64_t upper;     /* A-Z */
+    uint64_t high;      /* from 0x80: UTF-8 */
+    uint64_t space1;    /* ' ' with a chunk byte after it in the window */
 } masks;
 
 #define MASK_BYTES 64
@@ -918,20 +927,26 @@ typedef struct masks {
 static void
 masks_scalar(masks *mk, const unsigned char *b)
 {
-    uint64_t stop = 0, nonletter = 0, upper = 0;
+    uint64_t in = 0, nonletter = 0, upper = 0, high = 0, space = 0;
     for (unsigned k = 0; k < MASK_BYTES; k++) {
         unsigned c = b[k];
         uint64_t bit = (uint64_t)1 << k;
-        if (c <= 0x20 || c >= 0x7F)
-            stop |= bit;
+        if (c > 0x20 && c < 0x7F)
+            in |= bit;
         if ((unsigned)((c | 0x20) - 'a') >= 26)
             nonletter |= bit;
         if ((unsigned)(c - 'A') < 26)
             upper |= bit;
+        if (c >= 0x80)
+            high |= bit;
+        if (c == ' ')
+            space |= bit;
     }
-    mk->stop = stop;
+    mk->in = in;
     mk->nonletter = nonletter;
     mk->upper = upper;
+    mk->high = high;
+    mk->space1 = space & (in >> 1);
 }
 
 #ifdef __SSE2__
@@ -941,7 +956,7 @@ masks_sse2(masks *mk, const unsigned char *b)
     const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
     const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
     const __m128i A1 = _mm_set1_epi8('A' - 1), Z1 = _mm_set1_epi8('Z' + 1);
-    uint64_t in = 0, letter = 0, upper = 0;
+    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0;
     for (unsigned k = 0; k < MASK_BYTES; k += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + k));
         /* signed compares: bytes from 0x80 are negative, so never "in" */
@@ -952,22 +967,26 @@ masks_sse2(masks *mk, const unsigned char *b)
         in |= (uint64_t)(uint32_t)_mm_movemask_epi8(inb) << k;
         letter |= (uint64_t)(uint32_t)_mm_movemask_epi8(let) << k;
         upper |= (uint64_t)(uint32_t)_mm_movemask_epi8(up) << k;
+        high |= (uint64_t)(uint32_t)_mm_movemask_epi8(x) << k;
+        space |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) << k;
     }
-    mk->stop = ~in;
+    mk->in = in;
     mk->nonletter = ~letter;
     mk->upper = upper;
+    mk->high = high;
+    mk->space1 = space & (in >> 1);
 }
 #endif
 
-/* The masks of [p, p + 64), bytes from `to` on read as spaces. Never reads
+/* The masks of [p, p + 64), bytes from `to` on read as NUL. Never reads
  * at or past `to`. */
-static inline void
+static __attribute__((noinline)) void
 masks_load(masks *mk, const char *text, size_t p, size_t to, int simd)
 {
     const unsigned char *b = (const unsigned char *)text + p;
     unsigned char pad[MASK_BYTES];
     if (to - p < MASK_BYTES) {
-        memset(pad, ' ', sizeof(pad));
+        memset(pad, 0, sizeof(pad));
         memcpy(pad, b, to - p);
         b = pad;
     }
@@ -994,15 +1013,87 @@ mask_shape(uint64_t ur, uint64_t rng, size_t len)
     return ur == 1 ? NLPD_SHAPE_CAPITALIZED : NLPD_SHAPE_MIXED;
 }
 
+/* The common case from the byte masks: from p (a chunk's start), chunks of
+ * ASCII letters shorter than 64 bytes, alone or with one punctuation mark
+ * after them ("word," "word." when no abbreviation), each followed by one
+ * space and the next ASCII chunk. Returns where it stops: at the start of
+ * a chunk the general path must read (*at_chunk 1), or at other
+ * whitespace or the end (*at_chunk 0). Sets tz->rc on failure. */
+static __attribute__((noinline)) size_t
+mask_words(tokenizer *tz, masks *mk, size_t p, int simd, int *at_chunk)
+{
+    nlpd__toks *out = tz->out;
+    nlpd_split_token *v = out->v;
+    size_t n = out->n, cap = out->cap;
+    const char *text = tz->s;
+    size_t to = tz->end;
+    masks w = *mk; /* in registers: the token stores could alias *mk */
+    *at_chunk = 1;
+    for (;;) {
+        size_t off = p - w.base;
+        if (off >= MASK_BYTES) {
+            masks_load(&w, text, p, to, simd);
+            off = 0;
+        }
+        uint64_t in = w.in >> off; /* bits past the window read as stops */
+        if (~in == 0)
+            break; /* 64 bytes of chunk */
+        size_t len = (size_t)__builtin_ctzll(~in);
+        if (off + len >= MASK_BYTES) {
+            /* the chunk runs past the window: look again from p */
+            masks_load(&w, text, p, to, simd);
+            continue;
+        }
+        uint64_t b = (uint64_t)1 << len; /* the byte that stops the chunk */
+        if (((w.high >> off) | 1) & b)
+            break; /* empty, or UTF-8 follows */
+        uint64_t rng = b - 1;
+        uint64_t nl = (w.nonletter >> off) & rng;
+        uint64_t ur = (w.upper >> off) & rng;
+        /* NLPD_TOKEN_SPACE_AFTER when one space, then a chunk */
+        uint8_t flags = (uint8_t)((w.space1 >> (off + len)) & 1);
+        size_t ce = p + len;
+        if (__builtin_expect(cap - n < 2, 0)) {
+            out->n = n;
+            int rc = nlpd_grow((void **)&out->v, &out->cap, n + 2, sizeof(*out->v));
+            if (rc != 0) {
+                tz->rc = rc;
+                *mk = w;
+                return p;
+            }
+            v = out->v;
+            cap = out->cap;
+        }
+        if (nl == 0) {
+            v[n++] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, mask_shape(ur, rng, len), flags,
+                                        0};
+        } else if (nl == b >> 1 && len >= 3 && len <= NLPD__WORD_MAX && lone_punct(tz, p, ce)) {
+            v[n++] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce - 1,
+                                        mask_shape(ur, rng >> 1, len - 1), 0, 0};
+            v[n++] = (nlpd_split_token){(uint32_t)ce - 1, (uint32_t)ce, NLPD_SHAPE_PUNCT, flags, 0};
+        } else {
+            break;
+        }
+        p = ce + flags;
+        if (flags == 0) {
+            *at_chunk = 0;
+            break;
+        }
+    }
+    out->n = n;
+    *mk = w;
+    return p;
+}
+
 /* mode: 0 the general path alone, 1 byte masks (portable), 2 byte masks
  * with SSE2. All three give the same tokens. */
 static inline int
 tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nlpd__toks *out,
          int mode)
 {
-    tokenizer tz = {m, text, to, out, 0};
+    tokenizer tz = {m, text, to, out, 0, 0};
     size_t p = from;
-    masks mk = {SIZE_MAX / 2, 0, 0, 0};
+    masks mk = {SIZE_MAX / 2, 0, 0, 0, 0, 0};
     while (p < to) {
         /* Whitespace. One space between two chunks is the common case. */
         if (p + 1 < to && text[p] == ' ' && (unsigned char)(text[p + 1] - 0x21) < 0x5E) {
@@ -1045,40 +1136,15 @@ tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nl
         }
         /* The common case from the byte masks: a chunk of ASCII letters
          * shorter than 64 bytes, alone or with one punctuation mark after
-         * it. */
+         * it, then one space before the next chunk of ASCII. Runs of such
+         * chunks stay in this loop. */
         if (mode != 0) {
-            size_t off = p - mk.base;
-            if (off >= MASK_BYTES || (mk.stop >> off) == 0) {
-                masks_load(&mk, text, p, to, mode == 2);
-                off = 0;
-            }
-            uint64_t st = mk.stop >> off;
-            if (st != 0) {
-                size_t len = (size_t)__builtin_ctzll(st);
-                size_t ce = p + len;
-                if (len > 0 && (ce >= to || (unsigned char)text[ce] < 0x80)) {
-                    uint64_t rng = ((uint64_t)1 << len) - 1;
-                    uint64_t nl = (mk.nonletter >> off) & rng;
-                    uint64_t ur = (mk.upper >> off) & rng;
-                    if (nl == 0) {
-                        int rc = emit(&tz, p, ce, mask_shape(ur, rng, len), 0);
-                        if (rc != 0)
-                            return rc;
-                        p = ce;
-                        continue;
-                    }
-                    if (nl == rng - (rng >> 1) && len >= 3 && len <= NLPD__WORD_MAX &&
-                        lone_punct(&tz, p, ce)) {
-                        int rc = emit(&tz, p, ce - 1, mask_shape(ur, rng >> 1, len - 1), 0);
-                        if (rc == 0)
-                            rc = emit(&tz, ce - 1, ce, NLPD_SHAPE_PUNCT, 0);
-                        if (rc != 0)
-                            return rc;
-                        p = ce;
-                        continue;
-                    }
-                }
-            }
+            int at_chunk;
+            p = mask_words(&tz, &mk, p, mode == 2, &at_chunk);
+            if (tz.rc != 0)
+                return tz.rc;
+            if (!at_chunk)
+                continue;
         }
         /* The chunk: up to the next whitespace. On the way, note what
          * decides the common case: a chunk of ASCII letters alone is one
