@@ -708,6 +708,38 @@ cut_point(const ctx *c, size_t s, size_t i)
     return i;
 }
 
+/* The tokens from i on that no rule looks at: a word or plain punctuation
+ * (no final period, no line break after it) glued to the next token that
+ * is no list marker, or before a lower-case word on the same line that is
+ * no list marker ("a." would carry its period, "b)" has no space after
+ * it). Returns the first token in [i, iend) the full loop must see (or
+ * iend); it stops too at a token that ends past lim_byte. The same test
+ * as the one at the top of the loop in nlpd__split_region, kept lean. */
+static __attribute__((noinline)) size_t
+skip_plain(const char *text, const nlpd_split_token *tok, size_t i, size_t iend, size_t lim_byte)
+{
+    for (; i < iend; i++) {
+        const nlpd_split_token *t = &tok[i], *u = &tok[i + 1];
+        unsigned f = t->flags;
+        if ((f & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) || t->end > lim_byte)
+            break;
+        if (t->shape == NLPD_SHAPE_PUNCT && !plain_punct(text, t))
+            break;
+        if (u->shape == NLPD_SHAPE_LOWER && !(u->flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_CLITIC)) &&
+            (u->end - u->start > 2 || (u->flags & NLPD_TOKEN_SPACE_AFTER)))
+            continue;
+        if (!(f & NLPD_TOKEN_SPACE_AFTER)) {
+            unsigned char b0 = (unsigned char)text[u->start];
+            size_t n0 = u->end - u->start;
+            if (!((b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
+                  (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'))))
+                continue; /* not maybe_marker() */
+        }
+        break;
+    }
+    return i;
+}
+
 int
 nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
                    const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out)
@@ -732,6 +764,10 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
     size_t lim_tok = s + o->max_sentence_tokens;
     size_t lim_byte = (size_t)tok[s].start + o->max_sentence_bytes;
     for (size_t i = t0; i < t1; i++) {
+        /* Runs of tokens no rule looks at go by in a tight loop. */
+        i = skip_plain(text, tok, i, (lim_tok < t1 - 1 ? lim_tok : t1 - 1), lim_byte);
+        if (i >= t1)
+            break;
         int over = i > s && (i >= lim_tok || tok[i].end > lim_byte);
         /* The common case, decided here: a word (no final period, no line
          * break after it) before a lower-case word on the same line that

@@ -62,15 +62,30 @@ static inline uint64_t
 nlpd__feat_hash(char kind, const char *w, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(unsigned char)kind << 56) ^ (uint64_t)n;
-    while (n > 0) {
-        uint64_t x = 0;
-        size_t k = n < 8 ? n : 8;
-        memcpy(&x, w, k);
-        x |= 0x2020202020202020ull >> (8 * (8 - k));
+    while (n >= 8) {
+        uint64_t x;
+        memcpy(&x, w, 8);
+        h = (h ^ (x | 0x2020202020202020ull)) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        w += 8;
+        n -= 8;
+    }
+    if (n > 0) {
+        /* The last 1..7 bytes, little-endian, from loads that stay inside
+         * them (two that overlap give the same bytes twice). */
+        uint64_t x;
+        if (n >= 4) {
+            uint32_t lo, hi;
+            memcpy(&lo, w, 4);
+            memcpy(&hi, w + n - 4, 4);
+            x = (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
+        } else {
+            x = (uint64_t)(unsigned char)w[0] | ((uint64_t)(unsigned char)w[n / 2] << (8 * (n / 2))) |
+                ((uint64_t)(unsigned char)w[n - 1] << (8 * (n - 1)));
+        }
+        x |= 0x2020202020202020ull >> (8 * (8 - n));
         h = (h ^ x) * 0xFF51AFD7ED558CCDull;
         h ^= h >> 32;
-        w += k;
-        n -= k;
     }
     return h != 0 ? h : 1;
 }
