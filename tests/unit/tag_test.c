@@ -1,0 +1,810 @@
+/* tests/unit/tag_test.c — the tag stage's CRF core: feature extraction on
+ * known sentences, Viterbi and forward-backward against brute force over
+ * every path, model files (a tiny model built here, saved, loaded; corrupt,
+ * truncated and newer files refused with the right code), training end to
+ * end on a small set (tests/fixtures/tag/crf-train.jsonl, through
+ * nlpd-tag-train), long and odd inputs, and the public API's argument
+ * checks.
+ */
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "nlpd/split.h"
+#include "nlpd/tag.h"
+#include "tag_internal.h"
+#include "test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define L NLPD__TAG_LABELS
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+typedef struct split_out {
+    nlpd_split_model *sm;
+    nlpd_split *sp;
+    const nlpd_split_token *tok;
+    size_t nt;
+    const nlpd_split_sentence *sen;
+    size_t ns;
+} split_out;
+
+static void
+split_text(split_out *s, const char *text)
+{
+    if (s->sp == NULL) {
+        assert_int_equal(nlpd_split_model_load_builtin(&s->sm, "en"), 0);
+        assert_int_equal(nlpd_split_new(&s->sp, s->sm, NULL), 0);
+    }
+    assert_int_equal(nlpd_split_run(s->sp, text, strlen(text), NULL, 0), 0);
+    s->nt = nlpd_split_tokens(s->sp, &s->tok);
+    s->ns = nlpd_split_sentences(s->sp, &s->sen);
+}
+
+static void
+split_done(split_out *s)
+{
+    nlpd_split_free(&s->sp);
+    nlpd_split_model_free(&s->sm);
+}
+
+/* A deterministic pseudo-random double in [-1, 1). */
+static double
+rnd(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*state >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+/* Random weights for a model of `bits` hash bits (emissions, start,
+ * transitions), as the trainer lays them out. */
+static double *
+random_weights(unsigned bits, uint64_t seed, double amp)
+{
+    size_t n = ((size_t)1 << bits) * L + L + L * L;
+    double *w = malloc(n * sizeof(*w));
+    assert_non_null(w);
+    for (size_t i = 0; i < n; i++)
+        w[i] = amp * rnd(&seed);
+    return w;
+}
+
+/* Checks what any run's entities must keep: in order, not overlapping, on
+ * token boundaries inside one sentence, labels known, scores in (0, 1]. */
+static void
+check_entities(const nlpd_tagger *tg, const nlpd_split_token *tok, size_t nt,
+               const nlpd_split_sentence *sen, size_t ns)
+{
+    const nlpd_tag_entity *e;
+    size_t ne = nlpd_tagger_entities(tg, &e);
+    uint32_t prev_end = 0;
+    for (size_t i = 0; i < ne; i++) {
+        assert_true(e[i].n_tokens >= 1);
+        assert_true(e[i].first_token + e[i].n_tokens <= nt);
+        assert_int_equal(e[i].start, tok[e[i].first_token].start);
+        assert_int_equal(e[i].end, tok[e[i].first_token + e[i].n_tokens - 1].end);
+        assert_true(e[i].start >= prev_end);
+        prev_end = e[i].end;
+        assert_true(e[i].label > NLPD_ENT_NONE && e[i].label < NLPD_ENT_COUNT_);
+        assert_true(e[i].score > 0.0f && e[i].score <= 1.0f);
+        int inside = 0;
+        for (size_t s = 0; s < ns; s++)
+            if (e[i].first_token >= sen[s].first_token &&
+                e[i].first_token + e[i].n_tokens <= sen[s].first_token + sen[s].n_tokens)
+                inside = 1;
+        assert_true(inside);
+    }
+}
+
+/* ---- labels ---------------------------------------------------------------------- */
+
+static void
+test_label_names(void **state)
+{
+    (void)state;
+    for (int i = 1; i < NLPD_ENT_COUNT_; i++)
+        assert_int_equal(nlpd_entity_label_parse(nlpd_entity_label_name(i)), i);
+    assert_string_equal(nlpd_entity_label_name(NLPD_ENT_PER), "PER");
+    assert_string_equal(nlpd_entity_label_name(0), "");
+    assert_string_equal(nlpd_entity_label_name(NLPD_ENT_COUNT_), "");
+    assert_string_equal(nlpd_entity_label_name(-1), "");
+    assert_int_equal(nlpd_entity_label_parse("per"), NLPD_ENT_NONE);
+    assert_int_equal(nlpd_entity_label_parse(NULL), NLPD_ENT_NONE);
+    /* BIO: B-t = 2t - 1, I-t = 2t; I-t only after B-t or I-t. */
+    assert_int_equal(nlpd__tag_label_b(NLPD_ENT_PER), 1);
+    assert_int_equal(nlpd__tag_label_type(2), NLPD_ENT_PER);
+    assert_int_equal(nlpd__tag_label_type(7), NLPD_ENT_MISC);
+    assert_true(nlpd__tag_transition_ok(1, 2));
+    assert_true(nlpd__tag_transition_ok(2, 2));
+    assert_false(nlpd__tag_transition_ok(0, 2));
+    assert_false(nlpd__tag_transition_ok(3, 2));
+    assert_false(nlpd__tag_transition_ok(-1, 2));
+    assert_true(nlpd__tag_transition_ok(-1, 1));
+}
+
+/* ---- features ---------------------------------------------------------------------- */
+
+typedef struct fx_fixture {
+    nlpd_tag_model *m;
+    nlpd__tag_fx fx;
+    split_out so;
+} fx_fixture;
+
+static void
+fx_run(fx_fixture *f, const char *text)
+{
+    split_text(&f->so, text);
+    assert_int_equal(nlpd__tag_fx_doc(&f->fx, f->m, text, f->so.tok, f->so.nt, f->so.sen,
+                                      f->so.ns),
+                     0);
+}
+
+static size_t
+tok_index(const fx_fixture *f, const char *text, const char *word, size_t nth)
+{
+    size_t wn = strlen(word);
+    for (size_t i = 0; i < f->so.nt; i++)
+        if (f->so.tok[i].end - f->so.tok[i].start == wn &&
+            memcmp(text + f->so.tok[i].start, word, wn) == 0 && nth-- == 0)
+            return i;
+    fail_msg("token %s not found", word);
+    return 0;
+}
+
+static int
+has_feature(const uint32_t *f, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i] == x)
+            return 1;
+    return 0;
+}
+
+static void
+test_features(void **state)
+{
+    (void)state;
+    fx_fixture f = {0};
+    assert_int_equal(nlpd__tag_model_new(&f.m, 20), 0);
+    /* Word clusters come from the model's table. */
+    assert_int_equal(nlpd__clusters_add(&f.m->clusters, "Paris", 5, 0xA0000000u, 4), 0);
+    assert_int_equal(nlpd__clusters_add(&f.m->clusters, "north", 5, 0x12345678u, 32), 0);
+    const char *text = "Will Paris and Seoul will pay 3.5 or 12.25 dollars? They will.\n\n"
+                       "Shoigu Visits North Korea\n\nTHE PARIS TALKS ENDED.";
+    fx_run(&f, text);
+    const nlpd__tag_tok *t = f.fx.tok;
+    size_t will0 = tok_index(&f, text, "Will", 0);
+    size_t will1 = tok_index(&f, text, "will", 0);
+    size_t paris = tok_index(&f, text, "Paris", 0);
+    size_t seoul = tok_index(&f, text, "Seoul", 0);
+    size_t p35 = tok_index(&f, text, "3.5", 0);
+    size_t p1225 = tok_index(&f, text, "12.25", 0);
+    size_t paris2 = tok_index(&f, text, "PARIS", 0);
+    size_t visits = tok_index(&f, text, "Visits", 0);
+    size_t north = tok_index(&f, text, "North", 0);
+    /* Lower-cased forms meet; exact forms do not. */
+    assert_int_equal(t[will0].lower, t[will1].lower);
+    assert_int_not_equal(t[will0].word, t[will1].word);
+    assert_int_equal(t[paris].lower, t[paris2].lower);
+    /* Shapes: "Xxxx" (runs up to 4) and "Xx" (runs collapsed), "d.d". */
+    assert_int_equal(t[paris].fshape, t[seoul].fshape);
+    assert_int_equal(t[paris].cshape, t[visits].cshape);
+    assert_int_not_equal(t[paris].cshape, t[paris2].cshape);
+    assert_int_equal(t[p35].cshape, t[p1225].cshape);
+    assert_int_not_equal(t[p35].fshape, t[p1225].fshape);
+    /* Suffixes are lower-cased: "Paris" and "PARIS" end alike. */
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(t[paris].suf[k], t[paris2].suf[k]);
+    assert_int_equal(t[paris].ncp, 5);
+    /* The document pass: "Will" is also seen in lower case, "Paris" never. */
+    assert_true(t[will0].doc & NLPD__TAG_DOC_SEEN_LOWER);
+    assert_false(t[paris].doc & NLPD__TAG_DOC_SEEN_LOWER);
+    assert_true(t[paris].doc & NLPD__TAG_DOC_SEEN_CAP);
+    /* Sentence casing and position. */
+    assert_int_equal(t[will0].sent, NLPD__TAG_SENT_NORMAL);
+    assert_int_equal(t[will0].pos, 0);
+    assert_int_equal(t[paris].pos, 1);
+    assert_int_equal(t[seoul].pos, 2);
+    assert_int_equal(t[visits].sent, NLPD__TAG_SENT_TITLE);
+    assert_int_equal(t[north].sent, NLPD__TAG_SENT_TITLE);
+    assert_int_equal(t[paris2].sent, NLPD__TAG_SENT_ALLCAPS);
+    /* Clusters by exact form, else lower-cased form. */
+    assert_int_equal(t[paris].cluster_len, 4);
+    assert_int_equal(t[paris].cluster, 0xA0000000u);
+    assert_int_equal(t[paris2].cluster_len, 0); /* neither "PARIS" nor "paris" */
+    assert_int_equal(t[north].cluster_len, 32);  /* "north" */
+    assert_int_equal(t[north].cluster, 0x12345678u);
+    assert_int_equal(t[seoul].cluster_len, 0);
+
+    /* Features of one token: within bounds, stable, shared where the
+     * inputs are shared. */
+    size_t a = f.so.sen[0].first_token, b = a + f.so.sen[0].n_tokens;
+    uint32_t fp[NLPD__TAG_MAX_FEATS], fp2[NLPD__TAG_MAX_FEATS], fs[NLPD__TAG_MAX_FEATS];
+    size_t np = nlpd__tag_fx_token(&f.fx, f.m, a, b, paris, fp);
+    size_t np2 = nlpd__tag_fx_token(&f.fx, f.m, a, b, paris, fp2);
+    size_t ns = nlpd__tag_fx_token(&f.fx, f.m, a, b, seoul, fs);
+    assert_true(np >= 30 && np <= NLPD__TAG_MAX_FEATS);
+    assert_int_equal(np, np2);
+    assert_memory_equal(fp, fp2, np * sizeof(*fp));
+    size_t rows = (size_t)1 << f.m->hash_bits;
+    for (size_t i = 0; i < np; i++)
+        assert_true(fp[i] < rows);
+    /* The bias feature is shared; the word features are not. */
+    assert_int_equal(fp[0], fs[0]);
+    assert_int_not_equal(fp[1], fs[1]);
+    (void)ns;
+    /* The cluster adds 4 features to "Paris": the same text through a
+     * model without clusters. */
+    {
+        fx_fixture g = {0};
+        assert_int_equal(nlpd__tag_model_new(&g.m, 20), 0);
+        fx_run(&g, text);
+        uint32_t fq[NLPD__TAG_MAX_FEATS];
+        size_t nq = nlpd__tag_fx_token(&g.fx, g.m, a, b, paris, fq);
+        assert_int_equal(np, nq + 4);
+        for (size_t i = 0; i < nq; i++)
+            assert_true(has_feature(fp, np, fq[i]));
+        nlpd__tag_fx_release(&g.fx);
+        split_done(&g.so);
+        nlpd_tag_model_free(&g.m);
+    }
+    /* Same lower-cased neighbour: "Paris" is the left neighbour of "and",
+     * "Seoul" its right one; "and"'s bias and own-word features are the
+     * same whatever the sentence. */
+    size_t and_i = tok_index(&f, text, "and", 0);
+    size_t nand = nlpd__tag_fx_token(&f.fx, f.m, a, b, and_i, fs);
+    assert_true(has_feature(fs, nand, fp[0]));
+    /* Token 0 of a sentence has BOS neighbours; the last EOS ones, and a
+     * one-token sentence both. */
+    size_t n0 = nlpd__tag_fx_token(&f.fx, f.m, a, a + 1, a, fs);
+    assert_true(n0 >= 30);
+
+    nlpd__tag_fx_release(&f.fx);
+    split_done(&f.so);
+    nlpd_tag_model_free(&f.m);
+}
+
+/* ---- Viterbi and forward-backward against brute force --------------------------------- */
+
+/* The score of a path, -inf when a transition is forbidden. */
+static double
+path_score(size_t n, const double *emit, const double *start, const double *trans,
+           const int *path)
+{
+    if (!nlpd__tag_transition_ok(-1, path[0]))
+        return -HUGE_VAL;
+    double s = start[path[0]] + emit[path[0]];
+    for (size_t t = 1; t < n; t++) {
+        if (!nlpd__tag_transition_ok(path[t - 1], path[t]))
+            return -HUGE_VAL;
+        s += trans[path[t - 1] * L + path[t]] + emit[t * L + path[t]];
+    }
+    return s;
+}
+
+static void
+test_viterbi_brute_force(void **state)
+{
+    (void)state;
+    uint64_t seed = 42;
+    for (size_t n = 1; n <= 4; n++) {
+        for (int round = 0; round < 5; round++) {
+            double emit[4 * L], start[L], trans[L * L];
+            float femit[4 * L], fstart[L], ftrans[L * L];
+            for (size_t i = 0; i < n * L; i++)
+                femit[i] = (float)(emit[i] = 3 * rnd(&seed));
+            for (int i = 0; i < L; i++) {
+                start[i] = rnd(&seed);
+                fstart[i] = nlpd__tag_transition_ok(-1, i) ? (float)start[i] : -1e30f;
+            }
+            for (int i = 0; i < L * L; i++) {
+                trans[i] = 2 * rnd(&seed);
+                ftrans[i] = nlpd__tag_transition_ok(i / L, i % L) ? (float)trans[i] : -1e30f;
+            }
+            /* Brute force: every path, its score, log Z and the marginals. */
+            int path[4] = {0, 0, 0, 0};
+            size_t total = 1;
+            for (size_t t = 0; t < n; t++)
+                total *= L;
+            double best = -HUGE_VAL, z = 0, marg[4 * L] = {0};
+            int best_path[4] = {0};
+            for (size_t k = 0; k < total; k++) {
+                size_t r = k;
+                for (size_t t = 0; t < n; t++) {
+                    path[t] = (int)(r % L);
+                    r /= L;
+                }
+                double s = path_score(n, emit, start, trans, path);
+                if (s > best) {
+                    best = s;
+                    memcpy(best_path, path, sizeof(path));
+                }
+                if (s > -HUGE_VAL) {
+                    z += exp(s);
+                    for (size_t t = 0; t < n; t++)
+                        marg[t * L + path[t]] += exp(s);
+                }
+            }
+            float score[2 * L];
+            uint8_t back[4 * L], vpath[4];
+            nlpd__crf_viterbi(n, femit, fstart, ftrans, score, back, vpath);
+            for (size_t t = 0; t < n; t++)
+                assert_int_equal(vpath[t], best_path[t]);
+
+            double mstart[L], mtrans[L * L], al[4 * L], be[4 * L], c[4];
+            for (int i = 0; i < L; i++)
+                mstart[i] = nlpd__tag_transition_ok(-1, i) ? exp(start[i]) : 0;
+            for (int i = 0; i < L * L; i++)
+                mtrans[i] = nlpd__tag_transition_ok(i / L, i % L) ? exp(trans[i]) : 0;
+            double e2[4 * L];
+            memcpy(e2, emit, sizeof(e2));
+            double lz = nlpd__crf_forward_backward(n, e2, mstart, mtrans, NULL, al, be, c);
+            assert_true(fabs(lz - log(z)) < 1e-9 * fabs(log(z)) + 1e-9);
+            for (size_t t = 0; t < n; t++) {
+                double sum = 0;
+                for (int y = 0; y < L; y++) {
+                    double p = al[t * L + y] * be[t * L + y];
+                    assert_true(fabs(p - marg[t * L + y] / z) < 1e-9);
+                    sum += p;
+                }
+                assert_true(fabs(sum - 1.0) < 1e-9);
+            }
+            /* Constrained to the best path only: log Zc is its score. */
+            uint16_t allow[4];
+            for (size_t t = 0; t < n; t++)
+                allow[t] = (uint16_t)(1u << best_path[t]);
+            memcpy(e2, emit, sizeof(e2));
+            double lzc = nlpd__crf_forward_backward(n, e2, mstart, mtrans, allow, al, be, c);
+            assert_true(fabs(lzc - best) < 1e-9 * fabs(best) + 1e-9);
+            /* A constraint no path can meet: I-PER first. */
+            allow[0] = 1u << 2;
+            memcpy(e2, emit, sizeof(e2));
+            assert_true(nlpd__crf_forward_backward(n, e2, mstart, mtrans, allow, al, be, c) ==
+                        -HUGE_VAL);
+        }
+    }
+}
+
+/* Marginals stay sums of 1 and finite on a long sentence with large
+ * scores (the scaling at work). */
+static void
+test_forward_backward_long(void **state)
+{
+    (void)state;
+    size_t n = 5000;
+    double *e = malloc(n * L * sizeof(double));
+    double *al = malloc(n * L * sizeof(double));
+    double *be = malloc(n * L * sizeof(double));
+    double *c = malloc(n * sizeof(double));
+    assert_true(e && al && be && c);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < n * L; i++)
+        e[i] = 50 * rnd(&seed);
+    double mstart[L], mtrans[L * L];
+    for (int i = 0; i < L; i++)
+        mstart[i] = nlpd__tag_transition_ok(-1, i) ? 1.0 : 0;
+    for (int i = 0; i < L * L; i++)
+        mtrans[i] = nlpd__tag_transition_ok(i / L, i % L) ? exp(rnd(&seed)) : 0;
+    double lz = nlpd__crf_forward_backward(n, e, mstart, mtrans, NULL, al, be, c);
+    assert_true(isfinite(lz));
+    for (size_t t = 0; t < n; t += 97) {
+        double sum = 0;
+        for (int y = 0; y < L; y++)
+            sum += al[t * L + y] * be[t * L + y];
+        assert_true(fabs(sum - 1.0) < 1e-6);
+    }
+    free(e);
+    free(al);
+    free(be);
+    free(c);
+}
+
+/* ---- model files ------------------------------------------------------------------- */
+
+typedef struct model_files {
+    char *dir;
+    char path[512];
+    unsigned char *buf;
+    size_t len;
+} model_files;
+
+static void
+make_tiny_model(model_files *mf, unsigned bits)
+{
+    mf->dir = nlpd_test_tmpdir("tag_test");
+    snprintf(mf->path, sizeof(mf->path), "%s/tiny.bin", mf->dir);
+    nlpd_tag_model *m;
+    assert_int_equal(nlpd__tag_model_new(&m, bits), 0);
+    assert_int_equal(nlpd__clusters_add(&m->clusters, "Paris", 5, 0x80000000u, 3), 0);
+    assert_int_equal(nlpd__clusters_add(&m->clusters, "seoul", 5, 0x40000000u, 2), 0);
+    double *w = random_weights(bits, 99, 0.5);
+    /* Some rows all zero: the file skips them. */
+    for (size_t r = 0; r < ((size_t)1 << bits); r += 3)
+        for (int y = 0; y < L; y++)
+            w[r * L + (size_t)y] = 0;
+    assert_int_equal(nlpd__tag_model_save(m, w, "en test tiny", mf->path), 0);
+    free(w);
+    nlpd_tag_model_free(&m);
+    mf->buf = (unsigned char *)nlpd_test_read_file(mf->path, &mf->len);
+    assert_non_null(mf->buf);
+}
+
+static void
+free_tiny_model(model_files *mf)
+{
+    free(mf->buf);
+    nlpd_test_rmtree(mf->dir);
+    free(mf->dir);
+}
+
+static void
+fix_checksum(unsigned char *p, size_t len)
+{
+    uint64_t sum = nlpd__fnv(NLPD__FNV_INIT, p, len - 8);
+    memcpy(p + len - 8, &sum, 8);
+}
+
+static void
+test_model_roundtrip(void **state)
+{
+    (void)state;
+    model_files mf = {0};
+    make_tiny_model(&mf, 10);
+    nlpd_tag_model *m1, *m2;
+    assert_int_equal(nlpd_tag_model_load(&m1, mf.path), 0);
+    assert_int_equal(nlpd_tag_model_load_buffer(&m2, mf.buf, mf.len), 0);
+    assert_int_equal(m1->hash_bits, 10);
+    assert_int_equal(m1->n_labels, L);
+    assert_memory_equal(m1->w, m2->w, ((size_t)1 << 10) * L * sizeof(*m1->w));
+    assert_memory_equal(m1->trans, m2->trans, sizeof(m1->trans));
+    /* The weights survived quantization: the zero rows stayed zero, others
+     * are within one step of the originals. */
+    double *w = random_weights(10, 99, 0.5);
+    for (size_t r = 0; r < 1024; r++)
+        for (int y = 0; y < L; y++) {
+            double orig = r % 3 == 0 ? 0 : w[r * L + (size_t)y];
+            assert_true(fabs((double)m1->w[r * L + (size_t)y] * m1->scale - orig) <=
+                        m1->scale);
+        }
+    for (int y = 0; y < L; y++)
+        for (int x = 0; x < L; x++)
+            if (nlpd__tag_transition_ok(x, y))
+                assert_true(fabs(m1->trans[x * L + y] - w[1024 * L + L + (size_t)(x * L + y)]) <
+                            1e-6);
+            else
+                assert_true(m1->trans[x * L + y] < -1e29f);
+    free(w);
+    uint32_t path;
+    assert_int_equal(nlpd__clusters_get(&m1->clusters, nlpd__fnv(NLPD__FNV_INIT, "Paris", 5),
+                                        &path),
+                     3);
+    assert_int_equal(path, 0x80000000u);
+    assert_int_equal(m1->clusters.n, 2);
+    assert_non_null(strstr(nlpd_tag_model_version(m1), "en test tiny"));
+    nlpd_tag_model_free(&m1);
+    nlpd_tag_model_free(&m2);
+    nlpd_tag_model_free(&m2); /* NULL is fine */
+    free_tiny_model(&mf);
+}
+
+static void
+test_model_bad_files(void **state)
+{
+    (void)state;
+    model_files mf = {0};
+    make_tiny_model(&mf, 9);
+    nlpd_tag_model *m = (nlpd_tag_model *)&mf; /* must be set to NULL */
+    unsigned char *p = malloc(mf.len);
+    assert_non_null(p);
+
+    /* Every truncation is refused. */
+    for (size_t n = 0; n < mf.len; n += (n < 200 ? 1 : 997)) {
+        assert_int_equal(nlpd_tag_model_load_buffer(&m, mf.buf, n), NLPD_EMODEL);
+        assert_null(m);
+    }
+    /* A flipped byte anywhere is refused (checksum) or, in the version
+     * fields, read as a newer version. */
+    for (size_t i = 0; i < mf.len; i += (i < 100 ? 1 : 211)) {
+        memcpy(p, mf.buf, mf.len);
+        p[i] ^= 0x5a;
+        int rc = nlpd_tag_model_load_buffer(&m, p, mf.len);
+        assert_true(rc == NLPD_EMODEL || rc == NLPD_EVERSION);
+        assert_null(m);
+    }
+    /* A newer format version: NLPD_EVERSION, checksum or not. */
+    memcpy(p, mf.buf, mf.len);
+    p[8] = NLPD__TAG_FORMAT_VERSION + 1;
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, p, mf.len), NLPD_EVERSION);
+    /* A newer trainer with a valid checksum: NLPD_EVERSION. */
+    memcpy(p, mf.buf, mf.len);
+    p[12] = NLPD__TAG_TRAINER_VERSION + 1;
+    fix_checksum(p, mf.len);
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, p, mf.len), NLPD_EVERSION);
+    /* Valid checksums over bad content: labels, hash bits. */
+    memcpy(p, mf.buf, mf.len);
+    p[16] = 5;
+    fix_checksum(p, mf.len);
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, p, mf.len), NLPD_EMODEL);
+    memcpy(p, mf.buf, mf.len);
+    p[20] = 40;
+    fix_checksum(p, mf.len);
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, p, mf.len), NLPD_EMODEL);
+    /* Not a model at all, and missing files. */
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, "hello", 5), NLPD_EMODEL);
+    assert_int_equal(nlpd_tag_model_load(&m, "/nonexistent/model.bin"), -ENOENT);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/short.bin", mf.dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(mf.buf, 1, mf.len / 2, f);
+    fclose(f);
+    assert_int_equal(nlpd_tag_model_load(&m, path), NLPD_EMODEL);
+    assert_int_equal(nlpd_tag_model_load(NULL, path), NLPD_EINVAL);
+    assert_int_equal(nlpd_tag_model_load_builtin(&m, "xx"), NLPD_EINVAL);
+    free(p);
+    free_tiny_model(&mf);
+}
+
+/* Allocation failures while loading: an error, never a leak or a crash. */
+static void
+test_model_alloc_failures(void **state)
+{
+    (void)state;
+    model_files mf = {0};
+    make_tiny_model(&mf, 9);
+    nlpd_test_alloc_install();
+    for (long k = 0; k < 40; k++) {
+        nlpd_test_alloc_reset();
+        nlpd_test_alloc_fail_after(k);
+        nlpd_tag_model *m = NULL;
+        int rc = nlpd_tag_model_load_buffer(&m, mf.buf, mf.len);
+        nlpd_test_alloc_fail_after(-1);
+        if (rc == 0) {
+            nlpd_tag_model_free(&m);
+            break;
+        }
+        assert_int_equal(rc, NLPD_ENOMEM);
+        assert_null(m);
+        assert_int_equal(nlpd_test_alloc_live(), 0);
+    }
+    nlpd_test_alloc_reset();
+    free_tiny_model(&mf);
+}
+
+/* ---- tagging with a model ------------------------------------------------------------- */
+
+/* A model trained here on tests/fixtures/tag/crf-train.jsonl by the
+ * trainer (an executable beside this test). */
+static char *trained_dir;
+static char trained_path[512];
+
+static int
+train_tiny(void)
+{
+    const char *bin = getenv("NLPD_BUILD_DIR");
+    if (bin == NULL)
+        return -1;
+    trained_dir = nlpd_test_tmpdir("tag_train");
+    snprintf(trained_path, sizeof(trained_path), "%s/trained.bin", trained_dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "%s/bin/nlpd-tag-train train --bits 16 --l2 0.1 --iter 100 --no-partial "
+             "-o %s %s 2>%s/train.log",
+             bin, trained_path, nlpd_test_fixture_path("tag/crf-train.jsonl"), trained_dir);
+    int rc = system(cmd);
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+test_train_end_to_end(void **state)
+{
+    (void)state;
+    assert_int_equal(train_tiny(), 0);
+    /* Twice: the same input and options give the same bytes. */
+    char again[600], cmd[2048];
+    snprintf(again, sizeof(again), "%s/again.bin", trained_dir);
+    snprintf(cmd, sizeof(cmd),
+             "%s/bin/nlpd-tag-train train --bits 16 --l2 0.1 --iter 100 --no-partial "
+             "-o %s %s 2>/dev/null && cmp -s %s %s",
+             getenv("NLPD_BUILD_DIR"), again, nlpd_test_fixture_path("tag/crf-train.jsonl"),
+             again, trained_path);
+    assert_int_equal(system(cmd), 0);
+
+    nlpd_tag_model *m;
+    assert_int_equal(nlpd_tag_model_load(&m, trained_path), 0);
+    nlpd_tagger *tg;
+    nlpd_tag_opts opts = NLPD_TAG_OPTS_INIT;
+    opts.patterns = 0;
+    assert_int_equal(nlpd_tagger_new(&tg, m, &opts), 0);
+    split_out so = {0};
+    /* The model tags its training sentences right. */
+    size_t len;
+    char *data = nlpd_test_fixture("tag/crf-train.jsonl", &len);
+    size_t right = 0, total = 0;
+    for (char *line = strtok(data, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        /* The fixture's text and spans, read without a JSON library. */
+        char *tx = strstr(line, "\"text\": \"") + 9;
+        char *te = strchr(tx, '"');
+        char text[512];
+        memcpy(text, tx, (size_t)(te - tx));
+        text[te - tx] = 0;
+        split_text(&so, text);
+        assert_int_equal(nlpd_tagger_run(tg, text, strlen(text), so.tok, so.nt, so.sen, so.ns),
+                         0);
+        check_entities(tg, so.tok, so.nt, so.sen, so.ns);
+        const nlpd_tag_entity *e;
+        size_t ne = nlpd_tagger_entities(tg, &e);
+        size_t gold = 0;
+        for (char *q = strstr(te, "\"start\": "); q != NULL; q = strstr(q + 1, "\"start\": ")) {
+            unsigned s = 0, en = 0;
+            char lab[8] = "";
+            assert_int_equal(sscanf(q, "\"start\": %u, \"end\": %u, \"label\": \"%7[A-Z]\"", &s,
+                                    &en, lab),
+                             3);
+            gold++;
+            for (size_t i = 0; i < ne; i++)
+                if (e[i].start == s && e[i].end == en &&
+                    e[i].label == nlpd_entity_label_parse(lab))
+                    right++;
+        }
+        total += gold;
+        assert_int_equal(ne, gold);
+    }
+    assert_int_equal(right, total);
+    free(data);
+
+    /* And a new sentence with the same names in a new order. */
+    const char *text = "Maria Lopez visited Oslo.";
+    split_text(&so, text);
+    assert_int_equal(nlpd_tagger_run(tg, text, strlen(text), so.tok, so.nt, so.sen, so.ns), 0);
+    const nlpd_tag_entity *e;
+    assert_int_equal(nlpd_tagger_entities(tg, &e), 2);
+    assert_int_equal(e[0].label, NLPD_ENT_PER);
+    assert_int_equal(e[0].end - e[0].start, 11);
+    assert_int_equal(e[1].label, NLPD_ENT_LOC);
+    nlpd_tagger_free(&tg);
+    nlpd_tag_model_free(&m);
+    split_done(&so);
+    nlpd_test_rmtree(trained_dir);
+    free(trained_dir);
+}
+
+/* A random model over odd inputs: one token, no letters, all caps, a
+ * sentence of 100,000 tokens; results keep the invariants, and a tagger is
+ * reused from text to text. */
+static void
+test_odd_inputs(void **state)
+{
+    (void)state;
+    model_files mf = {0};
+    make_tiny_model(&mf, 12);
+    nlpd_tag_model *m;
+    assert_int_equal(nlpd_tag_model_load(&m, mf.path), 0);
+    nlpd_tagger *tg;
+    assert_int_equal(nlpd_tagger_new(&tg, m, NULL), 0);
+    split_out so = {0};
+    const char *texts[] = {
+        "Paris",
+        "",
+        "12 + 34 = 46 !!! ... ### 3.5% $$$ ---",
+        "THE PRIME MINISTER OF NORWAY MET THE PRESIDENT OF FRANCE IN OSLO ON MONDAY.",
+        "\xff\xfe broken \xc3 utf-8 Z\xc3\xbcrich",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        split_text(&so, texts[i]);
+        assert_int_equal(nlpd_tagger_run(tg, texts[i], strlen(texts[i]), so.tok, so.nt, so.sen,
+                                         so.ns),
+                         0);
+        check_entities(tg, so.tok, so.nt, so.sen, so.ns);
+    }
+    /* 100,000 tokens in one sentence, built by hand (nlpd_split would cut
+     * it). */
+    size_t n = 100000;
+    char *big = malloc(n * 7);
+    nlpd_split_token *tok = calloc(n, sizeof(*tok));
+    assert_true(big && tok);
+    size_t at = 0;
+    static const char *words[] = {"Paris", "and", "Seoul", "met", "in", "OSLO", "the"};
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i % 7];
+        size_t wn = strlen(w);
+        memcpy(big + at, w, wn);
+        tok[i].start = (uint32_t)at;
+        tok[i].end = (uint32_t)(at + wn);
+        tok[i].shape = NLPD_SHAPE_CAPITALIZED;
+        tok[i].flags = NLPD_TOKEN_SPACE_AFTER;
+        at += wn;
+        big[at++] = ' ';
+    }
+    nlpd_split_sentence sen = {0, tok[n - 1].end, 0, (uint32_t)n, 0};
+    assert_int_equal(nlpd_tagger_run(tg, big, at, tok, n, &sen, 1), 0);
+    check_entities(tg, tok, n, &sen, 1);
+    /* No sentences: no entities, and no error. */
+    assert_int_equal(nlpd_tagger_run(tg, big, at, tok, n, NULL, 0), 0);
+    assert_int_equal(nlpd_tagger_entities(tg, NULL), 0);
+    free(big);
+    free(tok);
+    nlpd_tagger_free(&tg);
+    nlpd_tagger_free(&tg);
+    nlpd_tag_model_free(&m);
+    split_done(&so);
+    free_tiny_model(&mf);
+}
+
+static void
+test_api_checks(void **state)
+{
+    (void)state;
+    model_files mf = {0};
+    make_tiny_model(&mf, 9);
+    nlpd_tag_model *m;
+    assert_int_equal(nlpd_tag_model_load_buffer(&m, mf.buf, mf.len), 0);
+    nlpd_tagger *tg;
+    assert_int_equal(nlpd_tagger_new(NULL, m, NULL), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_new(&tg, NULL, NULL), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_new(&tg, m, NULL), 0);
+    const char *text = "Alpha beta gamma";
+    nlpd_split_token tok[3] = {
+        {0, 5, NLPD_SHAPE_CAPITALIZED, 1, 0},
+        {6, 10, NLPD_SHAPE_LOWER, 1, 0},
+        {11, 16, NLPD_SHAPE_LOWER, 0, 0},
+    };
+    nlpd_split_sentence sen = {0, 16, 0, 3, 0};
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, &sen, 1), 0);
+    /* Tokens out of order. */
+    nlpd_split_token bad[3];
+    memcpy(bad, tok, sizeof(bad));
+    bad[1] = tok[2];
+    bad[2] = tok[1];
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, bad, 3, &sen, 1), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_entities(tg, NULL), 0);
+    /* A token outside the text, or ending before it starts. */
+    memcpy(bad, tok, sizeof(bad));
+    bad[2].end = 17;
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, bad, 3, &sen, 1), NLPD_EINVAL);
+    memcpy(bad, tok, sizeof(bad));
+    bad[1].end = 5;
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, bad, 3, &sen, 1), NLPD_EINVAL);
+    /* Sentences past the tokens, empty, or out of order. */
+    nlpd_split_sentence s2[2] = {{0, 10, 0, 2, 0}, {11, 16, 2, 2, 0}};
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, s2, 2), NLPD_EINVAL);
+    s2[1].n_tokens = 0;
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, s2, 2), NLPD_EINVAL);
+    s2[1] = (nlpd_split_sentence){0, 5, 0, 1, 0};
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, s2, 2), NLPD_EINVAL);
+    /* NULL arrays with counts. */
+    assert_int_equal(nlpd_tagger_run(tg, NULL, 16, tok, 3, &sen, 1), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, NULL, 3, &sen, 1), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, NULL, 1), NLPD_EINVAL);
+    assert_int_equal(nlpd_tagger_run(NULL, text, 16, tok, 3, &sen, 1), NLPD_EINVAL);
+    /* Still usable after errors. */
+    assert_int_equal(nlpd_tagger_run(tg, text, 16, tok, 3, &sen, 1), 0);
+    const nlpd_tag_entity *e = (const nlpd_tag_entity *)1;
+    assert_int_equal(nlpd_tagger_entities(NULL, &e), 0);
+    assert_null(e);
+    nlpd_tagger_free(&tg);
+    nlpd_tag_model_free(&m);
+    free_tiny_model(&mf);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_names),
+        cmocka_unit_test(test_features),
+        cmocka_unit_test(test_viterbi_brute_force),
+        cmocka_unit_test(test_forward_backward_long),
+        cmocka_unit_test(test_model_roundtrip),
+        cmocka_unit_test(test_model_bad_files),
+        cmocka_unit_test(test_model_alloc_failures),
+        cmocka_unit_test(test_train_end_to_end),
+        cmocka_unit_test(test_odd_inputs),
+        cmocka_unit_test(test_api_checks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
