@@ -714,11 +714,24 @@ cut_point(const ctx *c, size_t s, size_t i)
  * no list marker ("a." would carry its period, "b)" has no space after
  * it). Returns the first token in [i, iend) the full loop must see (or
  * iend); it stops too at a token that ends past lim_byte. The same test
- * as the one at the top of the loop in nlpd__split_region, kept lean. */
+ * as the one at the top of the loop in nlpd__split_region, kept lean, and
+ * the tokenizer's `plain` bits, which only mark tokens that pass it. */
 static __attribute__((noinline)) size_t
-skip_plain(const char *text, const nlpd_split_token *tok, size_t i, size_t iend, size_t lim_byte)
+skip_plain(const char *text, const nlpd_split_token *tok, const uint64_t *plain, size_t i,
+           size_t iend, size_t lim_byte)
 {
-    for (; i < iend; i++) {
+    while (i < iend) {
+        /* A run of tokens the tokenizer marked: gone at once, unless the
+         * sentence outgrows its byte limit in it. */
+        uint64_t bits = plain != NULL ? plain[i >> 6] >> (i & 63) : 0;
+        if (bits & 1) {
+            size_t run = ~bits == 0 ? 64 : (size_t)__builtin_ctzll(~bits);
+            size_t j = i + run < iend ? i + run : iend;
+            if (tok[j - 1].end <= lim_byte) {
+                i = j;
+                continue;
+            }
+        }
         const nlpd_split_token *t = &tok[i], *u = &tok[i + 1];
         unsigned f = t->flags;
         if ((f & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) || t->end > lim_byte)
@@ -726,14 +739,18 @@ skip_plain(const char *text, const nlpd_split_token *tok, size_t i, size_t iend,
         if (t->shape == NLPD_SHAPE_PUNCT && !plain_punct(text, t))
             break;
         if (u->shape == NLPD_SHAPE_LOWER && !(u->flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_CLITIC)) &&
-            (u->end - u->start > 2 || (u->flags & NLPD_TOKEN_SPACE_AFTER)))
+            (u->end - u->start > 2 || (u->flags & NLPD_TOKEN_SPACE_AFTER))) {
+            i++;
             continue;
+        }
         if (!(f & NLPD_TOKEN_SPACE_AFTER)) {
             unsigned char b0 = (unsigned char)text[u->start];
             size_t n0 = u->end - u->start;
             if (!((b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
-                  (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'))))
+                  (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z')))) {
+                i++;
                 continue; /* not maybe_marker() */
+            }
         }
         break;
     }
@@ -742,7 +759,8 @@ skip_plain(const char *text, const nlpd_split_token *tok, size_t i, size_t iend,
 
 int
 nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
-                   const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out)
+                   const nlpd_split_token *tok, const uint64_t *plain, size_t t0, size_t t1,
+                   nlpd__sents *out)
 {
     ctx c = {m, o, text, tok, t0, t1, 0, 0};
     size_t s = t0;
@@ -765,7 +783,7 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
     size_t lim_byte = (size_t)tok[s].start + o->max_sentence_bytes;
     for (size_t i = t0; i < t1; i++) {
         /* Runs of tokens no rule looks at go by in a tight loop. */
-        i = skip_plain(text, tok, i, (lim_tok < t1 - 1 ? lim_tok : t1 - 1), lim_byte);
+        i = skip_plain(text, tok, plain, i, (lim_tok < t1 - 1 ? lim_tok : t1 - 1), lim_byte);
         if (i >= t1)
             break;
         int over = i > s && (i >= lim_tok || tok[i].end > lim_byte);

@@ -41,6 +41,7 @@ nlpd_split_free(nlpd_split **self_p)
         return;
     nlpd_split *self = *self_p;
     nlpd_free(self->toks.v);
+    nlpd_free(self->toks.plain);
     nlpd_free(self->sents.v);
     nlpd_free(self);
     *self_p = NULL;
@@ -55,8 +56,8 @@ run_region(nlpd_split *self, const char *text, size_t from, size_t to)
         return rc;
     if (self->toks.n == t0)
         return 0;
-    return nlpd__split_region(self->model, &self->opts, text, self->toks.v, t0, self->toks.n,
-                              &self->sents);
+    return nlpd__split_region(self->model, &self->opts, text, self->toks.v, self->toks.plain, t0,
+                              self->toks.n, &self->sents);
 }
 
 int

@@ -176,16 +176,22 @@ typedef struct nlpd__toks {
     nlpd_split_token *v;
     size_t n;
     size_t cap;
+    /* One bit per token (bit i & 63 of word i >> 6): set when the
+     * tokenizer knows that no boundary rule looks at token i (see
+     * skip_plain in boundary.c); clear says nothing. */
+    uint64_t *plain;
+    size_t plain_cap; /* words */
 } nlpd__toks;
 
-/* Appends the tokens of text[from, to) to *out. Returns 0 or NLPD_ENOMEM. */
+/* Appends the tokens of text[from, to) to *out, and their bits to
+ * out->plain. Returns 0 or NLPD_ENOMEM. */
 int nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                    nlpd__toks *out);
 
-/* The same by one path alone, for tests that compare them: mode 0 the
- * general code only, 1 the byte-mask fast path built byte by byte, 2 the
- * byte masks built with SSE2 (where there is none, as 1). Every mode gives
- * the same tokens. */
+/* The same by one path, for tests that compare them: mode 0 the general
+ * code only; 1, 2, 3 the byte-mask fast path first, its masks made byte by
+ * byte, with SSE2, with AVX2 (a mode the machine lacks falls back to the
+ * one below it). Every mode gives the same tokens. */
 int nlpd__tokenize_mode(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                         nlpd__toks *out, int mode);
 
@@ -197,10 +203,12 @@ typedef struct nlpd__sents {
     size_t cap;
 } nlpd__sents;
 
-/* Splits tokens [t0, t1) of one region into sentences appended to *out.
- * Returns 0 or NLPD_ENOMEM. */
+/* Splits tokens [t0, t1) of one region into sentences appended to *out;
+ * `plain` (NULL or the tokenizer's bits, nlpd__toks) lets it pass over
+ * tokens no rule looks at. Returns 0 or NLPD_ENOMEM. */
 int nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const char *text,
-                       const nlpd_split_token *tok, size_t t0, size_t t1, nlpd__sents *out);
+                       const nlpd_split_token *tok, const uint64_t *plain, size_t t0, size_t t1,
+                       nlpd__sents *out);
 
 /* --- The gap classifier ------------------------------------------------------------- */
 

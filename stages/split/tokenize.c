@@ -16,6 +16,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "nlpd/error.h"
 #include "nlpd/alloc.h"
@@ -950,7 +953,7 @@ masks_scalar(masks *mk, const unsigned char *b)
 }
 
 #ifdef __SSE2__
-static inline void
+static inline __attribute__((always_inline)) void
 masks_sse2(masks *mk, const unsigned char *b)
 {
     const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
@@ -978,27 +981,80 @@ masks_sse2(masks *mk, const unsigned char *b)
 }
 #endif
 
-/* The masks of [p, p + 64), bytes from `to` on read as NUL. Never reads
- * at or past `to`. */
-static __attribute__((noinline)) void
-masks_load(masks *mk, const char *text, size_t p, size_t to, int simd)
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_PATH 1
+/* The same with AVX2, 32 bytes at a time (chosen at run time). */
+static inline __attribute__((target("avx2"), always_inline)) void
+masks_avx2(masks *mk, const unsigned char *b)
+{
+    const __m256i sp = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7F);
+    const __m256i a1 = _mm256_set1_epi8('a' - 1), z1 = _mm256_set1_epi8('z' + 1);
+    const __m256i A1 = _mm256_set1_epi8('A' - 1), Z1 = _mm256_set1_epi8('Z' + 1);
+    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0;
+    for (unsigned k = 0; k < MASK_BYTES; k += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + k));
+        __m256i inb = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, del), _mm256_cmpgt_epi8(x, sp));
+        __m256i y = _mm256_or_si256(x, sp);
+        __m256i let = _mm256_and_si256(_mm256_cmpgt_epi8(y, a1), _mm256_cmpgt_epi8(z1, y));
+        __m256i up = _mm256_and_si256(_mm256_cmpgt_epi8(x, A1), _mm256_cmpgt_epi8(Z1, x));
+        in |= (uint64_t)(uint32_t)_mm256_movemask_epi8(inb) << k;
+        letter |= (uint64_t)(uint32_t)_mm256_movemask_epi8(let) << k;
+        upper |= (uint64_t)(uint32_t)_mm256_movemask_epi8(up) << k;
+        high |= (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << k;
+        space |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, sp)) << k;
+    }
+    mk->in = in;
+    mk->nonletter = ~letter;
+    mk->upper = upper;
+    mk->high = high;
+    mk->space1 = space & (in >> 1);
+}
+#endif
+
+/* How the masks are made: byte by byte, SSE2, AVX2. */
+enum { ISA_SCALAR = 1, ISA_SSE2 = 2, ISA_AVX2 = 3 };
+
+/* The 64 bytes the masks of [p, p + 64) are made from: the text, or near
+ * the region's end a copy in pad with NUL from `to` on, so that no load
+ * reads at or past `to`. */
+static inline __attribute__((always_inline)) const unsigned char *
+masks_bytes(const char *text, size_t p, size_t to, unsigned char *pad)
 {
     const unsigned char *b = (const unsigned char *)text + p;
-    unsigned char pad[MASK_BYTES];
     if (to - p < MASK_BYTES) {
-        memset(pad, 0, sizeof(pad));
+        memset(pad, 0, MASK_BYTES);
         memcpy(pad, b, to - p);
         b = pad;
     }
+    return b;
+}
+
+#ifdef HAVE_AVX2_PATH
+static __attribute__((noinline, target("avx2,bmi,bmi2"))) void
+masks_load_avx2(masks *mk, const char *text, size_t p, size_t to)
+{
+    unsigned char pad[MASK_BYTES];
+    masks_avx2(mk, masks_bytes(text, p, to, pad));
     mk->base = p;
-#ifdef __SSE2__
-    if (simd) {
-        masks_sse2(mk, b);
-        return;
-    }
+}
 #endif
-    (void)simd;
-    masks_scalar(mk, b);
+
+#ifdef __SSE2__
+static __attribute__((noinline)) void
+masks_load_sse2(masks *mk, const char *text, size_t p, size_t to)
+{
+    unsigned char pad[MASK_BYTES];
+    masks_sse2(mk, masks_bytes(text, p, to, pad));
+    mk->base = p;
+}
+#endif
+
+static __attribute__((noinline)) void
+masks_load_scalar(masks *mk, const char *text, size_t p, size_t to)
+{
+    unsigned char pad[MASK_BYTES];
+    masks_scalar(mk, masks_bytes(text, p, to, pad));
+    mk->base = p;
 }
 
 /* The shape of a word of ASCII letters of `len` bytes whose upper-case
@@ -1013,80 +1069,143 @@ mask_shape(uint64_t ur, uint64_t rng, size_t len)
     return ur == 1 ? NLPD_SHAPE_CAPITALIZED : NLPD_SHAPE_MIXED;
 }
 
+/* The masks from p by the ISA's own (not inlined) loader. */
+#ifdef HAVE_AVX2_PATH
+#define MASKS_LOAD(isa, mk, text, p, to)                                                          \
+    ((isa) == ISA_AVX2   ? masks_load_avx2(mk, text, p, to)                                       \
+     : (isa) == ISA_SSE2 ? masks_load_sse2(mk, text, p, to)                                       \
+                         : masks_load_scalar(mk, text, p, to))
+#elif defined(__SSE2__)
+#define MASKS_LOAD(isa, mk, text, p, to)                                                          \
+    ((isa) == ISA_SSE2 ? masks_load_sse2(mk, text, p, to) : masks_load_scalar(mk, text, p, to))
+#else
+#define MASKS_LOAD(isa, mk, text, p, to) masks_load_scalar(mk, text, p, to)
+#endif
+
 /* The common case from the byte masks: from p (a chunk's start), chunks of
  * ASCII letters shorter than 64 bytes, alone or with one punctuation mark
  * after them ("word," "word." when no abbreviation), each followed by one
  * space and the next ASCII chunk. Returns where it stops: at the start of
  * a chunk the general path must read (*at_chunk 1), or at other
  * whitespace or the end (*at_chunk 0). Sets tz->rc on failure. */
-static __attribute__((noinline)) size_t
-mask_words(tokenizer *tz, masks *mk, size_t p, int simd, int *at_chunk)
+static inline __attribute__((always_inline)) size_t
+mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
 {
     nlpd__toks *out = tz->out;
     nlpd_split_token *v = out->v;
     size_t n = out->n, cap = out->cap;
+    uint64_t *plain = out->plain;
     const char *text = tz->s;
     size_t to = tz->end;
-    masks w = *mk; /* in registers: the token stores could alias *mk */
-    *at_chunk = 1;
+    /* the masks in locals: the token stores could alias *mk */
+    size_t base = mk->base;
+    uint64_t in = mk->in, nonletter = mk->nonletter, upper = mk->upper, high = mk->high,
+             space1 = mk->space1;
+    int prev_ok = 0; /* this loop made the last token, and no rule looks at it unless for the
+                        token after it */
+    int at = 1;
     for (;;) {
-        size_t off = p - w.base;
-        if (off >= MASK_BYTES) {
-            masks_load(&w, text, p, to, simd);
+        size_t off = p - base;
+        if (off + 1 >= MASK_BYTES) {
+            /* A new window from p; room for the most tokens it can give. */
+        load:
+            if (cap - n < MASK_BYTES) {
+                out->n = n;
+                int rc = nlpd_grow((void **)&out->v, &out->cap, n + MASK_BYTES, sizeof(*out->v));
+                if (rc != 0) {
+                    tz->rc = rc;
+                    break;
+                }
+                v = out->v;
+                cap = out->cap;
+            }
+            MASKS_LOAD(isa, mk, text, p, to);
+            base = p;
+            in = mk->in;
+            nonletter = mk->nonletter;
+            upper = mk->upper;
+            high = mk->high;
+            space1 = mk->space1;
             off = 0;
         }
-        uint64_t in = w.in >> off; /* bits past the window read as stops */
-        if (~in == 0)
+        uint64_t stop = ~(in >> off); /* bits past the window read as stops */
+        if (stop == 0)
             break; /* 64 bytes of chunk */
-        size_t len = (size_t)__builtin_ctzll(~in);
+        size_t len = (size_t)__builtin_ctzll(stop);
         if (off + len >= MASK_BYTES) {
-            /* the chunk runs past the window: look again from p */
-            masks_load(&w, text, p, to, simd);
-            continue;
+            if (off == 0)
+                break;
+            goto load; /* the chunk runs past the window: look again from p */
         }
         uint64_t b = (uint64_t)1 << len; /* the byte that stops the chunk */
-        if (((w.high >> off) | 1) & b)
+        if (((high >> off) | 1) & b)
             break; /* empty, or UTF-8 follows */
         uint64_t rng = b - 1;
-        uint64_t nl = (w.nonletter >> off) & rng;
-        uint64_t ur = (w.upper >> off) & rng;
+        uint64_t nl = (nonletter >> off) & rng;
+        uint64_t ur = (upper >> off) & rng;
         /* NLPD_TOKEN_SPACE_AFTER when one space, then a chunk */
-        uint8_t flags = (uint8_t)((w.space1 >> (off + len)) & 1);
+        unsigned flags = (unsigned)(space1 >> (off + len)) & 1;
         size_t ce = p + len;
-        if (__builtin_expect(cap - n < 2, 0)) {
-            out->n = n;
-            int rc = nlpd_grow((void **)&out->v, &out->cap, n + 2, sizeof(*out->v));
-            if (rc != 0) {
-                tz->rc = rc;
-                *mk = w;
-                return p;
-            }
-            v = out->v;
-            cap = out->cap;
-        }
+        /* The plain bits (boundary.c, skip_plain): a word or plain
+         * punctuation with a space after it needs no rule when a lower-case
+         * word of three letters or more, or with a space after it, follows;
+         * the word before a lone mark needs none. */
         if (nl == 0) {
-            v[n++] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, mask_shape(ur, rng, len), flags,
-                                        0};
+            uint8_t shape = mask_shape(ur, rng, len);
+            if (shape == NLPD_SHAPE_LOWER && (len > 2 || flags) && prev_ok)
+                plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
+            prev_ok = 1;
+            v[n] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, shape, (uint8_t)flags, 0};
+            n++;
         } else if (nl == b >> 1 && len >= 3 && len <= NLPD__WORD_MAX && lone_punct(tz, p, ce)) {
-            v[n++] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce - 1,
-                                        mask_shape(ur, rng >> 1, len - 1), 0, 0};
-            v[n++] = (nlpd_split_token){(uint32_t)ce - 1, (uint32_t)ce, NLPD_SHAPE_PUNCT, flags, 0};
+            uint8_t shape = mask_shape(ur, rng >> 1, len - 1);
+            if (shape == NLPD_SHAPE_LOWER && len - 1 > 2 && prev_ok)
+                plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
+            plain[n >> 6] |= (uint64_t)1 << (n & 63);
+            v[n] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce - 1, shape, 0, 0};
+            unsigned char mark = (unsigned char)text[ce - 1];
+            prev_ok = mark != '.' && mark != '!' && mark != '?';
+            v[n + 1] = (nlpd_split_token){(uint32_t)ce - 1, (uint32_t)ce, NLPD_SHAPE_PUNCT,
+                                          (uint8_t)flags, 0};
+            n += 2;
         } else {
             break;
         }
         p = ce + flags;
         if (flags == 0) {
-            *at_chunk = 0;
+            at = 0;
             break;
         }
     }
     out->n = n;
-    *mk = w;
+    *at_chunk = at;
     return p;
 }
 
-/* mode: 0 the general path alone, 1 byte masks (portable), 2 byte masks
- * with SSE2. All three give the same tokens. */
+#ifdef HAVE_AVX2_PATH
+static __attribute__((noinline, target("avx2,bmi,bmi2"))) size_t
+mask_words_avx2(tokenizer *tz, masks *mk, size_t p, int *at_chunk)
+{
+    return mask_words(tz, mk, p, ISA_AVX2, at_chunk);
+}
+#endif
+
+#ifdef __SSE2__
+static __attribute__((noinline)) size_t
+mask_words_sse2(tokenizer *tz, masks *mk, size_t p, int *at_chunk)
+{
+    return mask_words(tz, mk, p, ISA_SSE2, at_chunk);
+}
+#endif
+
+static __attribute__((noinline)) size_t
+mask_words_scalar(tokenizer *tz, masks *mk, size_t p, int *at_chunk)
+{
+    return mask_words(tz, mk, p, ISA_SCALAR, at_chunk);
+}
+
+/* mode: 0 the general path alone, else the byte masks first, made by
+ * mode's ISA_*. All give the same tokens. */
 static inline int
 tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nlpd__toks *out,
          int mode)
@@ -1094,6 +1213,14 @@ tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nl
     tokenizer tz = {m, text, to, out, 0, 0};
     size_t p = from;
     masks mk = {SIZE_MAX / 2, 0, 0, 0, 0, 0};
+    /* The plain bits of the tokens to come, all clear: a region of
+     * to - from bytes makes at most that many tokens. */
+    size_t words = (out->n + (to - from)) / 64 + 1;
+    int rc0 = nlpd_grow((void **)&out->plain, &out->plain_cap, words, sizeof(*out->plain));
+    if (rc0 != 0)
+        return rc0;
+    out->plain[out->n >> 6] &= ((uint64_t)1 << (out->n & 63)) - 1;
+    memset(out->plain + (out->n >> 6) + 1, 0, (words - (out->n >> 6) - 1) * sizeof(*out->plain));
     while (p < to) {
         /* Whitespace. One space between two chunks is the common case. */
         if (p + 1 < to && text[p] == ' ' && (unsigned char)(text[p + 1] - 0x21) < 0x5E) {
@@ -1140,7 +1267,17 @@ tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nl
          * chunks stay in this loop. */
         if (mode != 0) {
             int at_chunk;
-            p = mask_words(&tz, &mk, p, mode == 2, &at_chunk);
+#ifdef HAVE_AVX2_PATH
+            if (mode == ISA_AVX2)
+                p = mask_words_avx2(&tz, &mk, p, &at_chunk);
+            else
+#endif
+#ifdef __SSE2__
+            if (mode == ISA_SSE2)
+                p = mask_words_sse2(&tz, &mk, p, &at_chunk);
+            else
+#endif
+                p = mask_words_scalar(&tz, &mk, p, &at_chunk);
             if (tz.rc != 0)
                 return tz.rc;
             if (!at_chunk)
@@ -1215,10 +1352,14 @@ int
 nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                nlpd__toks *out)
 {
+#ifdef HAVE_AVX2_PATH
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2"))
+        return tokenize(m, text, from, to, out, ISA_AVX2);
+#endif
 #ifdef __SSE2__
-    return tokenize(m, text, from, to, out, 2);
+    return tokenize(m, text, from, to, out, ISA_SSE2);
 #else
-    return tokenize(m, text, from, to, out, 1);
+    return tokenize(m, text, from, to, out, ISA_SCALAR);
 #endif
 }
 
@@ -1226,5 +1367,16 @@ int
 nlpd__tokenize_mode(const nlpd_split_model *m, const char *text, size_t from, size_t to,
                     nlpd__toks *out, int mode)
 {
-    return tokenize(m, text, from, to, out, mode);
+#ifdef HAVE_AVX2_PATH
+    if (mode >= ISA_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2")))
+        mode = ISA_SSE2;
+#else
+    if (mode >= ISA_AVX2)
+        mode = ISA_SSE2;
+#endif
+#ifndef __SSE2__
+    if (mode >= ISA_SSE2)
+        mode = ISA_SCALAR;
+#endif
+    return tokenize(m, text, from, to, out, mode < 0 ? 0 : mode);
 }
