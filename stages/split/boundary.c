@@ -120,6 +120,10 @@ terminal_kind(const ctx *c, size_t i)
         return T_NONE;
     const unsigned char *p = (const unsigned char *)ttext(c, i);
     size_t n = tlen(c, i);
+    if (n == 1) {
+        /* one byte: ASCII (a lone byte from 0x80 is invalid UTF-8) */
+        return p[0] == '.' ? T_PERIOD : (p[0] == '!' || p[0] == '?') ? T_EXCLAIM : T_NONE;
+    }
     size_t dots = 0, other = 0;
     int ellipsis = 0;
     for (size_t k = 0; k < n;) {
@@ -196,10 +200,8 @@ maybe_marker(const ctx *c, size_t j)
  * maybe a bullet then a number ("• 9."). Returns the index after it (or j
  * when there is none) and its kind and value. */
 static size_t
-list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
+list_marker_at(const ctx *c, size_t j, int *kind, int32_t *value)
 {
-    if (j >= c->t1 || !maybe_marker(c, j))
-        return j;
     if (is_bullet(c, j)) {
         int32_t cp;
         first_class(c, j, &cp);
@@ -241,6 +243,14 @@ list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
     *kind = kd;
     *value = v;
     return e;
+}
+
+static inline size_t
+list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
+{
+    if (j >= c->t1 || !maybe_marker(c, j))
+        return j;
+    return list_marker_at(c, j, kind, value);
 }
 
 /* Does the sentence that starts at s hold nothing but a list marker up to
@@ -537,6 +547,40 @@ nlpd__gap_score(const nlpd_split_model *m, const nlpd__gap *g)
     return z;
 }
 
+/* nlpd__gap_candidate(...) && nlpd__gap_score(...) > threshold, the same
+ * test inlined for the boundary loop, without filling an nlpd__gap. */
+static inline int
+gap_fires(const ctx *c, size_t s, size_t i)
+{
+    const nlpd_split_token *tok = c->tok;
+    if (i + 1 >= c->t1 || !(tok[i].flags & NLPD_TOKEN_SPACE_AFTER))
+        return 0;
+    unsigned ns = tok[i + 1].shape;
+    if (!(ns == NLPD_SHAPE_CAPITALIZED || ns == NLPD_SHAPE_UPPER || ns == NLPD_SHAPE_MIXED ||
+          ns == NLPD_SHAPE_NUMBER || ns == NLPD_SHAPE_ALNUM || ns == NLPD_SHAPE_URL ||
+          ns == NLPD_SHAPE_EMAIL))
+        return 0;
+    unsigned ps = tok[i].shape;
+    if ((ps == NLPD_SHAPE_CAPITALIZED || ps == NLPD_SHAPE_MIXED) &&
+        (ns == NLPD_SHAPE_CAPITALIZED || ns == NLPD_SHAPE_MIXED))
+        return 0;
+    if (ps == NLPD_SHAPE_PUNCT && first_class(c, i, NULL) == CC_OPEN)
+        return 0;
+    const nlpd_split_model *m = c->m;
+    unsigned prev = ps < NLPD__SHAPES ? ps : NLPD__SHAPE_NONE;
+    unsigned prev2 =
+        i > c->t0 && tok[i - 1].shape < NLPD__SHAPES ? tok[i - 1].shape : NLPD__SHAPE_NONE;
+    unsigned next2 =
+        i + 2 < c->t1 && tok[i + 2].shape < NLPD__SHAPES ? tok[i + 2].shape : NLPD__SHAPE_NONE;
+    int32_t z = m->bias + m->pair[prev][ns] + m->prev_pair[prev2][prev] + m->next_pair[ns][next2] +
+                m->len[nlpd__len_bucket(i - s + 1)];
+    z += word_weight(m, 'p', ttext(c, i), tlen(c, i));
+    z += word_weight(m, 'n', ttext(c, i + 1), tlen(c, i + 1));
+    if (i > c->t0 && tlen(c, i - 1) > 0)
+        z += word_weight(m, 'q', ttext(c, i - 1), tlen(c, i - 1));
+    return z > m->threshold;
+}
+
 /* Is the sentence so far a news dateline ending in a dash ("WASHINGTON
  * (CNN) --", "LONDON, June 4 -")? Its first sentence goes on after it. */
 static int
@@ -574,11 +618,8 @@ decide(ctx *c, size_t s, size_t i, size_t *skip_to)
             return i;
         if (soft_boundary(c, s, i))
             return i;
-        nlpd__gap g;
-        if (c->m->has_gap && !(i == s && t->shape == NLPD_SHAPE_PUNCT) &&
-            nlpd__gap_candidate(c->s, c->tok, c->t0, c->t1, s, i, &g) &&
-            nlpd__gap_score(c->m, &g) > c->m->threshold && !only_marker(c, s, i) &&
-            !dateline(c, s, i))
+        if (c->m->has_gap && !(i == s && t->shape == NLPD_SHAPE_PUNCT) && gap_fires(c, s, i) &&
+            !only_marker(c, s, i) && !dateline(c, s, i))
             return i;
         if (t->flags & NLPD_TOKEN_NEWLINE_AFTER) {
             /* A line before a list item ends at its break; so does a short
@@ -790,8 +831,10 @@ nlpd__split_region(const nlpd_split_model *m, const nlpd_split_opts *o, const ch
         /* The common case, decided here: a word (no final period, no line
          * break after it) before a lower-case word on the same line that
          * is not a list marker ("a." would carry its period, "b)" has no
-         * space after it). */
-        if (!over && i + 1 < t1 && !(tok[i].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) &&
+         * space after it). skip_plain has made this test already, but for
+         * a first token that ends past the byte limit. */
+        if (!over && i + 1 < t1 && tok[i].end > lim_byte &&
+            !(tok[i].flags & (NLPD_TOKEN_ABBREV | NLPD_TOKEN_NEWLINE_AFTER)) &&
             (tok[i].shape != NLPD_SHAPE_PUNCT || plain_punct(text, &tok[i]))) {
             /* ... and a word or plain punctuation glued to the next token
              * ("word," or ",\""): every rule needs a space or a terminal. */
