@@ -76,6 +76,7 @@
 #define R_ALONEREL (1ull << 38) /* relative words without "the": this, last, next */
 #define R_PLMAG    (1ull << 39) /* hundreds, dozens, tens (of) */
 #define R_FRAC     (1ull << 40) /* two-thirds */
+#define R_POSS     (1ull << 41) /* its, their: "its 2004 results" */
 
 /* Word ids, for the words the grammar names one by one. */
 enum {
@@ -132,6 +133,7 @@ enum {
     W_BETWEEN,
     W_AGO,
     W_RECENT,
+    W_COMING,
     W_YEAR, /* the unit, when the grammar needs the word itself */
     W_DAY,
     W_SEASONW,
@@ -265,7 +267,7 @@ static const kw kw_c[] = {
     K("cents", W_NONE, 0, 0, R_CURN | R_PLURAL),
     K("century", W_NONE, U_CENTURY, 0, R_UNIT),
     K("centuries", W_NONE, U_CENTURY, 0, R_UNIT | R_PLURAL),
-    K("coming", W_NONE, 0, 0, R_REL | R_THEREL),
+    K("coming", W_COMING, 0, 0, R_REL | R_THEREL | R_ALONEREL),
     K("current", W_NONE, 0, 0, R_REL | R_THEREL),
     K("close", W_CLOSE, 0, 0, R_ENDOF),
     K("couple", W_NONE, 0, 2, R_FEW),
@@ -410,6 +412,8 @@ static const kw kw_h[] = {
     K("hectare", W_NONE, 0, 0, R_MEASURE),
     K("high", W_MANY, 0, 0, 0),
     K("he", W_NONE, 0, 0, R_FUNC),
+    K("his", W_NONE, 0, 0, R_POSS),
+    K("her", W_NONE, 0, 0, R_POSS),
 };
 
 static const kw kw_i[] = {
@@ -417,6 +421,7 @@ static const kw kw_i[] = {
     K("into", W_NONE, 0, 0, TP),
     K("is", W_NONE, 0, 0, R_FUNC),
     K("it", W_NONE, 0, 0, R_FUNC),
+    K("its", W_NONE, 0, 0, R_POSS),
     K("independence", W_NONE, 0, 0, R_HOLPFX),
     K("inauguration", W_NONE, 0, 0, R_HOLPFX),
     K("inches", W_NONE, 0, 0, R_MEASURE),
@@ -507,6 +512,7 @@ static const kw kw_m[] = {
     K("many", W_MANY, 0, 0, 0),
     K("memorial", W_NONE, 0, 0, R_HOLPFX),
     K("mother", W_NONE, 0, 0, R_HOLPFX),
+    K("my", W_NONE, 0, 0, R_POSS),
     K("miles", W_NONE, 0, 0, R_MEASURE),
     K("mile", W_NONE, 0, 0, R_MEASURE),
     K("metres", W_NONE, 0, 0, R_MEASURE),
@@ -561,6 +567,7 @@ static const kw kw_o[] = {
     K("o\xe2\x80\x99" "clock", W_OCLOCK, 0, 0, 0),
     K("only", W_NONE, 0, 0, R_ONEDET),
     K("onwards", W_NONE, 0, 0, R_FUNC),
+    K("our", W_NONE, 0, 0, R_POSS),
     K("onward", W_NONE, 0, 0, R_FUNC),
     K("olympics", W_NONE, 0, 0, R_EVENTN),
     K("ounces", W_NONE, 0, 0, R_MEASURE),
@@ -724,6 +731,7 @@ static const kw kw_t[] = {
     K("tons", W_NONE, 0, 0, R_MEASURE),
     K("ton", W_NONE, 0, 0, R_MEASURE),
     K("they", W_NONE, 0, 0, R_FUNC),
+    K("their", W_NONE, 0, 0, R_POSS),
     K("there", W_NONE, 0, 0, R_FUNC),
     K("tournament", W_NONE, 0, 0, R_EVENTN),
     K("terrace", W_NONE, 0, 0, R_STREET),
@@ -783,6 +791,7 @@ static const kw kw_y[] = {
     K("yen", W_NONE, 0, 0, R_CURN),
     K("yuan", W_NONE, 0, 0, R_CURN),
     K("yards", W_NONE, 0, 0, R_MEASURE),
+    K("your", W_NONE, 0, 0, R_POSS),
 };
 
 static const kw kw_z[] = {
@@ -1011,6 +1020,10 @@ number_suffix(const unsigned char *p, size_t len, size_t i, tokc *c)
         c->num = NUM_PERCENT;
     } else if ((w->roles & R_MEASURE) != 0) {
         c->num = NUM_MEASURE;
+    } else if ((w->roles & R_TZ) != 0 && c->num == NUM_INT && c->nd == 4 && c->val / 100 < 24 &&
+               c->val % 100 < 60) {
+        c->num = NUM_TIME; /* 2230GMT */
+        c->val /= 100;
     }
 }
 
@@ -1072,8 +1085,8 @@ classify_number(const unsigned char *p, size_t len, tokc *c)
             c->num = NUM_DEC;
         } else if (sep == ':') {
             c->num = nd2 == 2 && c->val <= 24 && c->val2 < 60 && nd <= 2 ? NUM_TIME : NUM_OTHER;
-        } else if (sep == '-' && nd == 4 && c->val >= 1000 && c->val <= 2199 &&
-                   (nd2 == 2 || (nd2 == 4 && c->val2 > c->val))) {
+        } else if ((sep == '-' || sep == '/') && nd == 4 && c->val >= 1000 && c->val <= 2199 &&
+                   (nd2 == 1 || nd2 == 2 || (nd2 == 4 && c->val2 > c->val))) {
             c->num = NUM_YRANGE;
         } else if (sep == '-' && nd <= 2 && nd2 <= 2) {
             c->num = NUM_RANGE;
@@ -1251,6 +1264,8 @@ classify(const scan *s, size_t i, tokc *c)
     case NLPD_SHAPE_UPPER:
     case NLPD_SHAPE_MIXED: {
         const kw *w = kw_find(p, len);
+        if (w == NULL && len > 2 && p[len - 1] == '.')
+            w = kw_find(p, len - 1); /* a sentence's period kept on its last word */
         if (w != NULL) {
             c->roles = w->roles;
             c->id = w->id;
@@ -1426,6 +1441,9 @@ p_number(scan *s, size_t i, nump *np, int allow_article)
     } else if ((c->roles & R_FEW) != 0 && c->val == 3) {
         np->few = 1; /* several, (the past) few */
         j++;
+    } else if ((c->roles & R_FEW) != 0 && idis(s, i + 1, W_OF)) {
+        np->few = 1; /* (the last) couple of */
+        j += 2;
     } else if ((c->roles & R_PLMAG) != 0) {
         np->plmag = 1;
         j++;
@@ -1553,9 +1571,17 @@ p_unit(scan *s, size_t i, const nump *np, size_t j)
         if (!np->plmag && (u->roles & R_CURSYM) != 0 && glued(s, j - 1) && np->digits)
             return mk(j + 1 - i, NLPD_ENT_MONEY);
     }
+    /* "a quarter (of a) percentage point" */
+    if (u->unit == U_QUARTER && (u->roles & R_PLURAL) == 0 && np->article) {
+        size_t k = j + 1;
+        if (idis(s, k, W_OF) && idis(s, k + 1, W_A))
+            k += 2;
+        if (idis(s, k, W_PERCENTAGE) && idis(s, k + 1, W_POINT))
+            return mk(k + 2 - i, NLPD_ENT_PERCENT);
+    }
     /* units of time: "two years", "30 minutes", "a year ago", "55 years old" */
     if ((u->roles & R_UNIT) != 0 && u->unit != U_HALF &&
-        !(u->unit == U_SECOND && (u->roles & R_PLURAL) == 0 && !np->article && np->val != 1)) {
+        !(u->unit == U_SECOND && (u->roles & R_PLURAL) == 0 && !has(s, j + 1, R_POST))) {
         if (np->mag && !np->digits)
             return no_hit; /* "a million years" */
         size_t post = p_post(s, j + 1, u->unit);
@@ -1648,6 +1674,30 @@ name_word(const tokc *c)
            c->num == NUM_NONE && c->id == W_NONE && (c->tf & TF_CLITIC) == 0;
 }
 
+/* Whether the word at j looks like a verb after a subject: "warned",
+ * "said", "says", "told". */
+static int
+verb_like(const scan *s, size_t j)
+{
+    if (j >= s->n || (s->tok[j].shape != NLPD_SHAPE_LOWER && s->tok[j].shape != NLPD_SHAPE_UPPER))
+        return 0;
+    const unsigned char *p = s->text + s->tok[j].start;
+    size_t len = s->tok[j].end - s->tok[j].start;
+    if (len >= 4 && fold(p[len - 2]) == 'e' && fold(p[len - 1]) == 'd')
+        return 1;
+    static const char *const speech[] = {"said", "says", "told", "tells", "thinks", "wants"};
+    for (size_t k = 0; k < sizeof(speech) / sizeof(speech[0]); k++) {
+        if (strlen(speech[k]) == len) {
+            size_t q = 0;
+            while (q < len && fold(p[q]) == (unsigned char)speech[k][q])
+                q++;
+            if (q == len)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Month at i: "June", "June 4", "June 4, 2024", "June 2024", "Sept. 30",
  * "June of the previous year". gate 0 skips the name checks (after a
  * weekday or an edge word). */
@@ -1668,8 +1718,13 @@ m_month(scan *s, size_t i, int gate)
         return no_hit;
     } else if (gate && !(c->tf & TF_EDGEPFX)) {
         int temporal = temporal_before(s, i);
-        if ((c->roles & (R_ABBR | R_AMBIG)) != 0 && !(day || year) && !temporal)
+        const tokc *pv = ct(s, i - 1);
+        int det = (pv->id == W_THE || (pv->roles & R_POSS) != 0) && capish(c) &&
+                  ct(s, i + 1)->caps == CASE_LOWER && ct(s, i + 1)->roles == 0;
+        if ((c->roles & (R_ABBR | R_AMBIG)) != 0 && !(day || year) && !temporal && !det)
             return no_hit; /* "May said", "Jan Koum", "a March on" */
+        if ((c->roles & R_AMBIG) != 0 && !(day || year) && verb_like(s, i + 1))
+            return no_hit; /* "after May warned" */
         if (!day && !year && !temporal) {
             /* "June Carter", "Brian May" */
             if (name_word(nx) || (name_word(ct(s, i - 1)) && i >= 2 && !s->allcaps))
@@ -1773,7 +1828,7 @@ m_rel(scan *s, size_t i)
         j += nl + tl;
     } else {
         /* plural only after "the past", "the last", "recent", "the coming" */
-        int plural_ok = rel == W_RECENT || (the && (rel != W_SAME));
+        int plural_ok = rel == W_RECENT || c->id == W_COMING || (the && (rel != W_SAME));
         int singular_ok = rel != W_RECENT || the;
         tl = p_rel_tail(s, j, plural_ok, singular_ok, &lab);
         if (tl == 0)
@@ -2034,6 +2089,26 @@ id_number(scan *s, size_t i, size_t len)
     return 0;
 }
 
+/* Whether the word at j looks like a plural noun: "people", "troops". */
+static int
+plural_like(const scan *s, size_t j)
+{
+    if (j >= s->n)
+        return 0;
+    const unsigned char *p = s->text + s->tok[j].start;
+    size_t len = s->tok[j].end - s->tok[j].start;
+    static const char *const irregular[] = {"people", "men", "women", "children", "police",
+                                            "staff", "personnel", "cattle"};
+    for (size_t k = 0; k < sizeof(irregular) / sizeof(irregular[0]); k++) {
+        if (strlen(irregular[k]) == len && memcmp(irregular[k], p, len) == 0)
+            return 1;
+    }
+    if (len < 3 || p[len - 1] != 's')
+        return 0;
+    unsigned b = p[len - 2];
+    return b != 's' && b != 'u' && b != 'i' && b != '\'';
+}
+
 /* Number-led matches at i (after an optional approximator handled by the
  * caller): money, percent, durations, clock times, dates, years, and the
  * cardinals and ordinals left over. */
@@ -2078,7 +2153,12 @@ m_number(scan *s, size_t i)
         size_t r = digit_run(s, i);
         return mk(r > 0 ? r : 1, LAB_SKIP);
     }
-    case NUM_RANGE: return mk(1, LAB_SKIP); /* scores, "3-1" */
+    case NUM_RANGE:
+        if (is_day(c) && has(s, i + 1, R_MONTH) && capish(ct(s, i + 1))) {
+            size_t e = i + 2 + (is_year(ct(s, i + 2)) ? 1u : 0u);
+            return mk(e - i, NLPD_ENT_DATE); /* "12-13 March" */
+        }
+        return mk(1, LAB_SKIP); /* scores, "3-1" */
     case NUM_ORD: {
         /* "4th of June" */
         if (c->val >= 1 && c->val <= 31 && idis(s, i + 1, W_OF) && has(s, i + 2, R_MONTH) &&
@@ -2164,8 +2244,12 @@ m_number(scan *s, size_t i)
         int strong = ctx && !weak;
         int noun_after = nx->caps == CASE_LOWER && nx->roles == 0 && nx->id == W_NONE &&
                          nx->num == NUM_NONE;
-        if ((nx->roles & R_EVENTN) != 0 || strong || !noun_after) {
-            if (!ctx && id_number(s, i, 1))
+        /* "the 1994 genocide", "its 2004 results" are years; "2000 people",
+         * "the 1500 troops" are counts */
+        int count = noun_after && plural_like(s, j) && (pv->roles & R_POSS) == 0 &&
+                    (pv->tf & TF_CLITIC) == 0;
+        if ((nx->roles & R_EVENTN) != 0 || strong || !count) {
+            if (!ctx && i >= 2 && id_number(s, i, 1))
                 return mk(1, LAB_SKIP);
             /* "the 2000 election", "in 2000", "2024 was" */
             return mk(1, NLPD_ENT_DATE);

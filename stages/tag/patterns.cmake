@@ -16,8 +16,7 @@ if(TARGET nlpd_split)
                         PkgConfig::JANSSON nlpd_flags)
 endif()
 
-if(BUILD_TESTING AND TARGET nlpd_split AND
-   EXISTS ${PROJECT_SOURCE_DIR}/tests/unit/tag_patterns_test.c)
+if(BUILD_TESTING AND TARGET nlpd_split)
   nlpd_test(tag_patterns_test SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/tag_patterns_test.c
             LIBS nlpd_tag_patterns nlpd_split PkgConfig::JANSSON LABELS unit)
 endif()
