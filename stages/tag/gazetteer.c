@@ -9,24 +9,24 @@
  * token until a prefix is unknown or nothing longer exists: most tokens
  * cost one token hash and one probe.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <utf8proc.h>
-
 #include "gazetteer.h"
+
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
 #include "nlpd/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <utf8proc.h>
 
 extern const unsigned char nlpd__gaz_builtin_en[];
 extern const size_t nlpd__gaz_builtin_en_len;
 
 #define GAZ_FORMAT 1
-#define GAZ_MAGIC "nlpd-gazetteer "
+#define GAZ_MAGIC  "nlpd-gazetteer "
 #define FNV_OFFSET 14695981039346656037ull
-#define FNV_PRIME 1099511628211ull
+#define FNV_PRIME  1099511628211ull
 
 /* One prefix of one or more entries. key 0 marks an empty slot. */
 typedef struct gaz_slot {
@@ -112,11 +112,11 @@ hash_folded(uint64_t h, int32_t cp)
     }
     utf8proc_int32_t out[8];
     int bc = 0;
-    utf8proc_ssize_t m = utf8proc_decompose_char(
-        cp, out, 8,
-        (utf8proc_option_t)(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-                            UTF8PROC_STRIPMARK),
-        &bc);
+    utf8proc_ssize_t m =
+        utf8proc_decompose_char(cp, out, 8,
+                                (utf8proc_option_t)(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT |
+                                                    UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK),
+                                &bc);
     if (m < 0 || m > 8) { /* cannot happen for a valid code point; hash it as it is */
         out[0] = cp;
         m = 1;
@@ -780,9 +780,11 @@ nlpd__gaz_match(const nlpd_gaz *g, const char *text, const nlpd_split_token *tok
         uint32_t allowed = starts_lower(text + tok[i].start, len) ? g->uncased : all;
         if (allowed == 0)
             continue;
+
         struct {
             uint32_t len, mask;
         } found[NLPD_GAZ_MAX_TOKENS];
+
         size_t nf = 0;
         uint64_t key = 0;
         for (size_t j = 0; j < NLPD_GAZ_MAX_TOKENS && i + j < n; j++) {

@@ -20,10 +20,10 @@
 #ifndef NLPD_TAG_GAZETTEER_H
 #define NLPD_TAG_GAZETTEER_H
 
+#include "nlpd/split.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "nlpd/split.h"
 
 typedef struct nlpd_gaz nlpd_gaz;
 
@@ -90,8 +90,8 @@ void nlpd__gaz_match(const nlpd_gaz *g, const char *text, const nlpd_split_token
  * case rule applies as in nlpd__gaz_match. Returns the longest k with a
  * match, 0 when none. For evaluation and tests; the tagger uses
  * nlpd__gaz_match. */
-size_t nlpd__gaz_match_at(const nlpd_gaz *g, const char *text, const nlpd_split_token *tok, size_t n,
-                          size_t i, uint32_t by_len[NLPD_GAZ_MAX_TOKENS + 1]);
+size_t nlpd__gaz_match_at(const nlpd_gaz *g, const char *text, const nlpd_split_token *tok,
+                          size_t n, size_t i, uint32_t by_len[NLPD_GAZ_MAX_TOKENS + 1]);
 
 /* The normalized hash of `len` bytes of one token, as matching computes it
  * (exposed for the builder and the tests). Never 0. */

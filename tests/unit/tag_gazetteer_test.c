@@ -33,8 +33,9 @@ make_file(const char *classes, const char *entries, long count_delta, size_t *le
     for (const char *p = entries; *p; p++)
         n += *p == '\n';
     char head[4096];
-    int hl = snprintf(head, sizeof(head), "nlpd-gazetteer 1\nlang en\nversion test\n%sentries %ld\n",
-                      classes, (long)n + count_delta);
+    int hl =
+        snprintf(head, sizeof(head), "nlpd-gazetteer 1\nlang en\nversion test\n%sentries %ld\n",
+                 classes, (long)n + count_delta);
     assert_true(hl > 0 && (size_t)hl < sizeof(head));
     uint64_t h = nlpd__gaz_checksum(FNV_OFFSET, head, (size_t)hl);
     h = nlpd__gaz_checksum(h, entries, strlen(entries));
@@ -228,11 +229,11 @@ test_gaz_builtin_english_loads_and_matches_places(void **state)
     uint64_t bits[16];
     size_t n = tokens(text, tok, N_ELEMS(tok));
     nlpd__gaz_match(g, text, tok, n, bits);
-    assert_true(bits[3] & B(city));       /* Paris */
-    assert_true(bits[6] & B(country));    /* United */
-    assert_true(bits[7] & I(country));    /* Kingdom */
-    assert_false(bits[0] & B(first));     /* They */
-    assert_true(bits[9] & B(first));      /* Maria */
+    assert_true(bits[3] & B(city));         /* Paris */
+    assert_true(bits[6] & B(country));      /* United */
+    assert_true(bits[7] & I(country));      /* Kingdom */
+    assert_false(bits[0] & B(first));       /* They */
+    assert_true(bits[9] & B(first));        /* Maria */
     assert_int_equal(bits[1] & B(city), 0); /* flew */
     nlpd__gaz_free(&g);
 }
@@ -531,6 +532,7 @@ test_gaz_refuses_corrupt_files(void **state)
         {"class abcdefghijklmnopqrstuvwxyz012345\n", "city\tYork\n", 0, "a class name too long"},
         {"colour blue\nclass city\n", "city\tYork\n", 0, "an unknown header line"},
     };
+
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         char *f = make_file(bad[i].classes, bad[i].entries, bad[i].delta, &len);
         expect_rejected(f, len, bad[i].what);

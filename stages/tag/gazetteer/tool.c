@@ -23,18 +23,17 @@
  *
  * Without --gaz the built-in gazetteer is used.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <jansson.h>
-
 #include "gazetteer.h"
 #include "nlpd/error.h"
 #include "nlpd/log.h"
 #include "nlpd/split.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static void
 usage(FILE *f)
@@ -362,7 +361,7 @@ eval_doc(void *arg, const char *text, size_t len, json_t *doc)
         }
     }
     long *in_ent = malloc((nt + 1) * sizeof(*in_ent)); /* entity index or -1 */
-    char *first = calloc(nt + 1, 1);                  /* sentence-initial */
+    char *first = calloc(nt + 1, 1);                   /* sentence-initial */
     if (in_ent == NULL || first == NULL) {
         free(ge);
         free(in_ent);
@@ -546,8 +545,9 @@ corpus_doc(void *arg, const char *text, size_t len, json_t *doc)
         cp->tok[cp->nt + i].end += (uint32_t)cp->len;
     }
     for (size_t s = 0; s < ns; s++)
-        cp->sen[cp->ns + s] = (nlpd_span){(uint32_t)(cp->nt + sen[s].first_token),
-                                          (uint32_t)(cp->nt + sen[s].first_token + sen[s].n_tokens)};
+        cp->sen[cp->ns + s] =
+            (nlpd_span){(uint32_t)(cp->nt + sen[s].first_token),
+                        (uint32_t)(cp->nt + sen[s].first_token + sen[s].n_tokens)};
     cp->len += len;
     cp->nt += nt;
     cp->ns += ns;
