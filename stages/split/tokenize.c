@@ -923,6 +923,8 @@ typedef struct masks {
     uint64_t upper;     /* A-Z */
     uint64_t high;      /* from 0x80: UTF-8 */
     uint64_t space1;    /* ' ' with a chunk byte after it in the window */
+    uint64_t digit;     /* 0-9 */
+    uint64_t hyphen;    /* '-' */
 } masks;
 
 #define MASK_BYTES 64
@@ -930,10 +932,14 @@ typedef struct masks {
 static void
 masks_scalar(masks *mk, const unsigned char *b)
 {
-    uint64_t in = 0, nonletter = 0, upper = 0, high = 0, space = 0;
+    uint64_t in = 0, nonletter = 0, upper = 0, high = 0, space = 0, digit = 0, hyphen = 0;
     for (unsigned k = 0; k < MASK_BYTES; k++) {
         unsigned c = b[k];
         uint64_t bit = (uint64_t)1 << k;
+        if ((unsigned)(c - '0') < 10)
+            digit |= bit;
+        if (c == '-')
+            hyphen |= bit;
         if (c > 0x20 && c < 0x7F)
             in |= bit;
         if ((unsigned)((c | 0x20) - 'a') >= 26)
@@ -950,6 +956,8 @@ masks_scalar(masks *mk, const unsigned char *b)
     mk->upper = upper;
     mk->high = high;
     mk->space1 = space & (in >> 1);
+    mk->digit = digit;
+    mk->hyphen = hyphen;
 }
 
 #ifdef __SSE2__
@@ -959,7 +967,9 @@ masks_sse2(masks *mk, const unsigned char *b)
     const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
     const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
     const __m128i A1 = _mm_set1_epi8('A' - 1), Z1 = _mm_set1_epi8('Z' + 1);
-    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0;
+    const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1);
+    const __m128i hy = _mm_set1_epi8('-');
+    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0, digit = 0, hyphen = 0;
     for (unsigned k = 0; k < MASK_BYTES; k += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + k));
         /* signed compares: bytes from 0x80 are negative, so never "in" */
@@ -972,12 +982,17 @@ masks_sse2(masks *mk, const unsigned char *b)
         upper |= (uint64_t)(uint32_t)_mm_movemask_epi8(up) << k;
         high |= (uint64_t)(uint32_t)_mm_movemask_epi8(x) << k;
         space |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) << k;
+        __m128i dg = _mm_and_si128(_mm_cmpgt_epi8(x, d1), _mm_cmplt_epi8(x, d2));
+        digit |= (uint64_t)(uint32_t)_mm_movemask_epi8(dg) << k;
+        hyphen |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, hy)) << k;
     }
     mk->in = in;
     mk->nonletter = ~letter;
     mk->upper = upper;
     mk->high = high;
     mk->space1 = space & (in >> 1);
+    mk->digit = digit;
+    mk->hyphen = hyphen;
 }
 #endif
 
@@ -990,7 +1005,9 @@ masks_avx2(masks *mk, const unsigned char *b)
     const __m256i sp = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7F);
     const __m256i a1 = _mm256_set1_epi8('a' - 1), z1 = _mm256_set1_epi8('z' + 1);
     const __m256i A1 = _mm256_set1_epi8('A' - 1), Z1 = _mm256_set1_epi8('Z' + 1);
-    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0;
+    const __m256i d1 = _mm256_set1_epi8('0' - 1), d2 = _mm256_set1_epi8('9' + 1);
+    const __m256i hy = _mm256_set1_epi8('-');
+    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0, digit = 0, hyphen = 0;
     for (unsigned k = 0; k < MASK_BYTES; k += 32) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + k));
         __m256i inb = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, del), _mm256_cmpgt_epi8(x, sp));
@@ -1002,12 +1019,17 @@ masks_avx2(masks *mk, const unsigned char *b)
         upper |= (uint64_t)(uint32_t)_mm256_movemask_epi8(up) << k;
         high |= (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << k;
         space |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, sp)) << k;
+        __m256i dg = _mm256_and_si256(_mm256_cmpgt_epi8(x, d1), _mm256_cmpgt_epi8(d2, x));
+        digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(dg) << k;
+        hyphen |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, hy)) << k;
     }
     mk->in = in;
     mk->nonletter = ~letter;
     mk->upper = upper;
     mk->high = high;
     mk->space1 = space & (in >> 1);
+    mk->digit = digit;
+    mk->hyphen = hyphen;
 }
 #endif
 
@@ -1067,6 +1089,115 @@ mask_shape(uint64_t ur, uint64_t rng, size_t len)
     if (ur == rng)
         return len >= 2 ? NLPD_SHAPE_UPPER : NLPD_SHAPE_CAPITALIZED;
     return ur == 1 ? NLPD_SHAPE_CAPITALIZED : NLPD_SHAPE_MIXED;
+}
+
+/* The marks that may end a chunk after a word, a number or a clitic, each
+ * a token of its own whatever comes before it: m1 the first, m2 a second. */
+static inline int
+tail_mark1(unsigned char c)
+{
+    return c == ',' || c == ';' || c == ')' || c == ']' || c == '"' || c == '!' || c == '?' ||
+           c == '.' || c == ':' || c == '\'';
+}
+
+static inline int
+tail_mark2(unsigned char c)
+{
+    return c == '"' || c == ')' || c == ']' || c == ',' || c == '.' || c == ';' || c == ':' ||
+           c == '\'' || c == '!' || c == '?';
+}
+
+static inline int
+terminal_byte(unsigned char c)
+{
+    return c == '.' || c == '!' || c == '?';
+}
+
+/* More chunks from the masks, the ones the general path reads the same
+ * way: an opening '"', '(' or '[', then a word of ASCII letters with
+ * hyphens between letters ("well-known") or a number of digits (maybe
+ * with '%'), then maybe a clitic ("'s", "'re"), then at most two marks
+ * (tail_mark1, tail_mark2; not two of ". ! ?", which make one token); or
+ * a run of hyphens. The chunk is [p, p + len), ASCII, inside the window;
+ * the masks are shifted to p. Writes its tokens to v (the last one gets
+ * `flags`) and returns how many, or 0 when the general path must read
+ * the chunk. */
+static __attribute__((noinline)) size_t
+mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64_t nl, uint64_t ur,
+          uint64_t dg, uint64_t hy, uint8_t flags)
+{
+    const unsigned char *c = (const unsigned char *)tz->s + p;
+    uint64_t rng = ((uint64_t)1 << len) - 1;
+    uint64_t let = ~nl & rng;
+    dg &= rng;
+    hy &= rng;
+    size_t k = 0, nt = 0;
+    if (hy == rng) {
+        v[0] = (nlpd_split_token){(uint32_t)p, (uint32_t)(p + len), NLPD_SHAPE_PUNCT, flags, 0};
+        return 1; /* "-", "--" */
+    }
+    if ((c[0] == '"' || c[0] == '(' || c[0] == '[') && len >= 2) {
+        v[nt++] = (nlpd_split_token){(uint32_t)p, (uint32_t)p + 1, NLPD_SHAPE_PUNCT, 0, 0};
+        k = 1;
+    }
+    size_t k1;
+    uint8_t shape;
+    int word = 0;
+    if ((let >> k) & 1) {
+        /* letters, and hyphens with a letter on either side */
+        k1 = k + (size_t)__builtin_ctzll(~((let | hy) >> k));
+        uint64_t core = (((uint64_t)1 << k1) - 1) & ~(((uint64_t)1 << k) - 1);
+        if ((hy & core) & ~((let >> 1) & (let << 1)))
+            return 0;
+        uint64_t u = ur & core, l = let & core;
+        if (u == 0)
+            shape = NLPD_SHAPE_LOWER;
+        else if (u == l)
+            shape = (l & (l - 1)) != 0 ? NLPD_SHAPE_UPPER : NLPD_SHAPE_CAPITALIZED;
+        else
+            shape = u == ((uint64_t)1 << k) ? NLPD_SHAPE_CAPITALIZED : NLPD_SHAPE_MIXED;
+        word = 1;
+    } else if ((dg >> k) & 1) {
+        k1 = k + (size_t)__builtin_ctzll(~(dg >> k));
+        if (k1 < len && c[k1] == '%')
+            k1++; /* "3%" is one token */
+        shape = NLPD_SHAPE_NUMBER;
+    } else {
+        return 0;
+    }
+    size_t cl = 0; /* a clitic's length */
+    if (word && k1 + 1 < len && c[k1] == '\'') {
+        size_t l = (size_t)__builtin_ctzll(~(let >> (k1 + 1)));
+        if (l == 0 || !is_clitic_tail((const char *)c + k1 + 1, l))
+            return 0;
+        cl = 1 + l;
+        if (k1 + cl < len && ((dg >> (k1 + cl)) & 1))
+            return 0; /* a digit after it: no clitic */
+    }
+    size_t e = k1 + cl, r = len - e;
+    if (r > 2)
+        return 0;
+    unsigned char m1 = r > 0 ? c[e] : 0, m2 = r > 1 ? c[e + 1] : 0;
+    if (r > 0 && !tail_mark1(m1))
+        return 0;
+    if (r > 1 && (!tail_mark2(m2) || (terminal_byte(m1) && terminal_byte(m2))))
+        return 0;
+    if (m1 == '.' && word && cl == 0) {
+        /* the period of an initial or an abbreviation stays with it */
+        uint64_t l = let & (((uint64_t)1 << k1) - 1);
+        if ((l & (l - 1)) == 0 || nlpd__model_abbrev(tz->m, (const char *)c + k, k1 - k) != ABBR_NONE)
+            return 0;
+    }
+    v[nt++] = (nlpd_split_token){(uint32_t)(p + k), (uint32_t)(p + k1), shape, 0, 0};
+    if (cl > 0) {
+        uint8_t cs = c[e - 1] >= 'A' && c[e - 1] <= 'Z' ? NLPD_SHAPE_UPPER : NLPD_SHAPE_LOWER;
+        v[nt++] = (nlpd_split_token){(uint32_t)(p + k1), (uint32_t)(p + e), cs, NLPD_TOKEN_CLITIC,
+                                     0};
+    }
+    for (size_t q = e; q < len; q++)
+        v[nt++] = (nlpd_split_token){(uint32_t)(p + q), (uint32_t)(p + q + 1), NLPD_SHAPE_PUNCT, 0, 0};
+    v[nt - 1].flags |= flags;
+    return nt;
 }
 
 /* The masks from p by the ISA's own (not inlined) loader. */
@@ -1169,7 +1300,12 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
                                           (uint8_t)flags, 0};
             n += 2;
         } else {
-            break;
+            size_t k = mask_more(tz, v + n, p, len, nl, ur, mk->digit >> off, mk->hyphen >> off,
+                                 (uint8_t)flags);
+            if (k == 0)
+                break;
+            n += k;
+            prev_ok = 0;
         }
         p = ce + flags;
         if (flags == 0) {
@@ -1212,7 +1348,7 @@ tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nl
 {
     tokenizer tz = {m, text, to, out, 0, 0};
     size_t p = from;
-    masks mk = {SIZE_MAX / 2, 0, 0, 0, 0, 0};
+    masks mk = {SIZE_MAX / 2, 0, 0, 0, 0, 0, 0, 0};
     /* The plain bits of the tokens to come, all clear: a region of
      * to - from bytes makes at most that many tokens. */
     size_t words = (out->n + (to - from)) / 64 + 1;
