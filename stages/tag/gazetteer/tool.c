@@ -21,6 +21,13 @@
  *   nlpd-tag-gazetteer match [--gaz FILE] < text
  *       Prints each line's tokens with the classes that match there.
  *
+ *   nlpd-tag-gazetteer check FILE
+ *       Loads FILE, then cuts every entry's tokens, joined by blanks (none
+ *       before a clitic), with nlpd_split again and reports the entries
+ *       that no longer come out as the same tokens: the file was built with
+ *       another tokenizer and needs rebuilding. Exit status 1 when there is
+ *       one.
+ *
  * Without --gaz the built-in gazetteer is used.
  */
 #include "gazetteer.h"
@@ -41,7 +48,8 @@ usage(FILE *f)
     fprintf(f, "usage: nlpd-tag-gazetteer build < list.txt > gazetteer.txt\n"
                "       nlpd-tag-gazetteer eval [--gaz FILE] GOLD.jsonl...\n"
                "       nlpd-tag-gazetteer bench [--gaz FILE] [--rounds N] CORPUS.jsonl...\n"
-               "       nlpd-tag-gazetteer match [--gaz FILE] < text\n");
+               "       nlpd-tag-gazetteer match [--gaz FILE] < text\n"
+               "       nlpd-tag-gazetteer check FILE\n");
 }
 
 static int
@@ -665,6 +673,86 @@ cmd_match(const nlpd_gaz *g)
     return 0;
 }
 
+/* --- check ---------------------------------------------------------------------- */
+
+static int
+cmd_check(const char *path)
+{
+    nlpd_gaz *g = NULL;
+    int rc = nlpd__gaz_load(&g, path);
+    if (rc != 0) {
+        fprintf(stderr, "nlpd-tag-gazetteer: %s: %s\n", path, nlpd_strerror(rc));
+        return 1;
+    }
+    nlpd__gaz_free(&g);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1;
+    nlpd_split_model *m = NULL;
+    nlpd_split *sp = NULL;
+    if (make_splitter(&m, &sp, 0) != 0) {
+        fclose(f);
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int body = 0;
+    long entries = 0, differ = 0;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        size_t n = (size_t)got;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (!body) {
+            body = strncmp(line, "checksum ", 9) == 0;
+            continue;
+        }
+        const char *toks = strchr(line, '\t') + 1; /* the loader checked the line */
+        entries++;
+        /* The stored tokens, and the text they came from: blanks between
+         * them, except before a clitic ("King's" gave "King" "'s"). */
+        const char *st[NLPD_GAZ_MAX_TOKENS];
+        size_t sl[NLPD_GAZ_MAX_TOKENS], ns = 0;
+        char text[4096];
+        size_t tl = 0;
+        for (const char *p = toks; ns < NLPD_GAZ_MAX_TOKENS;) {
+            const char *e = strchr(p, ' ');
+            size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
+            int clitic = p[0] == '\'' || strncmp(p, "\xe2\x80\x99", 3) == 0;
+            if (ns > 0 && !clitic && tl < sizeof(text))
+                text[tl++] = ' ';
+            if (tl + l < sizeof(text)) {
+                memcpy(text + tl, p, l);
+                tl += l;
+            }
+            st[ns] = p;
+            sl[ns++] = l;
+            if (e == NULL)
+                break;
+            p = e + 1;
+        }
+        if (nlpd_split_run(sp, text, tl, NULL, 0) != 0)
+            break;
+        const nlpd_split_token *tok;
+        size_t nt = nlpd_split_tokens(sp, &tok);
+        int same = nt == ns;
+        for (size_t k = 0; k < nt && same; k++)
+            same = tok[k].end - tok[k].start == sl[k] &&
+                   memcmp(text + tok[k].start, st[k], sl[k]) == 0;
+        if (!same) {
+            if (differ < 20)
+                fprintf(stderr, "nlpd-tag-gazetteer: tokens differ: %s\n", line);
+            differ++;
+        }
+    }
+    free(line);
+    fclose(f);
+    nlpd_split_free(&sp);
+    nlpd_split_model_free(&m);
+    printf("%s: %ld entries, %ld no longer tokenized as stored\n", path, entries, differ);
+    return differ == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -676,6 +764,8 @@ main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "build") == 0 && argc == 2)
         return cmd_build();
+    if (strcmp(cmd, "check") == 0 && argc == 3)
+        return cmd_check(argv[2]);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;
