@@ -11,8 +11,8 @@
  * periods dropped from tokens that hold anything else ("St." = "St",
  * "U.S." = "US"), typographic apostrophes and dashes read as ASCII. Classes
  * marked `cased` in the file match only where the first token of the match
- * starts with a capital letter in the text ("Will" may be a first name,
- * "will" never is).
+ * does not start with a lower-case letter in the text ("Will" and "WILL"
+ * may be a first name, "will" never is; "3M" may be a company).
  *
  * A loaded gazetteer is never changed, so any number of threads may match
  * with one. There are no globals; matching allocates nothing.
@@ -79,8 +79,9 @@ uint64_t nlpd__gaz_digest(const nlpd_gaz *g);
  * different classes, and of one class from different starts, may overlap.
  * bits has room for n values (all are written). Time is linear in n (each
  * start looks at no more than NLPD_GAZ_MAX_TOKENS tokens); no allocation.
- * Tokens need not hold valid UTF-8 (bytes that are not are compared as
- * they are). */
+ * Token spans must lie inside text (start <= end); tokens need not hold
+ * valid UTF-8 (bytes that are not are compared as they are). Any number of
+ * threads may match with one gazetteer. */
 void nlpd__gaz_match(const nlpd_gaz *g, const char *text, const nlpd_split_token *tok, size_t n,
                      uint64_t *bits);
 
