@@ -1,0 +1,16 @@
+# nlpd-tag-clusters: Brown word clusters from unlabeled text (a build-time
+# tool; its output, data/en/clusters.txt, is committed). The clustering is
+# a small static library so the unit test can drive it directly.
+add_library(nlpd_tag_clusters_core STATIC clusters/brown.c)
+target_include_directories(nlpd_tag_clusters_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/clusters
+                           ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(nlpd_tag_clusters_core PUBLIC nlpd_static m PRIVATE nlpd_flags)
+
+add_executable(nlpd-tag-clusters clusters/main.c)
+target_link_libraries(nlpd-tag-clusters PRIVATE nlpd_tag_clusters_core nlpd_split
+                      PkgConfig::JANSSON nlpd_flags)
+
+if(BUILD_TESTING)
+  nlpd_test(tag_clusters_test SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/tag_clusters_test.c
+            LIBS nlpd_tag_clusters_core LABELS unit)
+endif()
