@@ -784,14 +784,23 @@ skip_plain(const char *text, const nlpd_split_token *tok, const uint64_t *plain,
             i++;
             continue;
         }
-        if (!(f & NLPD_TOKEN_SPACE_AFTER)) {
-            unsigned char b0 = (unsigned char)text[u->start];
-            size_t n0 = u->end - u->start;
-            if (!((b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
-                  (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z')))) {
-                i++;
-                continue; /* not maybe_marker() */
-            }
+        unsigned char b0 = (unsigned char)text[u->start];
+        size_t n0 = u->end - u->start;
+        int marker = (b0 >= '0' && b0 <= '9' && n0 <= 3) || b0 == '(' || (b0 >= 0x80 && n0 <= 3) ||
+                     (n0 <= 2 && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z')); /* maybe_marker() */
+        if (!(f & NLPD_TOKEN_SPACE_AFTER) && !marker) {
+            i++;
+            continue;
+        }
+        /* Inside a run of names ("Prime Minister Tony Blair"): decide()
+         * finds no boundary there (no list item, no dash or clock time,
+         * the gap classifier leaves such gaps alone, no line break). Not
+         * after a two-letter word, which may be "am" or "pm". */
+        if ((f & NLPD_TOKEN_SPACE_AFTER) && !marker && t->end - t->start != 2 &&
+            (t->shape == NLPD_SHAPE_CAPITALIZED || t->shape == NLPD_SHAPE_MIXED) &&
+            (u->shape == NLPD_SHAPE_CAPITALIZED || u->shape == NLPD_SHAPE_MIXED)) {
+            i++;
+            continue;
         }
         break;
     }

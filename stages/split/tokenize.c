@@ -1002,34 +1002,36 @@ masks_sse2(masks *mk, const unsigned char *b)
 static inline __attribute__((target("avx2"), always_inline)) void
 masks_avx2(masks *mk, const unsigned char *b)
 {
+    /* Ranges by one signed compare: x + (0x80 - lo) < 0x80 - 0x80 + n
+     * holds when lo <= x < lo + n (bytes from 0x80 fall outside). */
     const __m256i sp = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7F);
-    const __m256i a1 = _mm256_set1_epi8('a' - 1), z1 = _mm256_set1_epi8('z' + 1);
-    const __m256i A1 = _mm256_set1_epi8('A' - 1), Z1 = _mm256_set1_epi8('Z' + 1);
-    const __m256i d1 = _mm256_set1_epi8('0' - 1), d2 = _mm256_set1_epi8('9' + 1);
+    const __m256i la = _mm256_set1_epi8((char)(0x80 - 'a')), ua = _mm256_set1_epi8((char)(0x80 - 'A'));
+    const __m256i da = _mm256_set1_epi8((char)(0x80 - '0'));
+    const __m256i n26 = _mm256_set1_epi8((char)(-128 + 26)), n10 = _mm256_set1_epi8((char)(-128 + 10));
     const __m256i hy = _mm256_set1_epi8('-');
-    uint64_t in = 0, letter = 0, upper = 0, high = 0, space = 0, digit = 0, hyphen = 0;
-    for (unsigned k = 0; k < MASK_BYTES; k += 32) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + k));
+    uint64_t m[7][2];
+    for (unsigned k = 0; k < 2; k++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32 * k));
         __m256i inb = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, del), _mm256_cmpgt_epi8(x, sp));
-        __m256i y = _mm256_or_si256(x, sp);
-        __m256i let = _mm256_and_si256(_mm256_cmpgt_epi8(y, a1), _mm256_cmpgt_epi8(z1, y));
-        __m256i up = _mm256_and_si256(_mm256_cmpgt_epi8(x, A1), _mm256_cmpgt_epi8(Z1, x));
-        in |= (uint64_t)(uint32_t)_mm256_movemask_epi8(inb) << k;
-        letter |= (uint64_t)(uint32_t)_mm256_movemask_epi8(let) << k;
-        upper |= (uint64_t)(uint32_t)_mm256_movemask_epi8(up) << k;
-        high |= (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << k;
-        space |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, sp)) << k;
-        __m256i dg = _mm256_and_si256(_mm256_cmpgt_epi8(x, d1), _mm256_cmpgt_epi8(d2, x));
-        digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(dg) << k;
-        hyphen |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, hy)) << k;
+        __m256i let = _mm256_cmpgt_epi8(n26, _mm256_add_epi8(_mm256_or_si256(x, sp), la));
+        __m256i up = _mm256_cmpgt_epi8(n26, _mm256_add_epi8(x, ua));
+        __m256i dg = _mm256_cmpgt_epi8(n10, _mm256_add_epi8(x, da));
+        m[0][k] = (uint32_t)_mm256_movemask_epi8(inb);
+        m[1][k] = (uint32_t)_mm256_movemask_epi8(let);
+        m[2][k] = (uint32_t)_mm256_movemask_epi8(up);
+        m[3][k] = (uint32_t)_mm256_movemask_epi8(x);
+        m[4][k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, sp));
+        m[5][k] = (uint32_t)_mm256_movemask_epi8(dg);
+        m[6][k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, hy));
     }
+    uint64_t in = m[0][0] | m[0][1] << 32;
     mk->in = in;
-    mk->nonletter = ~letter;
-    mk->upper = upper;
-    mk->high = high;
-    mk->space1 = space & (in >> 1);
-    mk->digit = digit;
-    mk->hyphen = hyphen;
+    mk->nonletter = ~(m[1][0] | m[1][1] << 32);
+    mk->upper = m[2][0] | m[2][1] << 32;
+    mk->high = m[3][0] | m[3][1] << 32;
+    mk->space1 = (m[4][0] | m[4][1] << 32) & (in >> 1);
+    mk->digit = m[5][0] | m[5][1] << 32;
+    mk->hyphen = m[6][0] | m[6][1] << 32;
 }
 #endif
 
@@ -1233,7 +1235,7 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
     uint64_t in = mk->in, nonletter = mk->nonletter, upper = mk->upper, high = mk->high,
              space1 = mk->space1;
     int prev_ok = 0; /* this loop made the last token, and no rule looks at it unless for the
-                        token after it */
+                        token after it (2: a name, see skip_plain) */
     int at = 1;
     for (;;) {
         size_t off = p - base;
@@ -1283,14 +1285,18 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
          * the word before a lone mark needs none. */
         if (nl == 0) {
             uint8_t shape = mask_shape(ur, rng, len);
-            if (shape == NLPD_SHAPE_LOWER && (len > 2 || flags) && prev_ok)
+            if (prev_ok &&
+                (shape == NLPD_SHAPE_LOWER ? (len > 2 || flags)
+                                           : (prev_ok == 2 && len > 2 && shape != NLPD_SHAPE_UPPER)))
                 plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
-            prev_ok = 1;
+            /* 2: a name, before which another name needs no rule either */
+            prev_ok = 1 + (shape >= NLPD_SHAPE_CAPITALIZED && shape != NLPD_SHAPE_UPPER && len != 2);
             v[n] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, shape, (uint8_t)flags, 0};
             n++;
         } else if (nl == b >> 1 && len >= 3 && len <= NLPD__WORD_MAX && lone_punct(tz, p, ce)) {
             uint8_t shape = mask_shape(ur, rng >> 1, len - 1);
-            if (shape == NLPD_SHAPE_LOWER && len - 1 > 2 && prev_ok)
+            if (prev_ok && len - 1 > 2 &&
+                (shape == NLPD_SHAPE_LOWER || (prev_ok == 2 && shape != NLPD_SHAPE_UPPER)))
                 plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
             plain[n >> 6] |= (uint64_t)1 << (n & 63);
             v[n] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce - 1, shape, 0, 0};
