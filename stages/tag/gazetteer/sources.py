@@ -275,7 +275,7 @@ def common_words(path):
     if not path:
         return set()
     with open(path, encoding="utf-8") as f:
-        return {w.strip() for w in f if w.strip() and w[0].islower() and "'" not in w}
+        return {fold(w.strip()) for w in f if w.strip() and w[0].islower() and "'" not in w}
 
 
 def main():
@@ -295,7 +295,7 @@ def main():
     common = common_words(args.dict)
 
     def is_common(name):
-        return name.lower() in common
+        return fold(name) in common
 
     countries = iso_countries(args.iso_codes)
     cl_countries, capitals, continents = countries_list(args.src)
@@ -344,6 +344,20 @@ def main():
     for cls, fname in (("org_word", "org_word.txt"), ("org_suffix", "org_suffix.txt"),
                        ("person_title", "person_title.txt"), ("geo_word", "geo_cue.txt")):
         lists[cls] = set(text_lines(os.path.join(args.words, fname)))
+
+    # A person's name part is one word of letters ("O'Brien", "Jean-Luc"),
+    # not a contraction ("I'm", "Man's") nor an abbreviation ("Dan.").
+    for cls in ("first_name", "surname", "person_name"):
+        lists[cls] = {n for n in lists[cls] if re.fullmatch(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", n)
+                      and not re.search(r"['’](s|m|ll|re|ve|d|t)$", n, re.I)}
+
+    # Function words, months and days are never a one-token name (countries
+    # and continents keep theirs: "US").
+    stop = {fold(w) for w in text_lines(os.path.join(args.words, "stopwords.txt"))}
+    for cls in lists:
+        if cls in ("country", "continent", "org_word", "org_suffix", "person_title", "geo_word"):
+            continue
+        lists[cls] = {n for n in lists[cls] if " " in n.strip() or fold(n) not in stop}
 
     out = sys.stdout
     out.write("@lang en\n")

@@ -9,10 +9,11 @@
  *       token ...`, sorted bytewise, duplicates removed, with their count
  *       and checksum. The same list gives the same bytes.
  *
- *   nlpd-tag-gazetteer eval [--gaz FILE] GOLD.jsonl...
+ *   nlpd-tag-gazetteer eval [--gaz FILE] [--verbose] GOLD.jsonl...
  *       Coverage of the gold entities by the gazetteer (exact span, every
  *       token covered, some token covered) per label, and per class how
- *       many matches fall inside a gold entity (a precision proxy).
+ *       many matches fall inside a gold entity (a precision proxy);
+ *       --verbose adds the most frequent matches outside gold entities.
  *
  *   nlpd-tag-gazetteer bench [--gaz FILE] [--rounds N] CORPUS.jsonl...
  *       Load time and the cost of nlpd__gaz_match per token over the
@@ -46,7 +47,7 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: nlpd-tag-gazetteer build < list.txt > gazetteer.txt\n"
-               "       nlpd-tag-gazetteer eval [--gaz FILE] GOLD.jsonl...\n"
+               "       nlpd-tag-gazetteer eval [--gaz FILE] [--verbose] GOLD.jsonl...\n"
                "       nlpd-tag-gazetteer bench [--gaz FILE] [--rounds N] CORPUS.jsonl...\n"
                "       nlpd-tag-gazetteer match [--gaz FILE] < text\n"
                "       nlpd-tag-gazetteer check FILE\n");
@@ -310,6 +311,8 @@ typedef struct eval {
     long exact_by[LABELS][NLPD_GAZ_MAX_CLASSES];
     long begin_in[NLPD_GAZ_MAX_CLASSES], begin_out[NLPD_GAZ_MAX_CLASSES];
     long cap_out, cap_out_hit, cap_out_mid, cap_out_mid_hit;
+    int verbose;
+    strvec misses; /* with --verbose: "class token" of each match outside the gold */
 } eval;
 
 static int
@@ -436,6 +439,18 @@ eval_doc(void *arg, const char *text, size_t len, json_t *doc)
                     ev->begin_in[c]++;
                 else
                     ev->begin_out[c]++;
+                if (in_ent[t] < 0 && ev->verbose) {
+                    char *m = NULL;
+                    if (asprintf(&m, "%s %.*s", nlpd__gaz_class_name(ev->g, c),
+                                 (int)(tok[t].end - tok[t].start), text + tok[t].start) < 0 ||
+                        push(&ev->misses, m) != 0) {
+                        free(m);
+                        free(in_ent);
+                        free(first);
+                        free(ge);
+                        return -1;
+                    }
+                }
             }
         }
         unsigned char ch = (unsigned char)text[tok[t].start];
@@ -460,11 +475,48 @@ pct(long a, long b)
     return b > 0 ? 100.0 * (double)a / (double)b : 0.0;
 }
 
+typedef struct miss_count {
+    const char *what;
+    long n;
+} miss_count;
+
 static int
-cmd_eval(const nlpd_gaz *g, char **files, int nfiles)
+cmp_miss(const void *a, const void *b)
+{
+    const miss_count *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->what, y->what);
+}
+
+/* The 40 most frequent (class, token) of the matches outside gold entities. */
+static void
+print_misses(strvec *v)
+{
+    qsort(v->v, v->n, sizeof(*v->v), cmp_str);
+    miss_count *c = calloc(v->n + 1, sizeof(*c));
+    if (c == NULL)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (k > 0 && strcmp(c[k - 1].what, v->v[i]) == 0)
+            c[k - 1].n++;
+        else
+            c[k++] = (miss_count){v->v[i], 1};
+    }
+    qsort(c, k, sizeof(*c), cmp_miss);
+    printf("most frequent matches outside gold entities:");
+    for (size_t i = 0; i < k && i < 40; i++)
+        printf("%s %s:%ld", i % 5 ? "," : "\n ", c[i].what, c[i].n);
+    printf("\n");
+    free(c);
+}
+
+static int
+cmd_eval(const nlpd_gaz *g, char **files, int nfiles, int verbose)
 {
     nlpd_split_model *m = NULL;
-    eval ev = {.g = g};
+    eval ev = {.g = g, .verbose = verbose};
     if (make_splitter(&m, &ev.sp, 1) != 0)
         return 1;
     int rc = 0;
@@ -496,7 +548,12 @@ cmd_eval(const nlpd_gaz *g, char **files, int nfiles)
                "not sentence-initial: %ld, %.1f%% covered\n",
                ev.cap_out, pct(ev.cap_out_hit, ev.cap_out), ev.cap_out_mid,
                pct(ev.cap_out_mid_hit, ev.cap_out_mid));
+        if (ev.verbose)
+            print_misses(&ev.misses);
     }
+    for (size_t i = 0; i < ev.misses.n; i++)
+        free(ev.misses.v[i]);
+    free(ev.misses.v);
     free(ev.bits);
     nlpd_split_free(&ev.sp);
     nlpd_split_model_free(&m);
@@ -772,10 +829,13 @@ main(int argc, char **argv)
     }
     const char *gaz_path = NULL;
     long rounds = 20;
+    int verbose = 0;
     int i = 2;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--gaz") == 0 && i + 1 < argc) {
             gaz_path = argv[++i];
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = 1;
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = strtol(argv[++i], NULL, 10);
             if (rounds < 1) {
@@ -797,7 +857,7 @@ main(int argc, char **argv)
                     nlpd_strerror(rc));
             return 1;
         }
-        rc = cmd[0] == 'e' ? cmd_eval(g, argv + i, argc - i) : cmd_match(g);
+        rc = cmd[0] == 'e' ? cmd_eval(g, argv + i, argc - i, verbose) : cmd_match(g);
         nlpd__gaz_free(&g);
         return rc;
     }
