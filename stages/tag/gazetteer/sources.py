@@ -315,7 +315,6 @@ def main():
             continue
         companies.add(w)
 
-    places = countries | regions | small
     cues = set()
     for fname in ("org_word.txt", "org_suffix.txt", "person_title.txt", "geo_cue.txt"):
         cues.update(text_lines(os.path.join(args.words, fname)))
