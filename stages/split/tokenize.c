@@ -1202,6 +1202,19 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
     return nt;
 }
 
+/* Sets bits [a, b) of a bit array. */
+static inline void
+set_bits(uint64_t *bits, size_t a, size_t b)
+{
+    while (a < b) {
+        size_t w = a >> 6, lo = a & 63;
+        size_t hi = b - (a - lo) < 64 ? b - (a - lo) : 64; /* end within this word */
+        uint64_t m = (hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1) & ~(((uint64_t)1 << lo) - 1);
+        bits[w] |= m;
+        a = (a - lo) + hi;
+    }
+}
+
 /* The masks from p by the ISA's own (not inlined) loader. */
 #ifdef HAVE_AVX2_PATH
 #define MASKS_LOAD(isa, mk, text, p, to)                                                          \
@@ -1234,6 +1247,10 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
     size_t base = mk->base;
     uint64_t in = mk->in, nonletter = mk->nonletter, upper = mk->upper, high = mk->high,
              space1 = mk->space1;
+    /* Runs of lower-case words with one space between them: their bytes
+     * (letters and those spaces), and the spaces. */
+    uint64_t low = ~nonletter & ~upper;
+    uint64_t spin = space1 & (low << 1) & (low >> 1), run = low | spin;
     int prev_ok = 0; /* this loop made the last token, and no rule looks at it unless for the
                         token after it (2: a name, see skip_plain) */
     int at = 1;
@@ -1259,7 +1276,36 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
             upper = mk->upper;
             high = mk->high;
             space1 = mk->space1;
+            low = ~nonletter & ~upper;
+            spin = space1 & (low << 1) & (low >> 1);
+            run = low | spin;
             off = 0;
+        }
+        if ((run >> off) & 1) {
+            /* A run of lower-case words: a token per space, and the last
+             * word too when a stop byte (ASCII) ends it. Each word but the
+             * last has a space after it, so the one before it needs no
+             * rule (plain bits). */
+            uint64_t r = ~(run >> off);
+            size_t rl = r != 0 ? (size_t)__builtin_ctzll(r) : MASK_BYTES;
+            uint64_t sp = (spin >> off) & ((rl < MASK_BYTES ? (uint64_t)1 << rl : 0) - 1);
+            if (sp != 0) {
+                size_t n0 = n;
+                size_t start = p;
+                do {
+                    size_t q = p + (size_t)__builtin_ctzll(sp);
+                    sp &= sp - 1;
+                    v[n++] = (nlpd_split_token){(uint32_t)start, (uint32_t)q, NLPD_SHAPE_LOWER,
+                                                NLPD_TOKEN_SPACE_AFTER, 0};
+                    start = q + 1;
+                } while (sp != 0);
+                /* marks: the token before each of these (the first only
+                 * after a token this loop made) */
+                set_bits(plain, prev_ok ? n0 - 1 : n0, n - 1);
+                prev_ok = 1;
+                p = start;
+                off = p - base;
+            }
         }
         uint64_t stop = ~(in >> off); /* bits past the window read as stops */
         if (stop == 0)
