@@ -9,10 +9,32 @@
 
 struct nlpd_split {
     const nlpd_split_model *model;
+    nlpd__abbrev_filter abbrevs; /* of the model, made once */
     nlpd_split_opts opts;
     nlpd__toks toks;
     nlpd__sents sents;
 };
+
+/* The filter of the model's abbreviations: its table keeps every key,
+ * lower case, NUL after it, in one pool. A NUL inside a key would only
+ * add bits (a superset), and no token holds a NUL. */
+static void
+abbrev_filter_init(nlpd__abbrev_filter *f, const nlpd__wordtab *t)
+{
+    memset(f, 0, sizeof(*f));
+    size_t k = 0;
+    while (k < t->pool_len) {
+        size_t e = k;
+        while (e < t->pool_len && t->pool[e] != '\0')
+            e++;
+        size_t n = e - k;
+        if (n >= 1 && n <= NLPD__WORD_MAX)
+            f->bits[n] |= (uint64_t)1
+                          << nlpd__abbrev_filter_bit((unsigned char)t->pool[k],
+                                                     (unsigned char)t->pool[e - 1]);
+        k = e + 1;
+    }
+}
 
 int
 nlpd_split_new(nlpd_split **out, const nlpd_split_model *model, const nlpd_split_opts *opts)
@@ -29,6 +51,7 @@ nlpd_split_new(nlpd_split **out, const nlpd_split_model *model, const nlpd_split
     if (self == NULL)
         return NLPD_ENOMEM;
     self->model = model;
+    abbrev_filter_init(&self->abbrevs, &model->abbrevs);
     self->opts = o;
     *out = self;
     return 0;
@@ -51,7 +74,7 @@ static int
 run_region(nlpd_split *self, const char *text, size_t from, size_t to)
 {
     size_t t0 = self->toks.n;
-    int rc = nlpd__tokenize(self->model, text, from, to, &self->toks);
+    int rc = nlpd__tokenize(self->model, &self->abbrevs, text, from, to, &self->toks);
     if (rc != 0)
         return rc;
     if (self->toks.n == t0)

@@ -131,6 +131,36 @@ abbrev_class nlpd__model_abbrev(const nlpd_split_model *m, const char *w, size_t
  * the model does not know the word. */
 int32_t nlpd__model_starter(const nlpd_split_model *m, const char *w, size_t n);
 
+/* A filter that tells most words for no abbreviation without a lookup:
+ * bit (first * 31 + last) & 63 of bits[n] is set for every abbreviation
+ * of n bytes (ASCII lower case, first and last byte). A clear bit says
+ * "no abbreviation"; a set one says nothing. Made from a model by
+ * nlpd__abbrev_filter_init (split.c) for one splitter. */
+typedef struct nlpd__abbrev_filter {
+    uint64_t bits[NLPD__WORD_MAX + 1];
+} nlpd__abbrev_filter;
+
+static inline unsigned
+nlpd__abbrev_filter_bit(unsigned char first, unsigned char last)
+{
+    first = (unsigned char)(first >= 'A' && first <= 'Z' ? first + 32 : first);
+    last = (unsigned char)(last >= 'A' && last <= 'Z' ? last + 32 : last);
+    return (first * 31u + last) & 63u;
+}
+
+/* Can w (n bytes) be an abbreviation of the model? 0: surely not. */
+static inline int
+nlpd__abbrev_maybe(const nlpd__abbrev_filter *f, const char *w, size_t n)
+{
+    if (f == NULL)
+        return 1;
+    if (n == 0 || n > NLPD__WORD_MAX)
+        return 0; /* the table holds no such word */
+    return (int)((f->bits[n] >> nlpd__abbrev_filter_bit((unsigned char)w[0],
+                                                        (unsigned char)w[n - 1])) &
+                 1);
+}
+
 /* --- Characters --------------------------------------------------------------- */
 
 typedef enum char_class {
@@ -185,8 +215,8 @@ typedef struct nlpd__toks {
 
 /* Appends the tokens of text[from, to) to *out, and their bits to
  * out->plain. Returns 0 or NLPD_ENOMEM. */
-int nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
-                   nlpd__toks *out);
+int nlpd__tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const char *text,
+                   size_t from, size_t to, nlpd__toks *out);
 
 /* The same by one path, for tests that compare them: mode 0 the general
  * code only; 1, 2, 3 the byte-mask fast path first, its masks made byte by

@@ -185,6 +185,7 @@ nlpd__char_at(const char *s, size_t p, size_t end, int32_t *cp, size_t *len)
 
 typedef struct tokenizer {
     const nlpd_split_model *m;
+    const nlpd__abbrev_filter *af; /* NULL: look every word up */
     const char *s;
     size_t end; /* end of the region */
     nlpd__toks *out;
@@ -900,7 +901,8 @@ lone_punct(const tokenizer *tz, size_t p, size_t ce)
     case '.':
         /* The period stays with an abbreviation (the general path decides
          * those); "n't" words never reach here (no apostrophe). */
-        return nlpd__model_abbrev(tz->m, tz->s + p, ce - 1 - p) == ABBR_NONE;
+        return !nlpd__abbrev_maybe(tz->af, tz->s + p, ce - 1 - p) ||
+               nlpd__model_abbrev(tz->m, tz->s + p, ce - 1 - p) == ABBR_NONE;
     default:
         return 0;
     }
@@ -1187,7 +1189,9 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
     if (m1 == '.' && word && cl == 0) {
         /* the period of an initial or an abbreviation stays with it */
         uint64_t l = let & (((uint64_t)1 << k1) - 1);
-        if ((l & (l - 1)) == 0 || nlpd__model_abbrev(tz->m, (const char *)c + k, k1 - k) != ABBR_NONE)
+        if ((l & (l - 1)) == 0 ||
+            (nlpd__abbrev_maybe(tz->af, (const char *)c + k, k1 - k) &&
+             nlpd__model_abbrev(tz->m, (const char *)c + k, k1 - k) != ABBR_NONE))
             return 0;
     }
     v[nt++] = (nlpd_split_token){(uint32_t)(p + k), (uint32_t)(p + k1), shape, 0, 0};
@@ -1395,10 +1399,10 @@ mask_words_scalar(tokenizer *tz, masks *mk, size_t p, int *at_chunk)
 /* mode: 0 the general path alone, else the byte masks first, made by
  * mode's ISA_*. All give the same tokens. */
 static inline int
-tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nlpd__toks *out,
-         int mode)
+tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const char *text, size_t from,
+         size_t to, nlpd__toks *out, int mode)
 {
-    tokenizer tz = {m, text, to, out, 0, 0};
+    tokenizer tz = {m, af, text, to, out, 0, 0};
     size_t p = from;
     masks mk = {SIZE_MAX / 2, 0, 0, 0, 0, 0, 0, 0};
     /* The plain bits of the tokens to come, all clear: a region of
@@ -1537,17 +1541,17 @@ tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to, nl
 }
 
 int
-nlpd__tokenize(const nlpd_split_model *m, const char *text, size_t from, size_t to,
-               nlpd__toks *out)
+nlpd__tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const char *text,
+               size_t from, size_t to, nlpd__toks *out)
 {
 #ifdef HAVE_AVX2_PATH
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2"))
-        return tokenize(m, text, from, to, out, ISA_AVX2);
+        return tokenize(m, af, text, from, to, out, ISA_AVX2);
 #endif
 #ifdef __SSE2__
-    return tokenize(m, text, from, to, out, ISA_SSE2);
+    return tokenize(m, af, text, from, to, out, ISA_SSE2);
 #else
-    return tokenize(m, text, from, to, out, ISA_SCALAR);
+    return tokenize(m, af, text, from, to, out, ISA_SCALAR);
 #endif
 }
 
@@ -1566,5 +1570,5 @@ nlpd__tokenize_mode(const nlpd_split_model *m, const char *text, size_t from, si
     if (mode >= ISA_SSE2)
         mode = ISA_SCALAR;
 #endif
-    return tokenize(m, text, from, to, out, mode < 0 ? 0 : mode);
+    return tokenize(m, NULL, text, from, to, out, mode < 0 ? 0 : mode);
 }
