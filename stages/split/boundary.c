@@ -202,6 +202,11 @@ maybe_marker(const ctx *c, size_t j)
 static size_t
 list_marker_at(const ctx *c, size_t j, int *kind, int32_t *value)
 {
+    /* Two ASCII letters that are no "c.": no marker (the most common
+     * token that maybe_marker lets through: "It", "He", "In"). */
+    const char *p0 = ttext(c, j);
+    if (tlen(c, j) == 2 && ((p0[0] | 0x20) >= 'a' && (p0[0] | 0x20) <= 'z') && p0[1] != '.')
+        return j;
     if (is_bullet(c, j)) {
         int32_t cp;
         first_class(c, j, &cp);

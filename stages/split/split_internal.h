@@ -44,7 +44,9 @@ typedef struct nlpd__wordtab {
 static inline unsigned
 nlpd__len_bucket(size_t n)
 {
-    return n < 2 ? 0 : n < 3 ? 1 : n < 5 ? 2 : n < 8 ? 3 : n < 12 ? 4 : n < 20 ? 5 : n < 40 ? 6 : 7;
+    static const uint8_t b[40] = {0, 0, 1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+                                  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6};
+    return n < 40 ? b[n] : 7;
 }
 
 /* An open-addressing table from 64-bit feature hashes to weights: the word
