@@ -10,6 +10,10 @@
  *   nlpd-tag-patterns-eval --annotate [--numbers] < docs.jsonl > out.jsonl
  *       writes each document back with "entities" (FORMAT.md), for
  *       ../shared/tools/score.py.
+ *   nlpd-tag-patterns-eval --keyword-slots
+ *       prints the body of kw_slots, the hash index of the keyword table in
+ *       patterns.c, to paste between its BEGIN and END lines after a change
+ *       to the keywords (tag_patterns_test fails until then).
  *   nlpd-tag-patterns-eval --bench [--runs N] docs.jsonl...
  *       splits every document once, then times the patterns alone over all
  *       sentences (numbers on), N runs (default 5), and prints the best
@@ -371,6 +375,16 @@ main(int argc, char **argv)
             print_prf("D/T/M/P", tp4, fp4, fn4);
             print_prf("all", tp, fp, fn);
         }
+    } else if (argc >= 2 && strcmp(argv[1], "--keyword-slots") == 0) {
+        /* the body of kw_slots in patterns.c, 16 a line */
+        uint16_t slots[2048];
+        if (nlpd__patterns_keyword_slots(slots, 2048) != 0) {
+            fprintf(stderr, "the keyword table does not fit 2048 slots at half load\n");
+            rc = 1;
+        } else {
+            for (size_t k = 0; k < 2048; k++)
+                printf("%s%u,%s", k % 16 == 0 ? "    " : " ", slots[k], k % 16 == 15 ? "\n" : "");
+        }
     } else if (argc >= 2 && strcmp(argv[1], "--annotate") == 0) {
         ann_state st = {.sp = sp, .numbers = argc > 2 && strcmp(argv[2], "--numbers") == 0};
         for_lines(stdin, ann_doc, &st);
@@ -384,7 +398,7 @@ main(int argc, char **argv)
         }
         rc = bench(sp, runs, argv + first, argc - first);
     } else {
-        fprintf(stderr, "usage: %s --fixture FILE [-v] | --annotate [--numbers] | "
+        fprintf(stderr, "usage: %s --fixture FILE [-v] | --annotate [--numbers] | --keyword-slots | "
                         "--bench [--runs N] FILE...\n",
                 argv[0]);
         rc = 2;

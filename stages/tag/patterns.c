@@ -198,7 +198,12 @@ typedef struct kw {
 
 /* The keyword table, one group per first letter; within a group the order
  * does not matter. Lower case; a token matches case-insensitively. */
-static const kw kw_a[] = {
+/* The keyword table: lower case, matched case-insensitively. Grouped by
+ * first letter for the reader; the order does not matter, but kw_slots
+ * below indexes it by hash and must be regenerated when it changes (the
+ * unit test checks it): nlpd-tag-patterns-eval --keyword-slots. */
+static const kw kw_all[] = {
+    /* a */
     K("a", W_A, 0, 1, R_FUNC | R_ONEDET),
     K("an", W_A, 0, 1, R_FUNC),
     K("ago", W_AGO, 0, 0, R_POST),
@@ -237,9 +242,7 @@ static const kw kw_a[] = {
     K("avenue", W_NONE, 0, 0, R_STREET),
     K("ave", W_NONE, 0, 0, R_STREET),
     K("ave.", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_b[] = {
+    /* b */
     K("by", W_NONE, 0, 0, TP),
     K("before", W_NONE, 0, 0, TP),
     K("between", W_BETWEEN, 0, 0, TP),
@@ -260,9 +263,7 @@ static const kw kw_b[] = {
     K("blvd.", W_NONE, 0, 0, R_STREET),
     K("bst", W_NONE, 0, 0, R_TZ),
     K("brl", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_c[] = {
+    /* c */
     K("cent", W_CENT, 0, 0, R_CURN),
     K("cents", W_NONE, 0, 0, R_CURN | R_PLURAL),
     K("century", W_NONE, U_CENTURY, 0, R_UNIT),
@@ -293,9 +294,7 @@ static const kw kw_c[] = {
     K("court", W_NONE, 0, 0, R_STREET),
     K("crowns", W_NONE, 0, 0, R_CURN | R_PLURAL),
     K("cubic", W_NONE, 0, 0, R_MEASURE),
-};
-
-static const kw kw_d[] = {
+    /* d */
     K("day", W_DAY, U_DAY, 0, R_UNIT),
     K("days", W_NONE, U_DAY, 0, R_UNIT | R_PLURAL),
     K("decade", W_NONE, U_DECADE, 0, R_UNIT),
@@ -316,9 +315,7 @@ static const kw kw_d[] = {
     K("degree", W_NONE, 0, 0, R_MEASURE),
     K("diwali", W_NONE, 0, 0, R_HOLIDAY),
     K("drive", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_e[] = {
+    /* e */
     K("early", W_EARLY, 0, 0, R_EDGE),
     K("earlier", W_NONE, 0, 0, R_EDGE | R_POST),
     K("end", W_NONE, 0, 0, R_ENDOF),
@@ -347,9 +344,7 @@ static const kw kw_e[] = {
     K("est", W_NONE, 0, 0, R_TZ),
     K("edt", W_NONE, 0, 0, R_TZ),
     K("et", W_NONE, 0, 0, R_TZ),
-};
-
-static const kw kw_f[] = {
+    /* f */
     K("few", W_NONE, 0, 3, R_FEW),
     K("fewer", W_LESS, 0, 0, 0),
     K("for", W_FOR, 0, 0, R_FUNC),
@@ -383,9 +378,7 @@ static const kw kw_f[] = {
     K("ft", W_NONE, 0, 0, R_MEASURE),
     K("forints", W_NONE, 0, 0, R_CURN | R_PLURAL),
     K("father", W_NONE, 0, 0, R_HOLPFX),
-};
-
-static const kw kw_g[] = {
+    /* g */
     K("gmt", W_NONE, 0, 0, R_TZ),
     K("gbp", W_NONE, 0, 0, R_CURCODE),
     K("good", W_NONE, 0, 0, R_HOLPFX),
@@ -395,9 +388,7 @@ static const kw kw_g[] = {
     K("grams", W_NONE, 0, 0, R_MEASURE),
     K("gb", W_NONE, 0, 0, R_MEASURE),
     K("gw", W_NONE, 0, 0, R_MEASURE),
-};
-
-static const kw kw_h[] = {
+    /* h */
     K("hour", W_NONE, U_HOUR, 0, R_UNIT),
     K("hours", W_NONE, U_HOUR, 0, R_UNIT | R_PLURAL),
     K("hundred", W_NONE, 0, 2, R_MAG),
@@ -414,9 +405,7 @@ static const kw kw_h[] = {
     K("he", W_NONE, 0, 0, R_FUNC),
     K("his", W_NONE, 0, 0, R_POSS),
     K("her", W_NONE, 0, 0, R_POSS),
-};
-
-static const kw kw_i[] = {
+    /* i */
     K("in", W_IN, 0, 0, TP),
     K("into", W_NONE, 0, 0, TP),
     K("is", W_NONE, 0, 0, R_FUNC),
@@ -428,9 +417,7 @@ static const kw kw_i[] = {
     K("inch", W_NONE, 0, 0, R_MEASURE),
     K("inr", W_NONE, 0, 0, R_CURCODE),
     K("ist", W_NONE, 0, 0, R_TZ),
-};
-
-static const kw kw_j[] = {
+    /* j */
     K("january", W_NONE, 0, 1, R_MONTH),
     KMA("jan.", 1),
     KMA("jan", 1),
@@ -441,9 +428,7 @@ static const kw kw_j[] = {
     K("just", W_JUST, 0, 0, 0),
     K("jst", W_NONE, 0, 0, R_TZ),
     K("jpy", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_k[] = {
+    /* k */
     K("km", W_NONE, 0, 0, R_MEASURE),
     K("kms", W_NONE, 0, 0, R_MEASURE),
     K("kg", W_NONE, 0, 0, R_MEASURE),
@@ -462,9 +447,7 @@ static const kw kw_k[] = {
     K("krona", W_NONE, 0, 0, R_CURN),
     K("krone", W_NONE, 0, 0, R_CURN),
     K("krw", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_l[] = {
+    /* l */
     K("last", W_LAST, 0, 0, R_REL | R_THEREL | R_ALONEREL | R_ONEDET),
     K("late", W_LATE, 0, 0, R_EDGE),
     K("later", W_NONE, 0, 0, R_EDGE | R_POST),
@@ -485,9 +468,7 @@ static const kw kw_l[] = {
     K("lb", W_NONE, 0, 0, R_MEASURE),
     K("lbs", W_NONE, 0, 0, R_MEASURE),
     K("lane", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_m[] = {
+    /* m */
     K("month", W_NONE, U_MONTH, 0, R_UNIT),
     K("months", W_NONE, U_MONTH, 0, R_UNIT | R_PLURAL),
     K("minute", W_NONE, U_MINUTE, 0, R_UNIT),
@@ -526,9 +507,7 @@ static const kw kw_m[] = {
     K("mst", W_NONE, 0, 0, R_TZ),
     K("mdt", W_NONE, 0, 0, R_TZ),
     K("model", W_NONE, 0, 0, R_EVENTN),
-};
-
-static const kw kw_n[] = {
+    /* n */
     K("next", W_NONE, 0, 0, R_REL | R_THEREL | R_ALONEREL),
     K("nearly", W_NONE, 0, 0, R_APPROX),
     K("night", W_NONE, 0, 0, R_PARTDAY),
@@ -551,9 +530,7 @@ static const kw kw_n[] = {
     K("naira", W_NONE, 0, 0, R_CURN),
     K("nz", W_NONE, 0, 0, R_CURPFX),
     K("nzd", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_o[] = {
+    /* o */
     K("of", W_OF, 0, 0, TP),
     K("on", W_ON, 0, 0, TP),
     K("or", W_OR, 0, 0, R_FUNC),
@@ -571,9 +548,7 @@ static const kw kw_o[] = {
     K("onward", W_NONE, 0, 0, R_FUNC),
     K("olympics", W_NONE, 0, 0, R_EVENTN),
     K("ounces", W_NONE, 0, 0, R_MEASURE),
-};
-
-static const kw kw_p[] = {
+    /* p */
     K("past", W_NONE, 0, 0, R_REL | R_THEREL | R_ALONEREL),
     K("previous", W_NONE, 0, 0, R_REL | R_THEREL),
     K("percent", W_NONE, 0, 0, R_PCT),
@@ -598,14 +573,10 @@ static const kw kw_p[] = {
     K("p.", W_NONE, 0, 0, R_IDPRE),
     K("pp.", W_NONE, 0, 0, R_IDPRE),
     K("place", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_q[] = {
+    /* q */
     K("quarter", W_NONE, U_QUARTER, 0, R_UNIT),
     K("quarters", W_NONE, U_QUARTER, 0, R_UNIT | R_PLURAL),
-};
-
-static const kw kw_r[] = {
+    /* r */
     K("recent", W_RECENT, 0, 0, R_REL | R_THEREL),
     K("roughly", W_NONE, 0, 0, R_APPROX),
     K("rest", W_NONE, 0, 0, R_ENDOF),
@@ -634,9 +605,7 @@ static const kw kw_r[] = {
     K("rd", W_NONE, 0, 0, R_STREET),
     K("rd.", W_NONE, 0, 0, R_STREET),
     K("row", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_s[] = {
+    /* s */
     K("since", W_NONE, 0, 0, TP),
     K("same", W_SAME, 0, 0, R_REL | R_THEREL),
     K("second", W_NONE, U_SECOND, 2, R_ORDW | R_UNIT | R_AMBIG),
@@ -684,9 +653,7 @@ static const kw kw_s[] = {
     K("summit", W_NONE, 0, 0, R_EVENTN),
     K("sek", W_NONE, 0, 0, R_CURCODE),
     K("sgd", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_t[] = {
+    /* t */
     K("the", W_THE, 0, 0, R_FUNC | R_ONEDET),
     K("this", W_THIS, 0, 0, R_REL | R_ALONEREL | R_ONEDET),
     K("that", W_THAT, 0, 0, R_REL | R_ALONEREL | R_ONEDET | R_FUNC),
@@ -736,9 +703,7 @@ static const kw kw_t[] = {
     K("tournament", W_NONE, 0, 0, R_EVENTN),
     K("terrace", W_NONE, 0, 0, R_STREET),
     K("try", W_NONE, 0, 0, R_CURCODE),
-};
-
-static const kw kw_u[] = {
+    /* u */
     K("until", W_NONE, 0, 0, TP),
     K("up", W_UP, 0, 0, 0),
     K("under", W_UNDER, 0, 0, R_APPROX),
@@ -746,18 +711,14 @@ static const kw kw_u[] = {
     K("us", W_NONE, 0, 0, R_CURPFX),
     K("usd", W_NONE, 0, 0, R_CURCODE),
     K("utc", W_NONE, 0, 0, R_TZ),
-};
-
-static const kw kw_v[] = {
+    /* v */
     K("version", W_NONE, 0, 0, R_IDPRE),
     K("v", W_NONE, 0, 0, R_IDPRE),
     K("vol.", W_NONE, 0, 0, R_IDPRE),
     K("veterans", W_NONE, 0, 0, R_HOLPFX),
     K("valentine", W_NONE, 0, 0, R_HOLPFX),
     K("vintage", W_NONE, 0, 0, R_EVENTN),
-};
-
-static const kw kw_w[] = {
+    /* w */
     K("week", W_NONE, U_WEEK, 0, R_UNIT),
     K("weeks", W_NONE, U_WEEK, 0, R_UNIT | R_PLURAL),
     K("weekend", W_NONE, U_WEEKEND, 0, R_UNIT),
@@ -778,13 +739,9 @@ static const kw kw_w[] = {
     K("we", W_NONE, 0, 0, R_FUNC),
     K("war", W_NONE, 0, 0, R_EVENTN),
     K("way", W_NONE, 0, 0, R_STREET),
-};
-
-static const kw kw_x[] = {
+    /* x */
     K("xmas", W_NONE, 0, 0, R_HOLIDAY),
-};
-
-static const kw kw_y[] = {
+    /* y */
     K("year", W_YEAR, U_YEAR, 0, R_UNIT),
     K("years", W_NONE, U_YEAR, 0, R_UNIT | R_PLURAL),
     K("yesterday", W_NONE, 0, 0, R_RELDAY),
@@ -792,31 +749,168 @@ static const kw kw_y[] = {
     K("yuan", W_NONE, 0, 0, R_CURN),
     K("yards", W_NONE, 0, 0, R_MEASURE),
     K("your", W_NONE, 0, 0, R_POSS),
-};
-
-static const kw kw_z[] = {
+    /* z */
     K("zero", W_NONE, 0, 0, R_NUMW),
     K("zlotys", W_NONE, 0, 0, R_CURN | R_PLURAL),
 };
 
-typedef struct kw_group {
-    const kw *k;
-    size_t n;
-} kw_group;
+#define N_KW (sizeof(kw_all) / sizeof(kw_all[0]))
 
-#define G(a)   {a, sizeof(a) / sizeof(a[0])}
-
-static const kw_group kw_groups[26] = {
-    G(kw_a), G(kw_b), G(kw_c), G(kw_d), G(kw_e), G(kw_f), G(kw_g), G(kw_h), G(kw_i),
-    G(kw_j), G(kw_k), G(kw_l), G(kw_m), G(kw_n), G(kw_o), G(kw_p), G(kw_q), G(kw_r),
-    G(kw_s), G(kw_t), G(kw_u), G(kw_v), G(kw_w), G(kw_x), G(kw_y), G(kw_z),
-};
-
-static unsigned
+static inline unsigned
 fold(unsigned c)
 {
-    return c >= 'A' && c <= 'Z' ? c | 0x20u : c;
+    return c | ((c - 'A' < 26u) << 5); /* ASCII lower case, no branch */
 }
+
+#define KW_SLOTS 2048u
+
+/* A hash of the length and the first two and last two bytes, ASCII-folded
+ * (constant time whatever the length; kw_find compares the whole word). */
+static inline unsigned
+kw_hash(const unsigned char *p, size_t len)
+{
+    size_t l2 = len > 1 ? len - 2 : 0;
+    uint32_t x = fold(p[0]) | fold(p[len > 1]) << 8 | fold(p[len - 1]) << 16 | fold(p[l2]) << 24;
+    uint64_t h = ((uint64_t)x << 4 | len) * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing */
+    return (unsigned)(h >> 53); /* the top 11 bits: KW_SLOTS == 2048 */
+}
+
+/* kw_slots[h] = 1 + the index in kw_all of a keyword that hashes to h or,
+ * after a collision, to a slot before it (linear probing); 0 = empty.
+ * Generated from kw_all by nlpd-tag-patterns-eval --keyword-slots
+ * (nlpd__patterns_keyword_slots()); the unit test fails when it is stale. */
+static const uint16_t kw_slots[KW_SLOTS] = {
+/* BEGIN kw_slots */
+    0, 245, 0, 0, 209, 315, 0, 0, 0, 225, 322, 0, 0, 238, 0, 0,
+    0, 0, 0, 0, 0, 128, 0, 0, 125, 0, 0, 0, 510, 0, 0, 0,
+    0, 0, 0, 0, 0, 4, 0, 0, 95, 348, 0, 0, 453, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 66, 40, 0, 0, 513, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 487, 0, 271, 0, 0,
+    0, 515, 0, 0, 0, 0, 206, 269, 301, 0, 0, 482, 0, 0, 122, 0,
+    426, 0, 255, 0, 0, 83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 310, 306, 377, 386,
+    459, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 332, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 305, 331, 0, 0, 0, 0, 0, 0, 431, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 257, 0, 0, 0, 519, 0, 454, 219,
+    0, 0, 213, 0, 24, 86, 260, 106, 441, 445, 0, 134, 0, 0, 0, 0,
+    0, 0, 400, 0, 0, 114, 0, 0, 364, 0, 185, 199, 0, 0, 0, 420,
+    0, 0, 0, 0, 0, 0, 47, 0, 0, 0, 0, 232, 488, 0, 0, 195,
+    0, 262, 0, 0, 0, 0, 0, 167, 0, 0, 393, 0, 0, 246, 0, 0,
+    0, 16, 0, 0, 0, 0, 0, 0, 6, 0, 0, 96, 294, 497, 0, 0,
+    0, 87, 116, 204, 0, 484, 0, 0, 181, 0, 358, 368, 0, 0, 241, 0,
+    0, 292, 0, 0, 0, 0, 0, 0, 82, 203, 0, 353, 0, 19, 339, 0,
+    0, 77, 440, 0, 325, 0, 0, 0, 265, 502, 0, 0, 0, 0, 89, 12,
+    0, 0, 138, 0, 0, 14, 0, 387, 0, 0, 0, 0, 0, 0, 428, 0,
+    0, 0, 130, 73, 376, 0, 220, 0, 0, 0, 0, 0, 0, 0, 65, 0,
+    28, 0, 250, 0, 0, 0, 0, 0, 321, 0, 0, 0, 0, 491, 144, 0,
+    0, 0, 409, 0, 11, 0, 112, 0, 0, 157, 328, 25, 520, 0, 0, 0,
+    135, 0, 465, 0, 0, 0, 0, 0, 101, 511, 283, 0, 233, 383, 0, 0,
+    0, 0, 0, 160, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    503, 522, 0, 0, 0, 0, 457, 0, 0, 7, 289, 0, 0, 0, 276, 0,
+    0, 0, 0, 43, 0, 0, 0, 0, 69, 0, 0, 0, 0, 0, 430, 0,
+    0, 121, 0, 0, 0, 0, 15, 434, 0, 0, 0, 92, 88, 105, 354, 0,
+    0, 419, 229, 0, 0, 239, 0, 0, 384, 0, 0, 0, 0, 70, 0, 0,
+    93, 0, 0, 0, 0, 0, 207, 0, 0, 0, 0, 5, 0, 0, 0, 0,
+    404, 0, 263, 0, 0, 0, 0, 94, 0, 272, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 30, 154, 177, 490, 202, 0, 0, 0, 0, 0, 405, 413,
+    0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 295, 0, 0,
+    200, 0, 0, 0, 0, 0, 0, 0, 163, 0, 0, 0, 0, 0, 337, 0,
+    147, 0, 0, 0, 0, 44, 0, 0, 264, 395, 182, 485, 0, 0, 13, 0,
+    0, 0, 410, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 126, 0, 0,
+    0, 0, 27, 412, 0, 0, 230, 360, 293, 0, 0, 191, 0, 0, 99, 290,
+    462, 224, 143, 523, 0, 0, 175, 249, 309, 0, 0, 0, 0, 0, 0, 0,
+    461, 0, 0, 0, 0, 0, 0, 308, 0, 184, 316, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 282, 0,
+    0, 0, 0, 0, 80, 0, 0, 0, 149, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 496, 0, 0, 0, 20, 0, 0, 0, 0,
+    372, 0, 0, 0, 0, 0, 507, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    437, 0, 0, 0, 366, 0, 0, 343, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 270, 0, 0, 0, 0, 0, 0, 439, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 288, 0, 0, 396, 166, 174, 374, 433, 516, 0, 0, 0, 489,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 90, 476, 518, 0, 0,
+    0, 0, 0, 0, 284, 421, 0, 71, 0, 0, 0, 228, 75, 361, 0, 397,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 425, 0, 0, 0, 494,
+    0, 508, 429, 517, 0, 0, 0, 370, 212, 0, 0, 189, 0, 0, 0, 0,
+    215, 505, 79, 0, 0, 0, 0, 0, 291, 402, 0, 0, 0, 0, 0, 466,
+    480, 0, 0, 0, 41, 0, 0, 187, 81, 314, 0, 171, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 341, 0, 0, 481, 492, 336, 0, 0, 455, 407, 448,
+    0, 0, 379, 458, 340, 0, 0, 0, 35, 0, 0, 0, 312, 29, 159, 0,
+    21, 0, 0, 59, 495, 52, 302, 0, 57, 0, 0, 0, 123, 0, 0, 0,
+    0, 0, 63, 0, 362, 0, 0, 0, 0, 0, 253, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 104, 0, 0, 0, 320, 0, 164, 0, 0, 217, 0, 0, 0, 509, 0,
+    371, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 186, 0, 0,
+    0, 0, 0, 0, 0, 78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 176,
+    0, 0, 0, 0, 0, 319, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 452, 244, 179, 0, 275, 0, 0, 0, 385, 0, 0, 196, 0, 0, 197,
+    0, 0, 0, 0, 0, 471, 435, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 442, 0, 0, 0, 84, 91, 514, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 150, 140, 0, 58, 0, 170, 0, 0, 0, 0, 0, 378, 0,
+    0, 0, 8, 113, 0, 0, 0, 0, 0, 0, 0, 369, 373, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 172, 234, 0, 0, 0, 139, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 474, 0, 0,
+    0, 0, 0, 0, 0, 0, 133, 214, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 266, 344, 0, 375, 193, 50, 424, 0, 0, 145, 107, 0, 0, 0, 188,
+    247, 46, 242, 218, 0, 0, 298, 0, 0, 0, 0, 0, 117, 0, 0, 0,
+    0, 0, 0, 317, 0, 0, 0, 0, 0, 39, 198, 0, 0, 0, 0, 0,
+    0, 0, 0, 62, 0, 0, 0, 414, 0, 0, 436, 0, 0, 0, 168, 0,
+    0, 0, 0, 0, 0, 0, 0, 17, 120, 210, 248, 0, 0, 0, 356, 0,
+    0, 346, 324, 0, 0, 0, 0, 0, 0, 0, 521, 486, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 303, 0, 0, 153, 0, 0, 67, 124, 0, 0, 473,
+    0, 0, 307, 281, 0, 0, 0, 0, 0, 365, 0, 0, 0, 0, 0, 0,
+    326, 390, 0, 37, 0, 0, 0, 100, 0, 0, 0, 498, 504, 0, 0, 0,
+    0, 0, 0, 0, 0, 236, 98, 0, 97, 0, 0, 0, 18, 142, 0, 406,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 464, 0, 444, 0,
+    0, 0, 0, 0, 9, 26, 110, 475, 0, 0, 0, 0, 136, 0, 0, 0,
+    0, 0, 0, 432, 355, 0, 108, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    391, 0, 0, 0, 0, 0, 0, 0, 0, 0, 205, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 251, 0,
+    0, 0, 0, 0, 0, 334, 1, 277, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 252, 0, 0, 0,
+    0, 0, 0, 0, 0, 416, 0, 0, 231, 0, 0, 0, 451, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 483, 0, 352, 0, 501, 0, 0, 0, 0, 0,
+    422, 470, 0, 0, 0, 0, 194, 61, 259, 329, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 49, 151, 382, 0, 183, 0, 152, 0, 38, 10, 472,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 287, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 119,
+    0, 0, 359, 0, 0, 0, 161, 0, 0, 0, 0, 42, 285, 48, 467, 0,
+    0, 243, 399, 0, 0, 0, 0, 0, 0, 0, 0, 443, 0, 0, 0, 0,
+    45, 0, 0, 0, 0, 479, 0, 148, 0, 0, 0, 0, 427, 0, 0, 398,
+    500, 0, 0, 0, 0, 0, 0, 423, 0, 0, 165, 0, 0, 222, 227, 0,
+    0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 267, 493,
+    22, 0, 129, 0, 0, 0, 0, 0, 0, 401, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 450, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 311,
+    85, 0, 0, 0, 449, 512, 0, 173, 0, 0, 0, 0, 0, 0, 408, 237,
+    0, 0, 0, 0, 415, 76, 304, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 313, 0, 0, 0, 0, 0, 0, 0, 208, 380, 392, 438, 0, 0, 0,
+    0, 0, 0, 0, 335, 0, 0, 0, 0, 0, 109, 0, 0, 0, 0, 0,
+    0, 0, 0, 477, 447, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 296, 0, 0, 0, 0, 0, 0, 178,
+    0, 0, 0, 0, 0, 0, 155, 363, 367, 394, 499, 0, 0, 318, 0, 411,
+    68, 333, 0, 55, 0, 0, 0, 0, 0, 0, 74, 103, 0, 51, 0, 0,
+    0, 338, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 146, 0, 0, 279, 0, 0, 0, 330, 0, 0, 0, 0, 0, 0, 201,
+    0, 0, 115, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256, 0,
+    0, 0, 0, 0, 0, 0, 0, 278, 36, 0, 0, 0, 0, 349, 0, 102,
+    254, 261, 403, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 280, 0,
+    0, 221, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    327, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 131,
+    0, 0, 240, 417, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    169, 0, 0, 0, 0, 0, 0, 0, 0, 299, 347, 0, 53, 0, 0, 118,
+    0, 460, 463, 0, 0, 0, 478, 0, 506, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 389, 0, 0, 0, 418, 0, 0, 0, 0, 0, 0, 456, 0,
+    446, 0, 180, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 223, 0, 258, 34, 351, 0, 0, 0, 0,
+    0, 0, 162, 0, 0, 0, 0, 0, 0, 0, 468, 56, 0, 0, 0, 0,
+    0, 0, 345, 226, 54, 0, 0, 0, 273, 297, 141, 388, 0, 0, 137, 192,
+    300, 132, 350, 0, 0, 342, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 33, 274, 286, 0, 0, 0, 0, 0, 0, 0, 0, 72, 0, 0, 0,
+    0, 0, 32, 0, 211, 0, 0, 0, 0, 323, 469, 0, 158, 0, 0, 0,
+    0, 0, 0, 190, 0, 268, 0, 156, 0, 0, 0, 0, 0, 381, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 357, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 60, 0, 235, 0, 0, 127, 0, 216, 0, 0,
+/* END kw_slots */
+};
 
 /* The keyword spelled by p[0, len) in any ASCII case, or NULL. */
 static const kw *
@@ -824,13 +918,12 @@ kw_find(const unsigned char *p, size_t len)
 {
     if (len == 0 || len > 14)
         return NULL;
-    unsigned c0 = fold(p[0]);
-    if (c0 < 'a' || c0 > 'z')
-        return NULL;
-    const kw_group *g = &kw_groups[c0 - 'a'];
-    for (size_t k = 0; k < g->n; k++) {
-        const kw *e = &g->k[k];
-        if (e->len != len)
+    for (unsigned h = kw_hash(p, len);; h = (h + 1) & (KW_SLOTS - 1)) {
+        unsigned k = kw_slots[h];
+        if (k == 0 || k > N_KW)
+            return NULL;
+        const kw *e = &kw_all[k - 1];
+        if (e->len != len || (unsigned char)e->w[0] != fold(p[0]))
             continue;
         size_t j = 1;
         while (j < len && fold(p[j]) == (unsigned char)e->w[j])
@@ -838,7 +931,32 @@ kw_find(const unsigned char *p, size_t len)
         if (j == len)
             return e;
     }
-    return NULL;
+}
+
+int
+nlpd__patterns_keyword_slots(uint16_t *slots, size_t n_slots)
+{
+    if (slots == NULL || n_slots != KW_SLOTS || N_KW >= KW_SLOTS / 2)
+        return -1;
+    memset(slots, 0, n_slots * sizeof(*slots));
+    for (size_t k = 0; k < N_KW; k++) {
+        unsigned h = kw_hash((const unsigned char *)kw_all[k].w, kw_all[k].len);
+        while (slots[h] != 0)
+            h = (h + 1) & (KW_SLOTS - 1);
+        slots[h] = (uint16_t)(k + 1);
+    }
+    return 0;
+}
+
+size_t
+nlpd__patterns_check_keywords(void)
+{
+    for (size_t k = 0; k < N_KW; k++) {
+        const kw *e = kw_find((const unsigned char *)kw_all[k].w, kw_all[k].len);
+        if (e == NULL)
+            return k + 1;
+    }
+    return 0;
 }
 
 /* ---- token classes ------------------------------------------------------ */
@@ -884,6 +1002,7 @@ typedef struct tokc {
     uint8_t nd2;  /* number: digits of the second part */
     uint8_t caps; /* CASE_* */
     uint8_t tf;   /* TF_* */
+    uint8_t start; /* a match may start here (see starts_match) */
 } tokc;
 
 #define RING 64u
@@ -1271,8 +1390,13 @@ classify(const scan *s, size_t i, tokc *c)
             c->id = w->id;
             c->unit = w->unit;
             c->val = w->val;
-        } else if (memchr(p, '-', len) != NULL) {
-            classify_hyphenated(p, len, c);
+        } else if (len > 2) {
+            for (size_t k = 1; k + 1 < len; k++) {
+                if (p[k] == '-') {
+                    classify_hyphenated(p, len, c);
+                    break;
+                }
+            }
         }
         return;
     }
@@ -1283,19 +1407,60 @@ classify(const scan *s, size_t i, tokc *c)
     }
 }
 
+/* Roles and words that can begin a match (match_at tries nothing else):
+ * the scanner skips every other token at the cost of one test. */
+#define START_ROLES                                                                          \
+    (R_MONTH | R_WEEKDAY | R_NUMW | R_ORDW | R_SEASON | R_RELDAY | R_REL | R_EDGE | R_CURCODE | \
+     R_CURPFX | R_CURSYM | R_NOON | R_APPROX | R_HOLIDAY | R_HOLPFX | R_EVERY | R_FEW | R_PLMAG | \
+     R_FRAC)
+
+static int
+starts_match(const tokc *c)
+{
+    if ((c->roles & START_ROLES) != 0 || c->num != NUM_NONE)
+        return 1;
+    switch (c->id) {
+    case W_THE:
+    case W_A:
+    case W_HALF:
+    case W_NEW:
+    case W_FISCAL:
+    case W_BETWEEN:
+    case W_MORE:
+    case W_LESS:
+    case W_AT:
+    case W_UP:
+    case W_AS:
+    case W_JUST:
+    case W_WELL:
+    case W_CLOSE:
+    case W_OVER:
+    case W_UNDER: return 1;
+    default: return 0;
+    }
+}
+
 static const tokc tokc_end; /* all zero: past either end of the sentence */
 
-/* The class of token i (any i: outside [0, n) gives an empty class). */
+/* Classifies token i into its ring slot k (the slow path of ct). */
 static const tokc *
+ct_fill(scan *s, size_t i, unsigned k)
+{
+    classify(s, i, &s->ring[k]);
+    s->ring[k].start = (uint8_t)starts_match(&s->ring[k]);
+    s->tag[k] = (uint32_t)i + 1;
+    return &s->ring[k];
+}
+
+/* The class of token i (any i: outside [0, n) gives an empty class). */
+static inline const tokc *
 ct(scan *s, size_t i)
 {
     if (i >= s->n)
         return &tokc_end;
     unsigned k = (unsigned)(i % RING);
-    if (s->tag[k] != (uint32_t)i + 1) {
-        classify(s, i, &s->ring[k]);
-        s->tag[k] = (uint32_t)i + 1;
-    }
+    if (s->tag[k] != (uint32_t)i + 1)
+        return ct_fill(s, i, k);
     return &s->ring[k];
 }
 
@@ -2458,6 +2623,11 @@ nlpd__patterns_match(const char *text, const nlpd_split_token *tok, size_t n, in
     memset(s.tag, 0, sizeof(s.tag));
     size_t nm = 0;
     for (size_t i = 0; i < n;) {
+        const tokc *c = ct(&s, i);
+        if (!c->start) {
+            i++; /* most words: nothing starts here */
+            continue;
+        }
         hit h = match_at(&s, i);
         if (h.len == 0) {
             i++;

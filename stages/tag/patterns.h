@@ -63,6 +63,16 @@ size_t nlpd__patterns_match(const char *text, const nlpd_split_token *tok, size_
 void nlpd__patterns_token_labels(const nlpd__pattern_match *m, size_t n_matches, size_t n_tokens,
                                  uint8_t *labels);
 
+/* For the tools and tests: the keyword table is looked up through a hash
+ * table (kw_slots in patterns.c) generated from it. This fills `slots`
+ * (n_slots must be the table's size, 2048) as kw_slots should be;
+ * returns 0, or -1 for a wrong size. */
+int nlpd__patterns_keyword_slots(uint16_t *slots, size_t n_slots);
+
+/* 0 when every keyword is found through the compiled kw_slots, else
+ * 1 + the index of the first one that is not (kw_slots is stale). */
+size_t nlpd__patterns_check_keywords(void);
+
 #ifdef __cplusplus
 }
 #endif

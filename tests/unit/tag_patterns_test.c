@@ -389,6 +389,20 @@ test_patterns_all_caps(void **state)
 
 /* ---- the per-token view ----------------------------------------------------- */
 
+/* The hash index of the keyword table is generated from it: a stale one
+ * loses keywords (regenerate with nlpd-tag-patterns-eval --keyword-slots). */
+static void
+test_patterns_keyword_index_is_current(void **state)
+{
+    (void)state;
+    size_t missing = nlpd__patterns_check_keywords();
+    if (missing != 0)
+        fail_msg("keyword %zu is not found through kw_slots: regenerate it", missing - 1);
+    uint16_t slots[2048];
+    assert_int_equal(nlpd__patterns_keyword_slots(slots, 2048), 0);
+    assert_int_equal(nlpd__patterns_keyword_slots(slots, 1024), -1);
+}
+
 static void
 test_patterns_token_labels(void **state)
 {
@@ -608,6 +622,7 @@ main(void)
         cmocka_unit_test(test_patterns_money_and_percent),
         cmocka_unit_test(test_patterns_numbers),
         cmocka_unit_test(test_patterns_all_caps),
+        cmocka_unit_test(test_patterns_keyword_index_is_current),
         cmocka_unit_test(test_patterns_token_labels),
         cmocka_unit_test(test_patterns_empty_input),
         cmocka_unit_test(test_patterns_lying_tokens_and_invalid_utf8),
