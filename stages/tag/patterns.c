@@ -1754,7 +1754,8 @@ p_unit(scan *s, size_t i, const nump *np, size_t j)
             /* "a year" is a date only as a period: "a year ago", "for a year" */
             const tokc *pv = ct(s, i - 1);
             if (post == 0 && !(pv->id == W_FOR || pv->id == W_WITHIN || pv->id == W_IN ||
-                               pv->id == W_THAN || pv->id == W_OVER || pv->id == W_HALF))
+                               pv->id == W_THAN || pv->id == W_OVER || pv->id == W_HALF ||
+                               pv->id == W_LEAST || (pv->roles & R_APPROX) != 0))
                 return no_hit;
         }
         unsigned lab = unit_is_time(u->unit) ? NLPD_ENT_TIME : NLPD_ENT_DATE;
@@ -2142,6 +2143,16 @@ m_the(scan *s, size_t i, int depth)
     }
     if (e0 != j)
         return no_hit;
+    /* durations: "the 12 months to June", "the two years since" */
+    if (c->num == NUM_INT || (c->roles & R_NUMW) != 0) {
+        nump np;
+        size_t nl = p_number(s, j, &np, 0);
+        const tokc *u = ct(s, j + nl);
+        if (nl > 0 && !np.mag && !np.plmag && (u->roles & R_UNIT) != 0 &&
+            (u->roles & R_PLURAL) != 0 && u->unit != U_HALF)
+            return mk(nl + 2, unit_is_time(u->unit) ? NLPD_ENT_TIME : NLPD_ENT_DATE);
+        return no_hit;
+    }
     /* seasons: "the summer of 1969", "in the spring" */
     if ((c->roles & R_SEASON) != 0) {
         size_t k = p_of_year(s, j + 1);
@@ -2155,7 +2166,8 @@ m_the(scan *s, size_t i, int depth)
     if (c->id == W_YEAR && is_year(ct(s, j + 1)))
         return mk(3, NLPD_ENT_DATE);
     if (c->unit == U_WEEKEND && (c->roles & R_PLURAL) == 0 &&
-        (has(s, i - 1, R_TPREP) || idis(s, i - 1, W_OVER) || idis(s, i - 1, W_AT)))
+        (has(s, i - 1, R_TPREP) || idis(s, i - 1, W_OVER) || idis(s, i - 1, W_AT) ||
+         idis(s, i - 1, W_FOR)))
         return mk(2, NLPD_ENT_DATE);
     /* "the end of the year", "the beginning of 2024", "the start of next month" */
     if ((c->roles & R_ENDOF) != 0 && idis(s, j + 1, W_OF)) {
@@ -2518,7 +2530,7 @@ match_at(scan *s, size_t i)
         if (h.len == 0) {
             const tokc *d = ct(s, k);
             if (d->num == NUM_INT || d->num == NUM_GROUPED || d->num == NUM_DEC ||
-                d->num == NUM_MAGSFX || d->num == NUM_PERCENT ||
+                d->num == NUM_MAGSFX || d->num == NUM_PERCENT || d->num == NUM_TIME ||
                 (d->roles & (R_NUMW | R_PLMAG)) != 0 || d->id == W_A || d->id == W_HALF)
                 h = m_number(s, k);
             if (h.len > 0 && h.label == NLPD_ENT_DATE && is_year(d) && h.len == 1)
