@@ -1693,6 +1693,13 @@ p_post(scan *s, size_t j, unsigned unit)
     return 0;
 }
 
+/* "a share" or "per share" after an amount: "$1.50 a share". */
+static size_t
+p_share(scan *s, size_t j)
+{
+    return (idis(s, j, W_A) || idis(s, j, W_PER)) && idis(s, j + 1, W_SHARE) ? 2 : 0;
+}
+
 /* What follows a number phrase at j: a percent sign or word, a currency,
  * a unit of time, a clock suffix... Returns the hit for the whole phrase
  * from i (the number's start), or no_hit. */
@@ -1728,6 +1735,7 @@ p_unit(scan *s, size_t i, const nump *np, size_t j)
                      (q > k && capish(ct(s, k)));
             if (ok) {
                 size_t e = q + 1 + (idis(s, q + 1, W_STERLING) ? 1u : 0u);
+                e += p_share(s, e);
                 return mk(e - i, NLPD_ENT_MONEY);
             }
         }
@@ -1828,6 +1836,8 @@ temporal_before(scan *s, size_t i)
     if ((p->id == W_AND || p->id == W_OR || p->id == W_TO || p->id == W_DASH) &&
         (has(s, i - 2, R_MONTH) || is_day(ct(s, i - 2))))
         return 1;
+    if (p->id == W_TO && has(s, i - 2, R_UNIT))
+        return 1; /* "the year to March" */
     return 0;
 }
 
@@ -1980,7 +1990,8 @@ m_rel(scan *s, size_t i)
     /* "the past five years", "the next few days", "last two decades" */
     nump np;
     size_t nl = 0;
-    if (rel != W_THIS && rel != W_THAT && rel != W_SAME) {
+    if (rel != W_THIS && rel != W_THAT && rel != W_SAME && the) {
+        /* "the past five years"; not "will last 48 hours" */
         nl = p_number(s, j, &np, 0);
         if (nl > 0 && (np.mag || np.plmag || (np.digits && !np.plain)))
             nl = 0;
@@ -2110,6 +2121,18 @@ m_the(scan *s, size_t i, int depth)
     if (c->num == NUM_ORD || (c->roles & R_ORDW) != 0) {
         const tokc *u = ct(s, e0 + 1);
         size_t e = e0 + 2;
+        if (e0 == j && (u->num == NUM_INT || (u->roles & R_NUMW) != 0)) {
+            /* "the first 45 minutes", "the first three months (of 2024)" */
+            nump np;
+            size_t nl = p_number(s, e0 + 1, &np, 0);
+            const tokc *v = ct(s, e0 + 1 + nl);
+            if (nl > 0 && !np.mag && (v->roles & R_UNIT) != 0 && (v->roles & R_PLURAL) != 0 &&
+                v->unit != U_HALF) {
+                size_t end = e0 + 2 + nl;
+                end += p_of_year(s, end);
+                return mk(end - i, unit_is_time(v->unit) ? NLPD_ENT_TIME : NLPD_ENT_DATE);
+            }
+        }
         if (u->unit == U_CENTURY && (u->roles & R_PLURAL) == 0)
             return mk(e - i, NLPD_ENT_DATE);
         if (e0 != j)
@@ -2228,9 +2251,7 @@ m_currency(scan *s, size_t i)
     if (nl == 0 || !np.digits)
         return no_hit;
     j += nl;
-    /* "$1.50 a share", "$5 per share" */
-    if ((idis(s, j, W_A) || idis(s, j, W_PER)) && idis(s, j + 1, W_SHARE))
-        j += 2;
+    j += p_share(s, j);
     return mk(j - i, NLPD_ENT_MONEY);
 }
 
@@ -2405,6 +2426,8 @@ m_number(scan *s, size_t i)
         size_t e = j + 1;
         if (is_year(ct(s, e)))
             e++;
+        else if (idis(s, e, W_COMMA) && is_year(ct(s, e + 1)))
+            e += 2; /* "1 April, 2024" */
         return mk(e - i, NLPD_ENT_DATE);
     }
     /* years */
@@ -2455,7 +2478,10 @@ static hit
 m_fixed(scan *s, size_t i)
 {
     const tokc *c = ct(s, i);
-    if ((c->roles & R_RELDAY) != 0 && c->caps != CASE_OTHER) {
+    if ((c->roles & R_RELDAY) != 0 && c->caps != CASE_OTHER &&
+        !(c->caps == CASE_CAP && i > 0 && !idis(s, i - 1, W_COMMA) && !s->allcaps &&
+          (ct(s, i - 1)->caps != CASE_OTHER || (ct(s, i - 1)->tf & TF_CLITIC) != 0))) {
+        /* not "BBC Radio 4's Today programme", "USA Today" */
         if (c->val == 1)
             return mk(1, NLPD_ENT_TIME); /* tonight */
         if (has(s, i + 1, R_PARTDAY) && !has(s, i + 1, R_PLURAL))
@@ -2498,6 +2524,13 @@ m_fixed(scan *s, size_t i)
     }
     if ((c->roles & R_EVERY) != 0) {
         unsigned lab;
+        nump np;
+        size_t nl = p_number(s, i + 1, &np, 0);
+        if (nl > 0 && !np.mag && !np.plmag && has(s, i + 1 + nl, R_UNIT) &&
+            has(s, i + 1 + nl, R_PLURAL)) { /* every four years */
+            const tokc *u = ct(s, i + 1 + nl);
+            return mk(2 + nl, unit_is_time(u->unit) ? NLPD_ENT_TIME : NLPD_ENT_DATE);
+        }
         size_t tl = p_rel_tail(s, i + 1, 0, 1, &lab);
         if (tl > 0 && !has(s, i + 1, R_HOLIDAY | R_SEASON | R_MONTH))
             return mk(1 + tl, lab);
