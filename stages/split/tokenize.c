@@ -1308,7 +1308,23 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
                 set_bits(plain, prev_ok ? n0 - 1 : n0, n - 1);
                 prev_ok = 1;
                 p = start;
+                size_t re = off + rl; /* where the run ends, in the window */
                 off = p - base;
+                if (re < MASK_BYTES && !(((in | high) >> re) & 1)) {
+                    /* the last word, ended by whitespace or a control */
+                    size_t ce = base + re;
+                    unsigned flags = (unsigned)(space1 >> re) & 1;
+                    if (ce - p > 2 || flags)
+                        plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
+                    v[n++] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, NLPD_SHAPE_LOWER,
+                                                (uint8_t)flags, 0};
+                    p = ce + flags;
+                    if (flags == 0) {
+                        at = 0;
+                        break;
+                    }
+                    continue;
+                }
             }
         }
         uint64_t stop = ~(in >> off); /* bits past the window read as stops */
