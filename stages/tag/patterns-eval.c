@@ -10,6 +10,9 @@
  *   nlpd-tag-patterns-eval --annotate [--numbers] < docs.jsonl > out.jsonl
  *       writes each document back with "entities" (FORMAT.md), for
  *       ../shared/tools/score.py.
+ *   nlpd-tag-patterns-eval --gold GOLD.jsonl
+ *       scores the labels DATE ... ORDINAL that a gold file annotates (exact
+ *       span and label; score.py leaves them out) and lists the differences.
  *   nlpd-tag-patterns-eval --keyword-slots
  *       prints the body of kw_slots, the hash index of the keyword table in
  *       patterns.c, to paste between its BEGIN and END lines after a change
@@ -201,6 +204,74 @@ print_prf(const char *name, size_t tp, size_t fp, size_t fn)
     printf("%-9s P %.3f  R %.3f  F1 %.3f  (tp %zu fp %zu fn %zu)\n", name, p, r, f, tp, fp, fn);
 }
 
+/* ---- --gold ------------------------------------------------------------- */
+
+/* Scores the labels DATE ... ORDINAL that a gold file (FORMAT.md) annotates
+ * somewhere, by exact span and label (what score.py does for PER ... MISC;
+ * it leaves these labels out). */
+typedef struct gold_state {
+    nlpd_split *sp;
+    int in_gold[N_LABELS];
+    size_t tp[N_LABELS], fp[N_LABELS], fn[N_LABELS];
+} gold_state;
+
+static int
+gold_doc(json_t *doc, void *arg)
+{
+    gold_state *st = arg;
+    json_t *t = json_object_get(doc, "text");
+    json_t *ents = json_object_get(doc, "entities");
+    if (!json_is_string(t))
+        return 0;
+    size_t n, ng = json_array_size(ents);
+    span *sys = run_doc(st->sp, json_string_value(t), json_string_length(t), 1, &n);
+    span *gold = calloc(ng + 1, sizeof(*gold));
+    for (size_t k = 0; k < ng; k++) {
+        json_t *g = json_array_get(ents, k);
+        gold[k].start = (size_t)json_integer_value(json_object_get(g, "start"));
+        gold[k].end = (size_t)json_integer_value(json_object_get(g, "end"));
+        const char *lab = json_string_value(json_object_get(g, "label"));
+        gold[k].label = label_of(lab != NULL ? lab : "");
+        if (gold[k].label >= NLPD_ENT_DATE)
+            st->in_gold[gold[k].label] = 1;
+    }
+    for (size_t a = 0; a < n; a++) {
+        int hit = 0;
+        for (size_t b = 0; b < ng; b++)
+            hit |= sys[a].start == gold[b].start && sys[a].end == gold[b].end &&
+                   sys[a].label == gold[b].label;
+        if (hit)
+            st->tp[sys[a].label]++;
+        else
+            st->fp[sys[a].label]++;
+    }
+    for (size_t b = 0; b < ng; b++) {
+        if (gold[b].label < NLPD_ENT_DATE)
+            continue;
+        int hit = 0;
+        for (size_t a = 0; a < n; a++)
+            hit |= sys[a].start == gold[b].start && sys[a].end == gold[b].end &&
+                   sys[a].label == gold[b].label;
+        if (!hit) {
+            st->fn[gold[b].label]++;
+            printf("missed %s \"%.*s\"\n", label_names[gold[b].label],
+                   (int)(gold[b].end - gold[b].start), json_string_value(t) + gold[b].start);
+        }
+    }
+    for (size_t a = 0; a < n; a++) {
+        int hit = 0;
+        for (size_t b = 0; b < ng; b++)
+            hit |= sys[a].start == gold[b].start && sys[a].end == gold[b].end &&
+                   sys[a].label == gold[b].label;
+        if (!hit && sys[a].label >= NLPD_ENT_DATE && st->in_gold[sys[a].label])
+            printf("extra  %s \"%.*s\"\n", label_names[sys[a].label],
+                   (int)(sys[a].end - sys[a].start), json_string_value(t) + sys[a].start);
+    }
+    free(gold);
+    free(sys);
+    return 0;
+}
+
 /* ---- --annotate --------------------------------------------------------- */
 
 typedef struct ann_state {
@@ -375,6 +446,20 @@ main(int argc, char **argv)
             print_prf("D/T/M/P", tp4, fp4, fn4);
             print_prf("all", tp, fp, fn);
         }
+    } else if (argc >= 3 && strcmp(argv[1], "--gold") == 0) {
+        gold_state st = {.sp = sp};
+        FILE *f = fopen(argv[2], "r");
+        if (f == NULL) {
+            perror(argv[2]);
+            rc = 1;
+        } else {
+            for_lines(f, gold_doc, &st);
+            fclose(f);
+            for (int k = NLPD_ENT_DATE; k < N_LABELS; k++) {
+                if (st.in_gold[k])
+                    print_prf(label_names[k], st.tp[k], st.fp[k], st.fn[k]);
+            }
+        }
     } else if (argc >= 2 && strcmp(argv[1], "--keyword-slots") == 0) {
         /* the body of kw_slots in patterns.c, 16 a line */
         uint16_t slots[2048];
@@ -398,7 +483,7 @@ main(int argc, char **argv)
         }
         rc = bench(sp, runs, argv + first, argc - first);
     } else {
-        fprintf(stderr, "usage: %s --fixture FILE [-v] | --annotate [--numbers] | --keyword-slots | "
+        fprintf(stderr, "usage: %s --fixture FILE [-v] | --gold FILE | --annotate [--numbers] | --keyword-slots | "
                         "--bench [--runs N] FILE...\n",
                 argv[0]);
         rc = 2;
