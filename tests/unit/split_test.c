@@ -15,6 +15,11 @@
 #include "nlpd/split.h"
 #include "nlpd/types.h"
 #include "test_support.h"
+/* One group of tests below compares the tokenizer's own paths (the byte
+ * masks made with AVX2, SSE2, byte by byte, and the general code alone)
+ * and the boundary pass with and without the tokenizer's plain bits:
+ * those are internals, reached through the stage's private header. */
+#include "../../stages/split/split_internal.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -747,6 +752,165 @@ run_case_file(nlpd_split *sp, const char *buf, size_t len, size_t *total)
     }
     *total = n;
     return passed;
+}
+
+/* ---- the fast paths agree with the general code ----------------------- */
+
+/* Texts that sit on what the byte-mask fast path decides: words, a mark
+ * or two after them, clitics, hyphens, numbers, openers, abbreviations,
+ * whitespace other than one space, UTF-8 (valid or not) and NUL, and
+ * chunks near and across the 64-byte windows. */
+static const char *const path_frags[] = {
+    "the", "The", "THE", "iPhone", "a", "I", "x", "of", "It", "am", "pm", "said", "words,", "word.",
+    "Word.", "end!", "why?", "(a)", "(1)", "[2]", "\"Over", "\"It's", "(Foundation", "limited,\"",
+    "prosecuted.\"", "expansion\".", "83),", "said:", "Ebbers'", "country's", "IT'S", "don't",
+    "can't", "o'clock", "rock'n'roll", "well-known", "US-UK", "a-", "-b", "x-y-z", "-", "--", "---",
+    "2003", "2003.", "2,500", "55.3", "3%", "0.25%", "21st", "V8", "1990s", "No.", "No. 5", "Mr.",
+    "Dr.", "U.S.", "e.g.", "etc...", "p.m.", "A.", "J. R. R.", "approx.", "Inc.", "www.bbc.co.uk",
+    "http://x.com/a(b).", "a@b.com", "@handle", "#tag", ".", ",", ";", ":", "!", "?", "...", "'", "\"",
+    "(", ")", " ", "  ", "\n", "\n\n", "\t", "\r\n", "\x7f", "\x01", "\0",
+    "\xC3\xA9t\xC3\xA9", "caf\xC3\xA9", "\xE2\x80\x9CQuote\xE2\x80\x9D", "Russia\xE2\x80\x99s",
+    "\xE2\x80\x94", "\xE2\x80\xA6", "\xF0\x9F\x98\x80", "\xCC\x81", "\xC2\xA0", "\xE2\x80\xA8",
+    "\xFF", "\xC3", "\xE2\x80", "\xEF\xBF\xBD", "\xE3\x80\x82",
+    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij",
+    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmn,",
+    "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopq",
+    "abcdefghijklmnopqrstuvwxyzabcdef.", "abcdefghijklmnopqrstuvwxyzabcdefg,",
+};
+
+/* A text of random path_frags, single spaces between most of them. */
+static size_t
+path_text(uint64_t *seed, char *text, size_t cap, unsigned frags)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < frags; i++) {
+        const char *x = path_frags[rnd(seed) % N_ELEMS(path_frags)];
+        size_t xl = x[0] == '\0' ? 1 : strlen(x);
+        if (n + xl + 1 > cap)
+            break;
+        memcpy(text + n, x, xl);
+        n += xl;
+        if (rnd(seed) % 4 != 0)
+            text[n++] = ' ';
+    }
+    return n;
+}
+
+static void
+assert_same_tokens(const nlpd__toks *a, const nlpd__toks *b, size_t shift, const char *what)
+{
+    if (a->n != b->n)
+        fail_msg("%s: %zu tokens, not %zu", what, b->n, a->n);
+    for (size_t i = 0; i < a->n; i++) {
+        const nlpd_split_token *x = &a->v[i], *y = &b->v[i];
+        if (x->start + shift != y->start || x->end + shift != y->end || x->shape != y->shape ||
+            x->flags != y->flags)
+            fail_msg("%s: token %zu is [%u, %u) shape %u flags %u, not [%zu, %zu) shape %u flags %u",
+                     what, i, y->start, y->end, y->shape, y->flags, x->start + shift,
+                     x->end + shift, x->shape, x->flags);
+    }
+}
+
+static void
+assert_same_sentences(const nlpd__sents *a, const nlpd__sents *b, const char *what)
+{
+    if (a->n != b->n)
+        fail_msg("%s: %zu sentences, not %zu", what, b->n, a->n);
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(&a->v[i], &b->v[i], sizeof(a->v[i])) != 0)
+            fail_msg("%s: sentence %zu differs", what, i);
+}
+
+/* Tokenizes text[0, n) (an exact-size heap copy, so that a read past its
+ * end shows under AddressSanitizer) by every path and splits it with and
+ * without the plain bits: all must agree. */
+static void
+check_paths(const nlpd_split_model *m, const char *text, size_t n)
+{
+    char *t = malloc(n > 0 ? n : 1);
+    assert_non_null(t);
+    memcpy(t, text, n);
+    nlpd__toks tk[4] = {{0}};
+    for (int mode = 0; mode < 4; mode++)
+        assert_int_equal(nlpd__tokenize_mode(m, t, 0, n, &tk[mode], mode), 0);
+    assert_same_tokens(&tk[0], &tk[1], 0, "masks made byte by byte");
+    assert_same_tokens(&tk[0], &tk[2], 0, "masks made with SSE2");
+    assert_same_tokens(&tk[0], &tk[3], 0, "masks made with AVX2");
+    if (tk[3].n > 0) {
+        static const nlpd_split_opts opts[2] = {NLPD_SPLIT_OPTS_INIT, {7, 60, 1}};
+        for (int k = 0; k < 2; k++) {
+            nlpd__sents with = {0}, without = {0};
+            assert_int_equal(nlpd__split_region(m, &opts[k], t, tk[3].v, tk[3].plain, 0, tk[3].n,
+                                                &with),
+                             0);
+            assert_int_equal(
+                nlpd__split_region(m, &opts[k], t, tk[3].v, NULL, 0, tk[3].n, &without), 0);
+            assert_same_sentences(&without, &with, "sentences with the plain bits");
+            nlpd_free(with.v);
+            nlpd_free(without.v);
+        }
+    }
+    for (int mode = 0; mode < 4; mode++) {
+        nlpd_free(tk[mode].v);
+        nlpd_free(tk[mode].plain);
+    }
+    free(t);
+}
+
+static void
+test_split_fast_paths_give_the_tokens_and_sentences_of_the_general_code(void **state)
+{
+    fixture *f = *state;
+    uint64_t seed = 7;
+    char text[2048];
+    for (int round = 0; round < 1500; round++) {
+        size_t n = path_text(&seed, text, sizeof(text), 1 + rnd(&seed) % (round % 10 == 0 ? 300 : 40));
+        check_paths(f->model, text, n);
+        /* every length near a window's end and the text's own end */
+        if (round % 50 == 0)
+            for (size_t cut = 0; cut <= n && cut < 140; cut++)
+                check_paths(f->model, text, cut);
+    }
+}
+
+/* The same text after 0 to 70 bytes of whitespace: the same tokens, moved
+ * (the fast path reads the text in windows of 64 bytes from where a chunk
+ * starts, and near the end from a copy). */
+static void
+test_split_gives_the_same_tokens_wherever_the_text_starts(void **state)
+{
+    fixture *f = *state;
+    uint64_t seed = 11;
+    char text[1024], moved[1200];
+    for (int round = 0; round < 200; round++) {
+        size_t n = path_text(&seed, text, sizeof(text), 1 + rnd(&seed) % 30);
+        assert_int_equal(nlpd_split_run(f->sp, text, n, NULL, 0), 0);
+        const nlpd_split_token *tok;
+        size_t nt = nlpd_split_tokens(f->sp, &tok);
+        nlpd__toks first = {0};
+        first.v = malloc((nt > 0 ? nt : 1) * sizeof(*tok));
+        assert_non_null(first.v);
+        memcpy(first.v, tok, nt * sizeof(*tok));
+        first.n = nt;
+        for (size_t k = 1; k <= 70; k++) {
+            memset(moved, ' ', k);
+            memcpy(moved + k, text, n);
+            assert_int_equal(nlpd_split_run(f->sp, moved, k + n, NULL, 0), 0);
+            nlpd__toks again = {0};
+            again.n = nlpd_split_tokens(f->sp, &tok);
+            again.v = (nlpd_split_token *)(uintptr_t)tok;
+            assert_same_tokens(&first, &again, k, "the text moved");
+            /* and as a body region inside other text */
+            nlpd_region reg = {NLPD_REGION_BODY, (uint32_t)k, (uint32_t)(k + n)};
+            memset(moved, 'x', k);
+            moved[k - 1] = ' ';
+            assert_int_equal(nlpd_split_run(f->sp, moved, k + n, &reg, 1), 0);
+            again.n = nlpd_split_tokens(f->sp, &tok);
+            again.v = (nlpd_split_token *)(uintptr_t)tok;
+            assert_same_tokens(&first, &again, k, "the text as a region");
+        }
+        free(first.v);
+    }
 }
 
 /* ---- group setup -------------------------------------------------------- */
@@ -2195,6 +2359,9 @@ main(void)
         cmocka_unit_test(test_split_handles_emoji_and_stray_marks),
         cmocka_unit_test(test_split_handles_replacement_characters_invalid_utf8_and_nul),
         cmocka_unit_test(test_split_keeps_spans_consistent_on_random_junk),
+        /* fast paths */
+        cmocka_unit_test(test_split_fast_paths_give_the_tokens_and_sentences_of_the_general_code),
+        cmocka_unit_test(test_split_gives_the_same_tokens_wherever_the_text_starts),
         cmocka_unit_test(test_split_refuses_regions_out_of_order_or_outside_the_text),
         cmocka_unit_test(test_split_refuses_text_of_4_gib_or_more),
         /* models */
