@@ -2595,6 +2595,12 @@ match_at(scan *s, size_t i)
         }
     }
     if (c->id == W_THE) {
+        /* most "the"s are followed by a plain word: one test rules them out */
+        const tokc *nx = ct(s, i + 1);
+        if (nx->num == NUM_NONE && nx->id != W_APOS && nx->id != W_YEAR &&
+            (nx->roles & (R_THEREL | R_EDGE | R_DECADEW | R_ORDW | R_SEASON | R_UNIT |
+                          R_ENDOF | R_PARTDAY | R_NUMW)) == 0)
+            return no_hit;
         hit h = m_the(s, i, 0);
         if (h.len > 0)
             return h;
@@ -2631,6 +2637,12 @@ match_at(scan *s, size_t i)
         hit h = m_currency(s, i);
         if (h.len > 0)
             return h;
+    }
+    if (c->id == W_A) {
+        /* "a million", "a dozen", "a few days", "a year ago", "a quarter point" */
+        const tokc *nx = ct(s, i + 1);
+        if ((nx->roles & (R_MAG | R_FEW | R_UNIT)) == 0 && nx->id != W_DOZEN)
+            return no_hit;
     }
     if (c->num != NUM_NONE || (c->roles & (R_NUMW | R_PLMAG | R_ORDW | R_FRAC | R_FEW)) != 0 ||
         c->id == W_A || c->id == W_HALF)
