@@ -762,7 +762,7 @@ cut_point(const ctx *c, size_t s, size_t i)
  * iend); it stops too at a token that ends past lim_byte. The same test
  * as the one at the top of the loop in nlpd__split_region, kept lean, and
  * the tokenizer's `plain` bits, which only mark tokens that pass it. */
-static __attribute__((noinline)) size_t
+static inline __attribute__((always_inline)) size_t
 skip_plain(const char *text, const nlpd_split_token *tok, const uint64_t *plain, size_t i,
            size_t iend, size_t lim_byte)
 {
