@@ -23,21 +23,20 @@
  *       and median ns/token.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "nlpd/split.h"
+#include "nlpd/tag.h"
+#include "patterns.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "nlpd/split.h"
-#include "nlpd/tag.h"
-#include "patterns.h"
-
 #define N_LABELS NLPD_ENT_COUNT_
 
-static const char *const label_names[N_LABELS] = {"",     "PER",  "ORG",     "LOC",
-                                                  "MISC", "DATE", "TIME",    "MONEY",
-                                                  "PERCENT", "CARDINAL", "ORDINAL"};
+static const char *const label_names[N_LABELS] = {
+    "", "PER", "ORG", "LOC", "MISC", "DATE", "TIME", "MONEY", "PERCENT", "CARDINAL", "ORDINAL"};
 
 static int
 label_of(const char *name)
@@ -483,8 +482,10 @@ main(int argc, char **argv)
         }
         rc = bench(sp, runs, argv + first, argc - first);
     } else {
-        fprintf(stderr, "usage: %s --fixture FILE [-v] | --gold FILE | --annotate [--numbers] | --keyword-slots | "
-                        "--bench [--runs N] FILE...\n",
+        fprintf(stderr,
+                "usage: %s --fixture FILE [-v] | --gold FILE | --annotate [--numbers] | "
+                "--keyword-slots | "
+                "--bench [--runs N] FILE...\n",
                 argv[0]);
         rc = 2;
     }

@@ -25,11 +25,11 @@
  */
 #include "patterns.h"
 
-#include <stdint.h>
-#include <string.h>
-
 #include "nlpd/tag.h"
 #include "nlpd/types.h"
+
+#include <stdint.h>
+#include <string.h>
 
 #define LAB_SKIP 255 /* consumed, not reported */
 
@@ -183,15 +183,18 @@ typedef struct kw {
     uint64_t roles;
 } kw;
 
-#define K(word, id, unit, val, roles) {word, (uint8_t)(sizeof(word) - 1), id, unit, val, roles}
-#define KR(word, roles)               K(word, W_NONE, U_NONE, 0, roles)
-#define KN(word, val)                 K(word, W_NONE, U_NONE, val, R_NUMW)
-#define KO(word, val)                 K(word, W_NONE, U_NONE, val, R_ORDW)
-#define KU(word, unit, roles)         K(word, W_NONE, unit, 0, R_UNIT | (roles))
-#define KM(word, val)                 K(word, W_NONE, U_NONE, val, R_MONTH)
-#define KMA(word, val)                K(word, W_NONE, U_NONE, val, R_MONTH | R_ABBR)
-#define KC(word)                      K(word, W_NONE, U_NONE, 0, R_CURN | R_PLURAL)
-#define KC1(word)                     K(word, W_NONE, U_NONE, 0, R_CURN)
+#define K(word, id, unit, val, roles)                           \
+    {                                                           \
+        word, (uint8_t)(sizeof(word) - 1), id, unit, val, roles \
+    }
+#define KR(word, roles)       K(word, W_NONE, U_NONE, 0, roles)
+#define KN(word, val)         K(word, W_NONE, U_NONE, val, R_NUMW)
+#define KO(word, val)         K(word, W_NONE, U_NONE, val, R_ORDW)
+#define KU(word, unit, roles) K(word, W_NONE, unit, 0, R_UNIT | (roles))
+#define KM(word, val)         K(word, W_NONE, U_NONE, val, R_MONTH)
+#define KMA(word, val)        K(word, W_NONE, U_NONE, val, R_MONTH | R_ABBR)
+#define KC(word)              K(word, W_NONE, U_NONE, 0, R_CURN | R_PLURAL)
+#define KC1(word)             K(word, W_NONE, U_NONE, 0, R_CURN)
 
 /* Temporal prepositions (a year or an ambiguous month may follow). */
 #define TP (R_TPREP | R_FUNC)
@@ -541,7 +544,9 @@ static const kw kw_all[] = {
     KMA("oct.", 10),
     KMA("oct", 10),
     K("o'clock", W_OCLOCK, 0, 0, 0),
-    K("o\xe2\x80\x99" "clock", W_OCLOCK, 0, 0, 0),
+    K("o\xe2\x80\x99"
+      "clock",
+      W_OCLOCK, 0, 0, 0),
     K("only", W_NONE, 0, 0, R_ONEDET),
     K("onwards", W_NONE, 0, 0, R_FUNC),
     K("our", W_NONE, 0, 0, R_POSS),
@@ -779,6 +784,7 @@ kw_hash(const unsigned char *p, size_t len)
  * after a collision, to a slot before it (linear probing); 0 = empty.
  * Generated from kw_all by nlpd-tag-patterns-eval --keyword-slots
  * (nlpd__patterns_keyword_slots()); the unit test fails when it is stale. */
+/* clang-format off */
 static const uint16_t kw_slots[KW_SLOTS] = {
 /* BEGIN kw_slots */
     0, 245, 0, 0, 209, 315, 0, 0, 0, 225, 322, 0, 0, 238, 0, 0,
@@ -912,6 +918,8 @@ static const uint16_t kw_slots[KW_SLOTS] = {
 /* END kw_slots */
 };
 
+/* clang-format on */
+
 /* The keyword spelled by p[0, len) in any ASCII case, or NULL. */
 static const kw *
 kw_find(const unsigned char *p, size_t len)
@@ -984,10 +992,10 @@ enum {
 
 enum { CASE_OTHER = 0, CASE_LOWER, CASE_CAP, CASE_UPPER };
 
-#define TF_EDGEPFX 1u /* mid-June, mid-1990s */
-#define TF_AGE     2u /* 5-year-old */
-#define TF_DIGIT   4u /* starts with a digit */
-#define TF_CLITIC  8u /* 's, n't */
+#define TF_EDGEPFX 1u  /* mid-June, mid-1990s */
+#define TF_AGE     2u  /* 5-year-old */
+#define TF_DIGIT   4u  /* starts with a digit */
+#define TF_CLITIC  8u  /* 's, n't */
 #define TF_TIMEWRD 16u /* hyphen unit under a day: 30-minute */
 
 typedef struct tokc {
@@ -997,11 +1005,11 @@ typedef struct tokc {
     uint8_t id;
     uint8_t unit;
     uint8_t num;
-    uint8_t mag;  /* number: power of ten of a magnitude suffix */
-    uint8_t nd;   /* number: digits of the integer part (capped) */
-    uint8_t nd2;  /* number: digits of the second part */
-    uint8_t caps; /* CASE_* */
-    uint8_t tf;   /* TF_* */
+    uint8_t mag;   /* number: power of ten of a magnitude suffix */
+    uint8_t nd;    /* number: digits of the integer part (capped) */
+    uint8_t nd2;   /* number: digits of the second part */
+    uint8_t caps;  /* CASE_* */
+    uint8_t tf;    /* TF_* */
     uint8_t start; /* a match may start here (see starts_match) */
 } tokc;
 
@@ -1131,8 +1139,8 @@ number_suffix(const unsigned char *p, size_t len, size_t i, tokc *c)
          (c->num == NUM_TIME && c->val <= 12) ||
          (c->num == NUM_DEC && c->val >= 1 && c->val <= 12 && c->nd2 == 2 && c->val2 < 60))) {
         c->num = NUM_TIME;
-    } else if ((w->roles & R_MAG) != 0 && (c->num == NUM_INT || c->num == NUM_DEC ||
-                                            c->num == NUM_GROUPED)) {
+    } else if ((w->roles & R_MAG) != 0 &&
+               (c->num == NUM_INT || c->num == NUM_DEC || c->num == NUM_GROUPED)) {
         c->num = NUM_MAGSFX;
         c->mag = (uint8_t)w->val;
     } else if ((w->roles & R_PCT) != 0 && (c->num == NUM_INT || c->num == NUM_DEC)) {
@@ -1310,8 +1318,8 @@ classify_alnum(const unsigned char *p, size_t len, tokc *c)
         c->num = NUM_FYQ;
     } else if (len == 2 && p[0] == 'H' && (p[1] == '1' || p[1] == '2')) {
         c->num = NUM_FYQ;
-    } else if ((len == 4 || len == 6) && fold(p[0]) == 'f' && fold(p[1]) == 'y' &&
-               is_digit(p[2]) && is_digit(p[3]) && (len == 4 || (is_digit(p[4]) && is_digit(p[5])))) {
+    } else if ((len == 4 || len == 6) && fold(p[0]) == 'f' && fold(p[1]) == 'y' && is_digit(p[2]) &&
+               is_digit(p[3]) && (len == 4 || (is_digit(p[4]) && is_digit(p[5])))) {
         c->num = NUM_FYQ;
     } else {
         classify_hyphenated(p, len, c); /* mid-2023 */
@@ -1324,25 +1332,51 @@ classify_symbol(const unsigned char *p, size_t len, tokc *c)
 {
     if (len == 1) {
         switch (p[0]) {
-        case '%': c->id = W_PCTSYM; c->roles = R_PCT; return;
-        case '$': c->roles = R_CURSYM; return;
-        case '-': c->id = W_DASH; return;
-        case ',': c->id = W_COMMA; return;
-        case '\'': c->id = W_APOS; return;
-        case '.': c->id = W_PERIOD; return;
-        case '(': c->id = W_LPAREN; return;
-        case ')': c->id = W_RPAREN; return;
-        case '+': c->id = W_PLUS; return;
-        case '#': c->id = W_HASH; c->roles = R_IDPRE; return;
-        case '/': c->id = W_SLASH; return;
-        default: return;
+        case '%':
+            c->id = W_PCTSYM;
+            c->roles = R_PCT;
+            return;
+        case '$':
+            c->roles = R_CURSYM;
+            return;
+        case '-':
+            c->id = W_DASH;
+            return;
+        case ',':
+            c->id = W_COMMA;
+            return;
+        case '\'':
+            c->id = W_APOS;
+            return;
+        case '.':
+            c->id = W_PERIOD;
+            return;
+        case '(':
+            c->id = W_LPAREN;
+            return;
+        case ')':
+            c->id = W_RPAREN;
+            return;
+        case '+':
+            c->id = W_PLUS;
+            return;
+        case '#':
+            c->id = W_HASH;
+            c->roles = R_IDPRE;
+            return;
+        case '/':
+            c->id = W_SLASH;
+            return;
+        default:
+            return;
         }
     }
     if (len == 2 && p[0] == 0xC2 && (p[1] == 0xA3 || p[1] == 0xA5)) { /* £ ¥ */
         c->roles = R_CURSYM;
     } else if (len == 3 && p[0] == 0xE2 && p[1] == 0x82 &&
                (p[2] == 0xAC || p[2] == 0xB9 || p[2] == 0xA9 || p[2] == 0xBD || p[2] == 0xA6 ||
-                p[2] == 0xB1 || p[2] == 0xBA || p[2] == 0xAA)) { /* € ₹ ₩ ₽ ₦ ₱ ₺ ₪ */
+                p[2] == 0xB1 || p[2] == 0xBA ||
+                p[2] == 0xAA)) { /* € ₹ ₩ ₽ ₦ ₱ ₺ ₪ */
         c->roles = R_CURSYM;
     } else if (len == 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0x93 || p[2] == 0x94)) {
         c->id = W_DASH; /* – — */
@@ -1368,10 +1402,18 @@ classify(const scan *s, size_t i, tokc *c)
         return;
     }
     switch (t->shape) {
-    case NLPD_SHAPE_LOWER: c->caps = CASE_LOWER; break;
-    case NLPD_SHAPE_CAPITALIZED: c->caps = CASE_CAP; break;
-    case NLPD_SHAPE_UPPER: c->caps = CASE_UPPER; break;
-    default: c->caps = CASE_OTHER; break;
+    case NLPD_SHAPE_LOWER:
+        c->caps = CASE_LOWER;
+        break;
+    case NLPD_SHAPE_CAPITALIZED:
+        c->caps = CASE_CAP;
+        break;
+    case NLPD_SHAPE_UPPER:
+        c->caps = CASE_UPPER;
+        break;
+    default:
+        c->caps = CASE_OTHER;
+        break;
     }
     if (is_digit(p[0])) {
         classify_number(p, len, c);
@@ -1400,17 +1442,22 @@ classify(const scan *s, size_t i, tokc *c)
         }
         return;
     }
-    case NLPD_SHAPE_ALNUM: classify_alnum(p, len, c); return;
+    case NLPD_SHAPE_ALNUM:
+        classify_alnum(p, len, c);
+        return;
     case NLPD_SHAPE_PUNCT:
-    case NLPD_SHAPE_SYMBOL: classify_symbol(p, len, c); return;
-    default: return;
+    case NLPD_SHAPE_SYMBOL:
+        classify_symbol(p, len, c);
+        return;
+    default:
+        return;
     }
 }
 
 /* Roles and words that can begin a match (match_at tries nothing else):
  * the scanner skips every other token at the cost of one test. */
-#define START_ROLES                                                                          \
-    (R_MONTH | R_WEEKDAY | R_NUMW | R_ORDW | R_SEASON | R_RELDAY | R_REL | R_EDGE | R_CURCODE | \
+#define START_ROLES                                                                               \
+    (R_MONTH | R_WEEKDAY | R_NUMW | R_ORDW | R_SEASON | R_RELDAY | R_REL | R_EDGE | R_CURCODE |   \
      R_CURPFX | R_CURSYM | R_NOON | R_APPROX | R_HOLIDAY | R_HOLPFX | R_EVERY | R_FEW | R_PLMAG | \
      R_FRAC)
 
@@ -1435,8 +1482,10 @@ starts_match(const tokc *c)
     case W_WELL:
     case W_CLOSE:
     case W_OVER:
-    case W_UNDER: return 1;
-    default: return 0;
+    case W_UNDER:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -1498,8 +1547,7 @@ is_day(const tokc *c)
 {
     if ((c->num == NUM_INT || c->num == NUM_ORD) && c->nd <= 2)
         return c->val >= 1 && c->val <= 31;
-    return c->num == NUM_RANGE && c->val >= 1 && c->val <= 31 && c->val2 > c->val &&
-           c->val2 <= 31;
+    return c->num == NUM_RANGE && c->val >= 1 && c->val <= 31 && c->val2 > c->val && c->val2 <= 31;
 }
 
 static int
@@ -1638,19 +1686,28 @@ p_approx(scan *s, size_t i, int *prep)
     *prep = 0;
     switch (c->id) {
     case W_MORE:
-    case W_LESS: return idis(s, i + 1, W_THAN) ? 2 : 0;
-    case W_AT: return idis(s, i + 1, W_LEAST) || idis(s, i + 1, W_MOST) ? 2 : 0;
-    case W_UP: *prep = 1; return idis(s, i + 1, W_TO) ? 2 : 0;
+    case W_LESS:
+        return idis(s, i + 1, W_THAN) ? 2 : 0;
+    case W_AT:
+        return idis(s, i + 1, W_LEAST) || idis(s, i + 1, W_MOST) ? 2 : 0;
+    case W_UP:
+        *prep = 1;
+        return idis(s, i + 1, W_TO) ? 2 : 0;
     case W_AS:
         return idis(s, i + 1, W_MANY) && idis(s, i + 2, W_AS) ? 3 : 0;
     case W_JUST:
     case W_WELL:
         *prep = 1;
         return idis(s, i + 1, W_OVER) || idis(s, i + 1, W_UNDER) ? 2 : 0;
-    case W_CLOSE: *prep = 1; return idis(s, i + 1, W_TO) ? 2 : 0;
+    case W_CLOSE:
+        *prep = 1;
+        return idis(s, i + 1, W_TO) ? 2 : 0;
     case W_OVER:
-    case W_UNDER: *prep = 1; return 1;
-    default: break;
+    case W_UNDER:
+        *prep = 1;
+        return 1;
+    default:
+        break;
     }
     if ((c->roles & R_APPROX) != 0)
         return 1;
@@ -1772,8 +1829,8 @@ p_unit(scan *s, size_t i, const nump *np, size_t j)
     if (np->article || np->few || np->plmag)
         return no_hit;
     /* clock times: "3 p.m.", "10.30 am", "3 o'clock", "12 noon", "1500 GMT" */
-    if ((u->roles & R_AMPM) != 0 && (np->plain || (!np->digits && np->val > 0)) &&
-        np->val >= 1 && np->val <= 12 && !(np->digits && ct(s, i)->nd > 2) &&
+    if ((u->roles & R_AMPM) != 0 && (np->plain || (!np->digits && np->val > 0)) && np->val >= 1 &&
+        np->val <= 12 && !(np->digits && ct(s, i)->nd > 2) &&
         !((u->roles & R_AMBIG) != 0 && !np->digits)) {
         size_t e = j + 1;
         e += p_zone(s, e);
@@ -1846,8 +1903,8 @@ temporal_before(scan *s, size_t i)
 static int
 name_word(const tokc *c)
 {
-    return (c->caps == CASE_CAP || c->caps == CASE_UPPER) && c->roles == 0 &&
-           c->num == NUM_NONE && c->id == W_NONE && (c->tf & TF_CLITIC) == 0;
+    return (c->caps == CASE_CAP || c->caps == CASE_UPPER) && c->roles == 0 && c->num == NUM_NONE &&
+           c->id == W_NONE && (c->tf & TF_CLITIC) == 0;
 }
 
 /* Whether the word at j looks like a verb after a subject: "warned",
@@ -2295,8 +2352,8 @@ plural_like(const scan *s, size_t j)
         return 0;
     const unsigned char *p = s->text + s->tok[j].start;
     size_t len = s->tok[j].end - s->tok[j].start;
-    static const char *const irregular[] = {"people", "men", "women", "children", "police",
-                                            "staff", "personnel", "cattle"};
+    static const char *const irregular[] = {"people", "men",   "women",     "children",
+                                            "police", "staff", "personnel", "cattle"};
     for (size_t k = 0; k < sizeof(irregular) / sizeof(irregular[0]); k++) {
         if (strlen(irregular[k]) == len && memcmp(irregular[k], p, len) == 0)
             return 1;
@@ -2330,7 +2387,8 @@ m_number(scan *s, size_t i)
     }
     case NUM_DATE:
     case NUM_YRANGE:
-    case NUM_MIDYEAR: return mk(1, NLPD_ENT_DATE);
+    case NUM_MIDYEAR:
+        return mk(1, NLPD_ENT_DATE);
     case NUM_DECADE:
         if (c->nd == 4 || (c->tf & TF_EDGEPFX) != 0)
             return mk(1, NLPD_ENT_DATE);
@@ -2346,7 +2404,8 @@ m_number(scan *s, size_t i)
         if (c->unit == U_NONE)
             return no_hit;
         return mk(1, unit_is_time(c->unit) ? NLPD_ENT_TIME : NLPD_ENT_DATE);
-    case NUM_MEASURE: return mk(1, LAB_SKIP);
+    case NUM_MEASURE:
+        return mk(1, LAB_SKIP);
     case NUM_OTHER: {
         size_t r = digit_run(s, i);
         return mk(r > 0 ? r : 1, LAB_SKIP);
@@ -2370,7 +2429,8 @@ m_number(scan *s, size_t i)
             return mk(1, LAB_SKIP);
         return mk(1, NLPD_ENT_ORDINAL);
     }
-    default: break;
+    default:
+        break;
     }
     if (c->roles & R_ORDW) {
         /* "Second World War", "First Lady": part of a name */
@@ -2442,8 +2502,8 @@ m_number(scan *s, size_t i)
                   ((pv->id == W_AND || pv->id == W_OR || pv->id == W_TO || pv->id == W_DASH) &&
                    is_year(ct(s, i - 2)));
         int strong = ctx && !weak;
-        int noun_after = nx->caps == CASE_LOWER && nx->roles == 0 && nx->id == W_NONE &&
-                         nx->num == NUM_NONE;
+        int noun_after =
+            nx->caps == CASE_LOWER && nx->roles == 0 && nx->id == W_NONE && nx->num == NUM_NONE;
         /* "the 1994 genocide", "its 2004 results" are years; "2000 people",
          * "the 1500 troops" are counts */
         int count = noun_after && plural_like(s, j) && (pv->roles & R_POSS) == 0 &&
@@ -2598,8 +2658,8 @@ match_at(scan *s, size_t i)
         /* most "the"s are followed by a plain word: one test rules them out */
         const tokc *nx = ct(s, i + 1);
         if (nx->num == NUM_NONE && nx->id != W_APOS && nx->id != W_YEAR &&
-            (nx->roles & (R_THEREL | R_EDGE | R_DECADEW | R_ORDW | R_SEASON | R_UNIT |
-                          R_ENDOF | R_PARTDAY | R_NUMW)) == 0)
+            (nx->roles & (R_THEREL | R_EDGE | R_DECADEW | R_ORDW | R_SEASON | R_UNIT | R_ENDOF |
+                          R_PARTDAY | R_NUMW)) == 0)
             return no_hit;
         hit h = m_the(s, i, 0);
         if (h.len > 0)

@@ -33,10 +33,10 @@
 #ifndef NLPD_TAG_PATTERNS_H
 #define NLPD_TAG_PATTERNS_H
 
+#include "nlpd/split.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "nlpd/split.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -324,8 +324,7 @@ test_patterns_ambiguous_words_follow_context(void **state)
     expect(f, 0, "Theresa May met Brian May on May 4.", "[May 4]DATE");
     expect(f, 0, "Thousands joined a March on Washington in March.", "[March]DATE");
     expect(f, 0, "Sun Microsystems reported on Sunday.", "[Sunday]DATE");
-    expect(f, 1, "The 2000 people voted in the 2000 election.",
-           "[2000]CARDINAL [2000]DATE");
+    expect(f, 1, "The 2000 people voted in the 2000 election.", "[2000]CARDINAL [2000]DATE");
     expect(f, 1, "In 2000, 2,000 people came.", "[2000]DATE [2,000]CARDINAL");
     expect(f, 0, "June Carter sang in June.", "[June]DATE");
     expect(f, 0, "Refugees reached Christmas Island before Christmas.", "[Christmas]DATE");
@@ -337,7 +336,8 @@ test_patterns_times(void **state)
     fixture *f = *state;
     expect(f, 0, "Doors open at 10:30 a.m. and close at 3 p.m. GMT.",
            "[10:30 a.m.]TIME [3 p.m. GMT]TIME");
-    expect(f, 0, "At noon, at midnight and at 1500 GMT.", "[noon]TIME [midnight]TIME [1500 GMT]TIME");
+    expect(f, 0, "At noon, at midnight and at 1500 GMT.",
+           "[noon]TIME [midnight]TIME [1500 GMT]TIME");
     expect(f, 0, "We spoke this morning, on Tuesday evening and tonight.",
            "[this morning]TIME [Tuesday evening]TIME [tonight]TIME");
     expect(f, 0, "The siege lasted two hours.", "[two hours]TIME");
@@ -381,8 +381,9 @@ static void
 test_patterns_all_caps(void **state)
 {
     fixture *f = *state;
-    expect_with(f->whole, 0, "STOCKS FELL ON JUNE 4 AFTER MAY WARNED THAT PRICES MAY FALL 12% BY MAY.",
-           "[JUNE 4]DATE [12%]PERCENT [MAY]DATE");
+    expect_with(f->whole, 0,
+                "STOCKS FELL ON JUNE 4 AFTER MAY WARNED THAT PRICES MAY FALL 12% BY MAY.",
+                "[JUNE 4]DATE [12%]PERCENT [MAY]DATE");
     expect_with(f->whole, 0, "PROFIT ROSE LAST YEAR TO $3.5 BILLION.",
                 "[LAST YEAR]DATE [$3.5 BILLION]MONEY");
 }
@@ -412,8 +413,8 @@ test_patterns_token_labels(void **state)
     uint8_t labels[9];
     memset(labels, 0xAA, sizeof(labels));
     nlpd__patterns_token_labels(m, 3, 9, labels);
-    static const uint8_t want[9] = {0, NLPD_ENT_DATE, NLPD_ENT_DATE, 0, NLPD_ENT_MONEY, 0, 0,
-                                    NLPD_ENT_PERCENT, NLPD_ENT_PERCENT};
+    static const uint8_t want[9] = {0, NLPD_ENT_DATE,    NLPD_ENT_DATE,   0, NLPD_ENT_MONEY, 0,
+                                    0, NLPD_ENT_PERCENT, NLPD_ENT_PERCENT};
     assert_memory_equal(labels, want, sizeof(want));
     nlpd__patterns_token_labels(NULL, 0, 9, labels);
     for (size_t k = 0; k < 9; k++)
@@ -443,10 +444,33 @@ static void
 test_patterns_lying_tokens_and_invalid_utf8(void **state)
 {
     (void)state;
-    static const char text[] = "\xFF\xFE" "1,2,3" "\xC3" "12:" "99:99" "$" "\xE2\x82" "May"
-                               "1e9999" "2024-" "-2024" "mid-" "0x10" "%%%" "'s" "4-"
-                               "\xE2\x82\xAC" "1" "\xC2\xA3" "five-" "-year-old" "1990s-"
-                               "Q9" "FY" "a.m" "12/" "/12";
+    static const char text[] = "\xFF\xFE"
+                               "1,2,3"
+                               "\xC3"
+                               "12:"
+                               "99:99"
+                               "$"
+                               "\xE2\x82"
+                               "May"
+                               "1e9999"
+                               "2024-"
+                               "-2024"
+                               "mid-"
+                               "0x10"
+                               "%%%"
+                               "'s"
+                               "4-"
+                               "\xE2\x82\xAC"
+                               "1"
+                               "\xC2\xA3"
+                               "five-"
+                               "-year-old"
+                               "1990s-"
+                               "Q9"
+                               "FY"
+                               "a.m"
+                               "12/"
+                               "/12";
     size_t len = sizeof(text) - 1;
     nlpd_split_token tok[64];
     nlpd__pattern_match m[64];
@@ -477,14 +501,17 @@ test_patterns_random_word_soup(void **state)
 {
     fixture *f = *state;
     static const char *words[] = {
-        "the",  "a",      "of",     "in",      "last",   "next",  "this",  "early",  "May",
-        "June", "Tuesday", "year",  "years",   "ago",    "2024",  "1990s", "4",      "4th",
-        "$",    "US",     "3.5",    "billion", "%",      "12%",   "per",   "cent",   "percent",
-        "10:30", "a.m.",  "p.m.",   "GMT",     "noon",   "two",   "hundred", "and",  "half",
-        "more", "than",   "at",     "least",   "between", "to",   "-",     ",",      "'s",
-        "first", "second", "quarter", "end",   "fiscal", "Q3",    "mid-2023", "5-year-old",
-        "Christmas", "Day", "New",  "Year",    "every",  "week",  "morning", "£",     "euros",
-        "pounds", "won",  "one",    "no",      "Page",   "10",    "Downing", "Street", "555-1234",
+        "the",      "a",     "of",       "in",         "last",      "next",    "this",
+        "early",    "May",   "June",     "Tuesday",    "year",      "years",   "ago",
+        "2024",     "1990s", "4",        "4th",        "$",         "US",      "3.5",
+        "billion",  "%",     "12%",      "per",        "cent",      "percent", "10:30",
+        "a.m.",     "p.m.",  "GMT",      "noon",       "two",       "hundred", "and",
+        "half",     "more",  "than",     "at",         "least",     "between", "to",
+        "-",        ",",     "'s",       "first",      "second",    "quarter", "end",
+        "fiscal",   "Q3",    "mid-2023", "5-year-old", "Christmas", "Day",     "New",
+        "Year",     "every", "week",     "morning",    "£",         "euros",   "pounds",
+        "won",      "one",   "no",       "Page",       "10",        "Downing", "Street",
+        "555-1234",
     };
     char text[4096];
     unsigned seed = 11;
@@ -525,11 +552,26 @@ test_patterns_long_sentences_in_linear_time(void **state)
 {
     fixture *f = *state;
     static const char *units[] = {
-        "the end of the ",  "June 4, ",         "between 1 and ",      "1 ",
-        "the past ",        "more than ",       "last ",               "May ",
-        "$ ",               "a ",               "two hundred and ",    "tens of ",
-        "early ",           "JUNE 4 ",          "12% - ",              "Tuesday , ",
-        "of the previous ", "the first half of ", "\xFF\xFE ",         "... ",
+        "the end of the ",
+        "June 4, ",
+        "between 1 and ",
+        "1 ",
+        "the past ",
+        "more than ",
+        "last ",
+        "May ",
+        "$ ",
+        "a ",
+        "two hundred and ",
+        "tens of ",
+        "early ",
+        "JUNE 4 ",
+        "12% - ",
+        "Tuesday , ",
+        "of the previous ",
+        "the first half of ",
+        "\xFF\xFE ",
+        "... ",
     };
     size_t max_tokens = 100000;
     char *text = malloc(max_tokens * 24 + 16);
@@ -603,8 +645,7 @@ test_patterns_huge_numbers_and_no_letters(void **state)
     assert_int_equal(e[0].label, NLPD_ENT_MONEY);
     free(e);
     /* no letters at all */
-    free(run_text(f->sp, "1 2 3 ... 4,5 6:7 8-9 10/11 12% $ $ $ 1:00 12:00 -- ++ 99.9.9.9",
-                  1, &n));
+    free(run_text(f->sp, "1 2 3 ... 4,5 6:7 8-9 10/11 12% $ $ $ 1:00 12:00 -- ++ 99.9.9.9", 1, &n));
     free(run_text(f->sp, ". , ; : ! ? ( ) [ ] { } ' \" % $ \xE2\x82\xAC # @", 1, &n));
     assert_int_equal(n, 0);
     free(text);
