@@ -1459,7 +1459,7 @@ classify(const scan *s, size_t i, tokc *c)
 #define START_ROLES                                                                               \
     (R_MONTH | R_WEEKDAY | R_NUMW | R_ORDW | R_SEASON | R_RELDAY | R_REL | R_EDGE | R_CURCODE |   \
      R_CURPFX | R_CURSYM | R_NOON | R_APPROX | R_HOLIDAY | R_HOLPFX | R_EVERY | R_FEW | R_PLMAG | \
-     R_FRAC)
+     R_FRAC | R_POSS)
 
 static int
 starts_match(const tokc *c)
@@ -2140,6 +2140,10 @@ m_edge(scan *s, size_t i)
         hit w = m_weekday(s, j);
         return mk(1 + w.len, w.label);
     }
+    if (nx->id == W_ON && has(s, j + 1, R_WEEKDAY) && capish(ct(s, j + 1))) {
+        hit w = m_weekday(s, j + 1); /* "late on Monday" */
+        return mk(2 + w.len, w.label);
+    }
     if ((nx->roles & R_SEASON) != 0 && !(nx->roles & R_AMBIG)) {
         size_t e = j + 1;
         if (is_year(ct(s, e)))
@@ -2440,6 +2444,9 @@ m_number(scan *s, size_t i)
             return mk(2, NLPD_ENT_DATE); /* "nineteenth century" */
         if (c->id == W_FIRST && idis(s, i - 1, W_AT))
             return no_hit; /* "at first" */
+        if (c->id != W_FIRST && (idis(s, i - 1, W_A) || has(s, i - 1, R_NUMW)) &&
+            idis(s, i + 1, W_OF))
+            return mk(1, LAB_SKIP); /* "a third of", "two fifths of": fractions */
         if ((c->roles & R_UNIT) != 0 && has(s, i - 1, R_NUMW | R_FEW))
             return no_hit;
         return mk(1, NLPD_ENT_ORDINAL);
@@ -2664,6 +2671,15 @@ match_at(scan *s, size_t i)
         hit h = m_the(s, i, 0);
         if (h.len > 0)
             return h;
+        return no_hit;
+    }
+    if ((c->roles & R_POSS) != 0) {
+        /* "its first week", "her third year" */
+        const tokc *o = ct(s, i + 1), *u = ct(s, i + 2);
+        if ((o->num == NUM_ORD || (o->roles & R_ORDW) != 0) && (u->roles & R_UNIT) != 0 &&
+            (u->roles & R_PLURAL) == 0 &&
+            (u->unit == U_DAY || u->unit == U_WEEK || u->unit == U_MONTH || u->unit == U_YEAR))
+            return mk(3, NLPD_ENT_DATE);
         return no_hit;
     }
     if ((c->roles & (R_ALONEREL | R_REL)) != 0 && c->id != W_THE) {
