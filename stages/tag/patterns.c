@@ -1013,6 +1013,11 @@ typedef struct tokc {
     uint8_t start; /* a match may start here (see starts_match) */
 } tokc;
 
+/* Token classes live in a ring of RING slots indexed by token number. A
+ * matcher holds pointers to the classes of the tokens it looks at, so every
+ * token one match_at() reads must fall in one window of RING tokens: the
+ * grammar looks at most 2 tokens back and about 25 ahead (the longest
+ * chain: "between" + two number phrases of 8 + a unit and its tail). */
 #define RING 64u
 
 typedef struct scan {

@@ -50,8 +50,10 @@ typedef struct nlpd__pattern_match {
 
 /* Finds the date, time, money and percent expressions (and with `numbers`
  * set, cardinal and ordinal numbers not inside one of those) among the
- * tokens [0, n) of ONE sentence of `text`. Token spans index `text`; the
- * token array is borrowed for the call. Writes at most n non-overlapping
+ * tokens [0, n) of ONE sentence of `text`. Token spans index `text` (the
+ * caller checks them: [start, end) inside the text, as nlpd_split makes
+ * them); shapes and flags are hints the patterns never trust for memory
+ * safety. The token array is borrowed for the call. Writes at most n non-overlapping
  * matches in token order to out (room for n) and returns how many. No
  * allocation, no globals, linear time; thread-safe. */
 size_t nlpd__patterns_match(const char *text, const nlpd_split_token *tok, size_t n, int numbers,
