@@ -34,6 +34,7 @@
 #define WORD_MAX 1024
 #define SEP UINT32_MAX  /* sentence end in the token sequence */
 #define NONE UINT32_MAX /* no rank, slot or node */
+#define LOGTAB 65536    /* the log table: 512 KB, most counts are small */
 
 typedef struct entry {
     const char *path;
@@ -76,6 +77,7 @@ typedef struct run {
     double *rc, *lc;
     double *wl, *wr; /* per rank: bigrams with the word on the left / right */
     double log_n, inv_n;
+    double *logtab; /* log(i) for i < LOGTAB: counts are whole numbers */
 
     size_t K; /* slots: C + 1 */
     double *P, *PT, *Q, *L, *LPL, *LPR; /* PT: P transposed, for columns */
@@ -284,7 +286,7 @@ run_free(run *r)
     void *ptrs[] = {r->id,   r->rstart, r->lstart,  r->rnb,  r->lnb,  r->rc,     r->lc,
                     r->wl,   r->wr,     r->P,  r->PT,       r->Q,    r->L,    r->LPL,    r->LPR,
                     r->pl,   r->pr,     r->lpl,     r->lpr,  r->s,    r->prow,   r->pcol,
-                    r->qen,  r->qne,    r->t,       r->active, r->act, r->minrank, r->head,
+                    r->qen,  r->qne,    r->t,       r->logtab, r->active, r->act, r->minrank, r->head,
                     r->tail, r->size,   r->next,    r->wslot, r->node, r->child, r->leaf};
     for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
         nlpd_free(ptrs[i]);
@@ -395,7 +397,10 @@ out:
 static inline double
 qv(const run *r, double c, double ll, double lr)
 {
-    return c > 0 ? c * r->inv_n * (log(c) + r->log_n - ll - lr) : 0.0;
+    if (c <= 0)
+        return 0.0;
+    double lc = c < LOGTAB ? r->logtab[(size_t)c] : log(c);
+    return c * r->inv_n * (lc + r->log_n - ll - lr);
 }
 
 #define AT(r, i, j) ((size_t)(i) * (r)->K + (size_t)(j))
@@ -406,6 +411,12 @@ run_alloc(run *r, size_t C)
 {
     size_t K = C + 1, V = r->V ? r->V : 1;
     r->K = K;
+    r->logtab = nlpd_malloc(LOGTAB * sizeof(double));
+    if (r->logtab == NULL)
+        return NLPD_ENOMEM;
+    r->logtab[0] = 0.0;
+    for (size_t i = 1; i < LOGTAB; i++)
+        r->logtab[i] = log((double)i);
     r->P = nlpd_calloc(K * K, sizeof(double));
     r->PT = nlpd_calloc(K * K, sizeof(double));
     r->Q = nlpd_calloc(K * K, sizeof(double));

@@ -13,7 +13,7 @@
 # the openly licensed training texts; the project itself needs neither at
 # build or test time, since the result is committed.
 #
-# Environment: CLUSTERS (default 600), MIN_COUNT (default 3), OUT (default
+# Environment: CLUSTERS (default 800), MIN_COUNT (default 3), OUT (default
 # stages/tag/data/en/clusters.txt in the source tree).
 set -euo pipefail
 
@@ -23,7 +23,7 @@ build=$(cd "$build" && pwd)
 work=${2:-$(mktemp -d /tmp/nlpd-clusters.XXXXXX)}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-clusters=${CLUSTERS:-600}
+clusters=${CLUSTERS:-800}
 min_count=${MIN_COUNT:-3}
 out=${OUT:-$src/stages/tag/data/en/clusters.txt}
 shared=$src/../shared/data
