@@ -261,7 +261,7 @@ list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
 /* Does the sentence that starts at s hold nothing but a list marker up to
  * and including token i? */
 static int
-only_marker(const ctx *c, size_t s, size_t i)
+only_marker_at(const ctx *c, size_t s, size_t i)
 {
     int kind;
     int32_t value;
@@ -281,6 +281,16 @@ only_marker(const ctx *c, size_t s, size_t i)
         return 0;
     }
     return i < e;
+}
+
+/* only_marker_at with its common answer inline: a sentence of three
+ * tokens or more that does not start with what may be a marker is more. */
+static inline int
+only_marker(const ctx *c, size_t s, size_t i)
+{
+    if (i > s + 1 && !maybe_marker(c, s))
+        return 0;
+    return only_marker_at(c, s, i);
 }
 
 static int32_t
@@ -723,7 +733,7 @@ add_sentence(ctx *c, nlpd__sents *out, size_t a, size_t b, uint32_t flags)
 
 /* A sentence that starts with a list marker sets the numbering its next
  * item continues (a bullet before a number, as in "• 9.", leads). */
-static void
+static inline void
 begin_sentence(ctx *c, size_t s)
 {
     int kind;
