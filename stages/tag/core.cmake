@@ -56,4 +56,8 @@ if(BUILD_TESTING AND EXISTS ${PROJECT_SOURCE_DIR}/tests/unit/tag_test.c)
   nlpd_test(tag_test SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/tag_test.c
             LIBS nlpd_tag PkgConfig::JANSSON LABELS unit TIMEOUT 300)
   target_include_directories(tag_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  # Its end-to-end case runs the trainer.
+  if(TARGET nlpd-tag-train)
+    add_dependencies(tag_test nlpd-tag-train)
+  endif()
 endif()

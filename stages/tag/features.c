@@ -261,10 +261,13 @@ nlpd__tag_fx_doc(nlpd__tag_fx *fx, const nlpd_tag_model *m, const char *text,
 #endif
 #ifdef NLPD_TAG_HAVE_PATTERNS
         size_t np = nlpd__patterns_match(text, tok + a, b - a, 1, fx->pm + fx->n_pm);
+        /* The matches are entities whatever the model; they are features
+         * only for a model trained with them. */
+        int feats = (m->features & NLPD__TAG_F_PATTERNS) != 0;
         for (size_t k = 0; k < np; k++) {
             nlpd__pattern_match *pm = &fx->pm[fx->n_pm + k];
             pm->first_token += (uint32_t)a;
-            for (size_t j = 0; j < pm->n_tokens; j++)
+            for (size_t j = 0; feats && j < pm->n_tokens; j++)
                 fx->patlab[pm->first_token + j] = pm->label;
         }
         fx->n_pm += np;

@@ -44,6 +44,8 @@ struct nlpd_tagger {
     double *alpha, *beta, *c;
     uint8_t *back;  /* n * L */
     uint8_t *path;  /* n */
+    uint32_t *feats; /* n * NLPD__TAG_MAX_FEATS */
+    uint8_t *nfeats; /* n */
     size_t sent_cap;
     double mstart[L], mtrans[L * L];
     /* Results. */
@@ -89,6 +91,8 @@ nlpd_tagger_free(nlpd_tagger **self_p)
     nlpd_free(tg->c);
     nlpd_free(tg->back);
     nlpd_free(tg->path);
+    nlpd_free(tg->feats);
+    nlpd_free(tg->nfeats);
     nlpd_free(tg->names);
     nlpd_free(tg->ent);
     nlpd_free(tg);
@@ -137,7 +141,13 @@ reserve_sentence(nlpd_tagger *tg, size_t n)
     uint8_t *path = nlpd_realloc(tg->path, cap);
     if (path)
         tg->path = path;
-    if (!emit || !de || !al || !be || !c || !back || !path)
+    uint32_t *feats = nlpd_realloc(tg->feats, cap * NLPD__TAG_MAX_FEATS * sizeof(*feats));
+    if (feats)
+        tg->feats = feats;
+    uint8_t *nfeats = nlpd_realloc(tg->nfeats, cap);
+    if (nfeats)
+        tg->nfeats = nfeats;
+    if (!emit || !de || !al || !be || !c || !back || !path || !feats || !nfeats)
         return NLPD_ENOMEM;
     tg->sent_cap = cap;
     return 0;
@@ -152,14 +162,23 @@ push(nlpd_tag_entity **v, size_t *n, size_t *cap, const nlpd_tag_entity *e)
     return 0;
 }
 
-/* The emission scores of the sentence [a, b). */
+/* The emission scores of the sentence [a, b). The features of every token
+ * are computed first and their weight rows prefetched, so the rows' cache
+ * misses overlap instead of coming one after the other. */
 static void
 emissions(nlpd_tagger *tg, size_t a, size_t b)
 {
     const nlpd_tag_model *m = tg->m;
-    uint32_t f[NLPD__TAG_MAX_FEATS];
     for (size_t i = a; i < b; i++) {
+        uint32_t *f = tg->feats + (i - a) * NLPD__TAG_MAX_FEATS;
         size_t nf = nlpd__tag_fx_token(&tg->fx, m, a, b, i, f);
+        tg->nfeats[i - a] = (uint8_t)nf;
+        for (size_t k = 0; k < nf; k++)
+            __builtin_prefetch(m->w + (size_t)f[k] * L);
+    }
+    for (size_t i = a; i < b; i++) {
+        const uint32_t *f = tg->feats + (i - a) * NLPD__TAG_MAX_FEATS;
+        size_t nf = tg->nfeats[i - a];
         int32_t acc[L] = {0};
         for (size_t k = 0; k < nf; k++) {
             const int16_t *w = m->w + (size_t)f[k] * L;

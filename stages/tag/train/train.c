@@ -8,7 +8,9 @@
  *       --l1 X         L1 penalty (OWL-QN; default 0: off)
  *       --iter N       L-BFGS iterations at most (default 200)
  *       --clusters F   word clusters (lines "<bitpath>\t<word>\t<count>")
- *       --no-partial   in files without MISC, O means O (default: O or MISC)
+ *       --no-partial   in files without MISC, O means O (default: O or MISC,
+ *                      MISC beginning only at a capitalized word or number)
+ *       --partial-all  ... MISC beginning anywhere
  *       --desc S       the model's description (default "en crf")
  *     Documents are tokenized and split into sentences by nlpd_split's
  *     built-in model, exactly as at tagging time. Gold spans that do not
@@ -51,7 +53,7 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: nlpd-tag-train train [--bits N] [--l2 X] [--l1 X] [--iter N] [--clusters F]\n"
-            "                            [--no-partial] [--desc S] -o MODEL FILE[:w=X][:misc|:nomisc]...\n"
+            "                            [--no-partial|--partial-all] [--desc S] -o MODEL FILE[:w=X][:misc|:nomisc]...\n"
             "       nlpd-tag-train annotate [--model F] [--names-only] < docs.jsonl > out.jsonl\n"
             "       nlpd-tag-train bench [--model F] [--repeat N] FILE.jsonl...\n");
 }
@@ -337,6 +339,7 @@ typedef struct trainer {
     size_t n_sents, sents_cap;
     /* Per file while reading. */
     int partial; /* O tokens may be MISC */
+    int partial_all; /* ... beginning at any token */
     float weight;
     long spans, misaligned, docs;
     /* Options. */
@@ -408,13 +411,24 @@ train_doc(void *arg, json_t *doc, const char *text, size_t len)
         return 1;
     if (grow((void **)&t->foff, &t->foff_cap, base + nt + 2, sizeof(*t->foff)) != 0)
         return 1;
-    uint16_t o_mask = t->partial ? (uint16_t)(1u | 1u << nlpd__tag_label_b(NLPD_ENT_MISC) |
-                                              1u << (nlpd__tag_label_b(NLPD_ENT_MISC) + 1))
-                                 : 1u;
+    /* In a set that does not annotate MISC, an O token may be MISC: B-MISC
+     * where a name may begin (a capitalized or upper-case word, a number),
+     * I-MISC anywhere (with --partial all: B-MISC anywhere too). */
+    const uint16_t b_misc = (uint16_t)(1u << nlpd__tag_label_b(NLPD_ENT_MISC));
+    const uint16_t i_misc = (uint16_t)(1u << (nlpd__tag_label_b(NLPD_ENT_MISC) + 1));
     int *sent_of = calloc(nt + 1, sizeof(*sent_of));
     if (sent_of == NULL)
         return 1;
     for (size_t i = 0; i < nt; i++) {
+        uint16_t o_mask = 1u;
+        if (t->partial) {
+            uint8_t sh = tok[i].shape;
+            int may_begin = t->partial_all || sh == NLPD_SHAPE_CAPITALIZED ||
+                            sh == NLPD_SHAPE_UPPER || sh == NLPD_SHAPE_MIXED ||
+                            sh == NLPD_SHAPE_NUMBER || sh == NLPD_SHAPE_ALNUM ||
+                            sh == NLPD_SHAPE_HASHTAG;
+            o_mask = (uint16_t)(1u | i_misc | (may_begin ? b_misc : 0));
+        }
         t->allow[base + i] = o_mask;
         sent_of[i] = -1;
     }
@@ -600,6 +614,8 @@ cmd_train(int argc, char **argv)
             clusters = argv[++i];
         } else if (strcmp(argv[i], "--no-partial") == 0) {
             partial = 0;
+        } else if (strcmp(argv[i], "--partial-all") == 0) {
+            t.partial_all = 1;
         } else if (strcmp(argv[i], "--desc") == 0 && i + 1 < argc) {
             desc = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
