@@ -1118,7 +1118,7 @@ terminal_byte(unsigned char c)
 }
 
 /* More chunks from the masks, the ones the general path reads the same
- * way: an opening '"', '(' or '[', then a word of ASCII letters with
+ * way: one mark alone, a run of ". ! ?"; an opening '"', '(', '[' or '\'', then a word of ASCII letters with
  * hyphens between letters ("well-known") or a number of digits (maybe
  * with '%'), then maybe a clitic ("'s", "'re"), then at most two marks
  * (tail_mark1, tail_mark2; not two of ". ! ?", which make one token); or
@@ -1140,7 +1140,20 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
         v[0] = (nlpd_split_token){(uint32_t)p, (uint32_t)(p + len), NLPD_SHAPE_PUNCT, flags, 0};
         return 1; /* "-", "--" */
     }
-    if ((c[0] == '"' || c[0] == '(' || c[0] == '[') && len >= 2) {
+    if (((let | dg) & 1) == 0) {
+        /* A mark alone (text written with spaces around its marks), or
+         * a run of ". ! ?" ("...", "?!"): one token. */
+        size_t q = 0;
+        while (q < len && terminal_byte(c[q]))
+            q++;
+        if (len == 1 || q == len) {
+            uint8_t shape = len == 1 && nlpd__ascii_class[c[0]] == CC_SYMBOL ? NLPD_SHAPE_SYMBOL
+                                                                            : NLPD_SHAPE_PUNCT;
+            v[0] = (nlpd_split_token){(uint32_t)p, (uint32_t)(p + len), shape, flags, 0};
+            return 1;
+        }
+    }
+    if ((c[0] == '"' || c[0] == '(' || c[0] == '[' || c[0] == '\'') && len >= 2) {
         v[nt++] = (nlpd_split_token){(uint32_t)p, (uint32_t)p + 1, NLPD_SHAPE_PUNCT, 0, 0};
         k = 1;
     }
