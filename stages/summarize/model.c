@@ -1,0 +1,219 @@
+/* stages/summarize/model.c — the background term statistics: a table of
+ * document frequencies read from a text file (data/README.md), kept as
+ * idf values in an open-addressing table keyed by the term's hash. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "nlpd/log.h"
+#include "summarize_internal.h"
+
+extern const unsigned char nlpd__summarize_builtin_en[];
+extern const size_t nlpd__summarize_builtin_en_len;
+
+struct nlpd_summarize_model {
+    uint64_t *keys; /* 0: empty */
+    float *idf;
+    size_t mask;    /* capacity - 1, a power of two minus one */
+    size_t n_terms;
+    uint32_t units;
+    float idf_unseen;
+    char version[64];
+};
+
+static float
+idf_of(uint32_t units, uint32_t df)
+{
+    return logf(((float)units + 1.0f) / ((float)df + 1.0f));
+}
+
+float
+nlpd__sum_model_idf_hash(const nlpd_summarize_model *m, uint64_t h)
+{
+    size_t i = (size_t)h & m->mask;
+    for (;;) {
+        uint64_t k = m->keys[i];
+        if (k == h)
+            return m->idf[i];
+        if (k == 0)
+            return m->idf_unseen;
+        i = (i + 1) & m->mask;
+    }
+}
+
+float
+nlpd_summarize_model_idf(const nlpd_summarize_model *self, const char *term, size_t len)
+{
+    if (self == NULL || term == NULL)
+        return 0.0f;
+    return nlpd__sum_model_idf_hash(self, nlpd__sum_term_hash(term, len));
+}
+
+/* Reads a decimal count; returns 0 or NLPD_EMODEL. */
+static int
+parse_u32(const char *s, const char *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (s == end)
+        return NLPD_EMODEL;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9')
+            return NLPD_EMODEL;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX)
+            return NLPD_EMODEL;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int
+insert(nlpd_summarize_model *m, uint64_t h, float idf)
+{
+    size_t i = (size_t)h & m->mask;
+    while (m->keys[i] != 0 && m->keys[i] != h)
+        i = (i + 1) & m->mask;
+    if (m->keys[i] == 0)
+        m->n_terms++;
+    m->keys[i] = h;
+    m->idf[i] = idf;
+    return 0;
+}
+
+int
+nlpd_summarize_model_load_buffer(nlpd_summarize_model **out, const void *buf, size_t len)
+{
+    if (out == NULL || (buf == NULL && len > 0))
+        return NLPD_EINVAL;
+    *out = NULL;
+    const char *p = buf, *end = p + len;
+    size_t lines = 0;
+    for (const char *q = p; q < end; q++)
+        lines += *q == '\n';
+    size_t cap = 16;
+    while (cap < 2 * (lines + 1))
+        cap *= 2;
+    nlpd_summarize_model *m = nlpd_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NLPD_ENOMEM;
+    m->keys = nlpd_calloc(cap, sizeof(*m->keys));
+    m->idf = nlpd_calloc(cap, sizeof(*m->idf));
+    if (m->keys == NULL || m->idf == NULL) {
+        nlpd_summarize_model_free(&m);
+        return NLPD_ENOMEM;
+    }
+    m->mask = cap - 1;
+    int have_units = 0;
+    size_t line_no = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        line_no++;
+        const char *e = le;
+        if (e > p && e[-1] == '\r')
+            e--;
+        if (e > p && p[0] != '#') {
+            const char *tab = memchr(p, '\t', (size_t)(e - p));
+            uint32_t v = 0;
+            int bad = tab == NULL || tab == p || parse_u32(tab + 1, e, &v) != 0;
+            for (const char *c = p; !bad && c < tab; c++)
+                bad = !nlpd__sum_is_term_byte((unsigned char)*c) ||
+                      (*c >= 'A' && *c <= 'Z');
+            if (!bad && !have_units) {
+                bad = (size_t)(tab - p) != 5 || memcmp(p, "units", 5) != 0 || v == 0;
+                m->units = v;
+                have_units = 1;
+            } else if (!bad) {
+                bad = v > m->units;
+                if (!bad)
+                    insert(m, nlpd__sum_term_hash(p, (size_t)(tab - p)), idf_of(m->units, v));
+            }
+            if (bad) {
+                NLPD_LOG(NLPD_LOG_ERR,
+                         "stage=summarize msg=\"term statistics line %zu: want 'units<TAB>N' "
+                         "first, then 'term<TAB>df' with df <= units\"",
+                         line_no);
+                nlpd_summarize_model_free(&m);
+                return NLPD_EMODEL;
+            }
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    if (!have_units) {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=summarize msg=\"term statistics without a units line\"");
+        nlpd_summarize_model_free(&m);
+        return NLPD_EMODEL;
+    }
+    m->idf_unseen = idf_of(m->units, 0);
+    snprintf(m->version, sizeof(m->version), "en %u units, %zu terms", (unsigned)m->units,
+             m->n_terms);
+    *out = m;
+    return 0;
+}
+
+int
+nlpd_summarize_model_load(nlpd_summarize_model **out, const char *path)
+{
+    if (out == NULL || path == NULL)
+        return NLPD_EINVAL;
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -errno;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            char *nb = nlpd_realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = NLPD_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = nlpd_summarize_model_load_buffer(out, buf, len);
+    nlpd_free(buf);
+    return rc;
+}
+
+int
+nlpd_summarize_model_load_builtin(nlpd_summarize_model **out)
+{
+    return nlpd_summarize_model_load_buffer(out, nlpd__summarize_builtin_en,
+                                            nlpd__summarize_builtin_en_len);
+}
+
+const char *
+nlpd_summarize_model_version(const nlpd_summarize_model *self)
+{
+    return self != NULL ? self->version : "";
+}
+
+void
+nlpd_summarize_model_free(nlpd_summarize_model **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    nlpd_summarize_model *m = *self_p;
+    nlpd_free(m->keys);
+    nlpd_free(m->idf);
+    nlpd_free(m);
+    *self_p = NULL;
+}

@@ -1,0 +1,937 @@
+/* stages/summarize/summarize.c — the summarizer: features, scores, and
+ * selection by maximal marginal relevance under a budget (see
+ * include/nlpd/summarize.h for what each feature is).
+ *
+ * Layout of one run. Every term of the document gets a local id through an
+ * open-addressing table keyed by its hash (generation-stamped, so it is
+ * never cleared). A candidate sentence is a run of postings (term id, unit
+ * TF-IDF weight). Everything that compares sentences works over postings
+ * and dense arrays indexed by term id, so a run costs O(postings) per
+ * PageRank step and per MMR step: no n x n matrix exists.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "summarize_internal.h"
+
+enum { ROLE_NONE = 0, ROLE_CAND = 1, ROLE_TITLE = 2, ROLE_LEDE = 3 };
+enum { F_CENTRALITY, F_CENTROID, F_POSITION, F_TITLE, F_LEDE, F_ENTITY, F_LENGTH };
+
+#define PAGERANK_STEPS   24
+#define PAGERANK_DAMPING 0.85f
+#define MMR_POOL         256 /* MMR looks at the best this many candidates */
+#define MMR_STEPS        64  /* ...for this many choices; then by score */
+
+/* A u64 -> u32 table with generation stamps (cleared by bumping gen). */
+typedef struct table {
+    uint64_t *key;
+    uint32_t *val;
+    uint32_t *gen;
+    size_t mask;
+    size_t used;
+    uint32_t cur;
+} table;
+
+typedef struct ranked {
+    float score;
+    uint32_t i;
+} ranked;
+
+struct nlpd_summarizer {
+    const nlpd_summarize_model *model;
+    nlpd_summarize_weights w;
+
+    /* Per sentence (cap_s). */
+    size_t cap_s;
+    uint8_t *role;
+    uint8_t *chosen;
+    uint32_t *words;
+    uint32_t *post_lo; /* postings of sentence i: [post_lo[i], post_lo[i] + post_n[i]) */
+    uint32_t *post_n;
+    uint32_t *rep; /* the first candidate with the same content */
+    uint32_t *cand_k;
+    float *feat; /* NLPD_SUMMARIZE_N_FEATURES per sentence */
+    float *score;
+    float *pr, *pr_next, *deg;
+    uint32_t *selected;
+    ranked *order;
+    size_t n_s, n_selected;
+
+    /* Postings. */
+    uint32_t *post_term;
+    float *post_w;
+    size_t n_post, cap_post;
+
+    /* Vocabulary (cap_v), through `vocab`. */
+    table vocab;
+    size_t n_v, cap_v;
+    float *v_idf, *v_acc, *v_cent, *v_title, *v_lede;
+    uint32_t *v_last, *v_slot;
+
+    /* Content hashes (repeats) and entities. */
+    table dup;
+    table ents;
+    uint32_t *ent_count;
+    uint32_t *m_sent, *m_ent;
+    size_t cap_e, cap_ec;
+
+    /* MMR pool. */
+    float *maxsim;
+};
+
+/* --- Tables ------------------------------------------------------------------ */
+
+static int
+table_reserve(table *t, size_t n)
+{
+    size_t cap = 64;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    if (t->key != NULL && cap <= t->mask + 1) {
+        if (++t->cur == 0) { /* wrapped: clear for real */
+            memset(t->gen, 0, (t->mask + 1) * sizeof(*t->gen));
+            t->cur = 1;
+        }
+        t->used = 0;
+        return 0;
+    }
+    uint64_t *k = nlpd_malloc(cap * sizeof(*k));
+    uint32_t *v = nlpd_malloc(cap * sizeof(*v));
+    uint32_t *g = nlpd_calloc(cap, sizeof(*g));
+    if (k == NULL || v == NULL || g == NULL) {
+        nlpd_free(k);
+        nlpd_free(v);
+        nlpd_free(g);
+        return NLPD_ENOMEM;
+    }
+    nlpd_free(t->key);
+    nlpd_free(t->val);
+    nlpd_free(t->gen);
+    t->key = k;
+    t->val = v;
+    t->gen = g;
+    t->mask = cap - 1;
+    t->cur = 1;
+    t->used = 0;
+    return 0;
+}
+
+/* Returns the slot of h; *found says whether it held h (else it is free,
+ * and the caller fills it with table_put). */
+static size_t
+table_find(const table *t, uint64_t h, int *found)
+{
+    size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
+    while (t->gen[i] == t->cur) {
+        if (t->key[i] == h) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & t->mask;
+    }
+    *found = 0;
+    return i;
+}
+
+static void
+table_put(table *t, size_t slot, uint64_t h, uint32_t v)
+{
+    t->gen[slot] = t->cur;
+    t->key[slot] = h;
+    t->val[slot] = v;
+    t->used++;
+}
+
+static void
+table_free(table *t)
+{
+    nlpd_free(t->key);
+    nlpd_free(t->val);
+    nlpd_free(t->gen);
+    memset(t, 0, sizeof(*t));
+}
+
+/* --- Weights and budgets ------------------------------------------------------ */
+
+nlpd_summarize_weights
+nlpd_summarize_weights_default(void)
+{
+    /* Tuned on the dev sets (stages/summarize/README.md, "Weights"). */
+    nlpd_summarize_weights w = {
+        .centrality = 5.0f,
+        .centroid = 3.0f,
+        .position = 0.5f,
+        .title = 0.0f,
+        .lede = 0.5f,
+        .entity = 0.2f,
+        .length = 3.0f,
+        .length_words = 0.0f,
+        .redundancy = 0.1f,
+        .position_scale = 0.5f,
+    };
+    return w;
+}
+
+static int
+weights_ok(const nlpd_summarize_weights *w)
+{
+    const float v[] = {w->centrality, w->centroid, w->position, w->title,         w->lede,
+                       w->entity,     w->length,   w->length_words, w->redundancy, w->position_scale};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return w->position_scale > 0.0f;
+}
+
+static void
+say(char *why, size_t why_len, const char *msg)
+{
+    if (why != NULL && why_len > 0)
+        snprintf(why, why_len, "%s", msg);
+}
+
+int
+nlpd_summarize_check_budget(const nlpd_summarize_budget *b, char *why, size_t why_len)
+{
+    if (b == NULL)
+        return 0;
+    int set = (b->sentences != 0) + (b->words != 0) + (b->ratio != 0.0);
+    if (b->ratio != 0.0 && !(b->ratio > 0.0 && b->ratio <= 1.0)) {
+        say(why, why_len, "summary_ratio must be a number in (0, 1]");
+        return NLPD_EINVAL;
+    }
+    if (set > 1) {
+        say(why, why_len,
+            "give one budget: summary_sentences, summary_words or summary_ratio, not several");
+        return NLPD_EINVAL;
+    }
+    if (b->sentences > NLPD_SUMMARIZE_MAX_SENTENCES) {
+        say(why, why_len, "summary_sentences is larger than 100000");
+        return NLPD_EINVAL;
+    }
+    if (b->words > NLPD_SUMMARIZE_MAX_WORDS) {
+        say(why, why_len, "summary_words is larger than 100000000");
+        return NLPD_EINVAL;
+    }
+    return 0;
+}
+
+/* --- Life cycle ------------------------------------------------------------------ */
+
+int
+nlpd_summarizer_new(nlpd_summarizer **out, const nlpd_summarize_model *model,
+                    const nlpd_summarize_weights *weights)
+{
+    if (out == NULL)
+        return NLPD_EINVAL;
+    *out = NULL;
+    if (model == NULL)
+        return NLPD_EINVAL;
+    nlpd_summarize_weights w = weights != NULL ? *weights : nlpd_summarize_weights_default();
+    if (!weights_ok(&w))
+        return NLPD_EINVAL;
+    nlpd_summarizer *s = nlpd_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NLPD_ENOMEM;
+    s->model = model;
+    s->w = w;
+    *out = s;
+    return 0;
+}
+
+void
+nlpd_summarizer_free(nlpd_summarizer **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    nlpd_summarizer *s = *self_p;
+    void *arrays[] = {s->role,     s->chosen,  s->words,   s->post_lo,  s->post_n,    s->rep,
+                      s->cand_k,   s->feat,    s->score,   s->pr,       s->pr_next,   s->deg,
+                      s->selected, s->order,   s->post_term, s->post_w, s->v_idf,     s->v_acc,
+                      s->v_cent,   s->v_title, s->v_lede,  s->v_last,   s->v_slot,    s->ent_count,
+                      s->m_sent,   s->m_ent,   s->maxsim};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        nlpd_free(arrays[i]);
+    table_free(&s->vocab);
+    table_free(&s->dup);
+    table_free(&s->ents);
+    nlpd_free(s);
+    *self_p = NULL;
+}
+
+/* Grows each array of `list` (n of them, elements of the given sizes) to
+ * `cap` elements. Returns 0 or NLPD_ENOMEM (arrays already grown stay). */
+static int
+grow_all(void **const *list, const size_t *elem, size_t n, size_t cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = nlpd_realloc(*list[i], cap * elem[i] + 1);
+        if (p == NULL)
+            return NLPD_ENOMEM;
+        *list[i] = p;
+    }
+    return 0;
+}
+
+static int
+reserve_sentences(nlpd_summarizer *s, size_t n)
+{
+    if (n <= s->cap_s)
+        return 0;
+    size_t cap = s->cap_s ? s->cap_s : 64;
+    while (cap < n)
+        cap *= 2;
+    void **const list[] = {(void **)&s->role,    (void **)&s->chosen,  (void **)&s->words,
+                           (void **)&s->post_lo, (void **)&s->post_n,  (void **)&s->rep,
+                           (void **)&s->cand_k,  (void **)&s->score,   (void **)&s->pr,
+                           (void **)&s->pr_next, (void **)&s->deg,     (void **)&s->selected,
+                           (void **)&s->order,   (void **)&s->maxsim};
+    const size_t elem[] = {1,
+                           1,
+                           sizeof(uint32_t),
+                           sizeof(uint32_t),
+                           sizeof(uint32_t),
+                           sizeof(uint32_t),
+                           sizeof(uint32_t),
+                           sizeof(float),
+                           sizeof(float),
+                           sizeof(float),
+                           sizeof(float),
+                           sizeof(uint32_t),
+                           sizeof(ranked),
+                           sizeof(float)};
+    int rc = grow_all(list, elem, sizeof(elem) / sizeof(elem[0]), cap);
+    if (rc == 0) {
+        float *f = nlpd_realloc(s->feat, cap * NLPD_SUMMARIZE_N_FEATURES * sizeof(float));
+        if (f == NULL)
+            return NLPD_ENOMEM;
+        s->feat = f;
+        s->cap_s = cap;
+    }
+    return rc;
+}
+
+static int
+reserve_vocab(nlpd_summarizer *s, size_t n)
+{
+    if (n <= s->cap_v)
+        return 0;
+    size_t cap = s->cap_v ? s->cap_v : 256;
+    while (cap < n)
+        cap *= 2;
+    void **const list[] = {(void **)&s->v_idf,   (void **)&s->v_acc,  (void **)&s->v_cent,
+                           (void **)&s->v_title, (void **)&s->v_lede, (void **)&s->v_last,
+                           (void **)&s->v_slot};
+    const size_t elem[] = {sizeof(float), sizeof(float),    sizeof(float),   sizeof(float),
+                           sizeof(float), sizeof(uint32_t), sizeof(uint32_t)};
+    int rc = grow_all(list, elem, sizeof(elem) / sizeof(elem[0]), cap);
+    if (rc == 0)
+        s->cap_v = cap;
+    return rc;
+}
+
+static int
+reserve_postings(nlpd_summarizer *s, size_t n)
+{
+    if (n <= s->cap_post)
+        return 0;
+    size_t cap = s->cap_post ? s->cap_post : 1024;
+    while (cap < n)
+        cap *= 2;
+    void **const list[] = {(void **)&s->post_term, (void **)&s->post_w};
+    const size_t elem[] = {sizeof(uint32_t), sizeof(float)};
+    int rc = grow_all(list, elem, 2, cap);
+    if (rc == 0)
+        s->cap_post = cap;
+    return rc;
+}
+
+/* --- Terms ------------------------------------------------------------------------ */
+
+/* The local id of term hash h, added to the vocabulary when new. The
+ * vocabulary was reserved for every term of the document. */
+static uint32_t
+term_id(nlpd_summarizer *s, uint64_t h)
+{
+    int found;
+    size_t slot = table_find(&s->vocab, h, &found);
+    if (found)
+        return s->vocab.val[slot];
+    uint32_t id = (uint32_t)s->n_v++;
+    table_put(&s->vocab, slot, h, id);
+    s->v_idf[id] = nlpd__sum_model_idf_hash(s->model, h);
+    s->v_acc[id] = 0.0f;
+    s->v_cent[id] = 0.0f;
+    s->v_title[id] = 0.0f;
+    s->v_lede[id] = 0.0f;
+    s->v_last[id] = UINT32_MAX;
+    s->v_slot[id] = 0;
+    return id;
+}
+
+/* Calls back on each term of [p, end): fn(s, hash, arg). Returns the
+ * number of terms. */
+#define FOR_EACH_TERM(p, end, h, BODY)                                                             \
+    do {                                                                                           \
+        const char *p_ = (p);                                                                      \
+        const char *e_ = (end);                                                                    \
+        while (p_ < e_) {                                                                          \
+            if (!nlpd__sum_is_term_byte((unsigned char)*p_)) {                                     \
+                p_++;                                                                              \
+                continue;                                                                          \
+            }                                                                                      \
+            const char *t_ = p_;                                                                   \
+            while (p_ < e_ && nlpd__sum_is_term_byte((unsigned char)*p_))                          \
+                p_++;                                                                              \
+            uint64_t h = nlpd__sum_term_hash(t_, (size_t)(p_ - t_));                               \
+            BODY;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+static size_t
+count_terms(const char *p, const char *end)
+{
+    size_t n = 0;
+    int in = 0;
+    for (; p < end; p++) {
+        int t = nlpd__sum_is_term_byte((unsigned char)*p);
+        n += t && !in;
+        in = t;
+    }
+    return n;
+}
+
+static uint32_t
+count_words(const char *p, const char *end)
+{
+    uint32_t n = 0;
+    int in = 0;
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        int sp = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+        n += !sp && !in;
+        in = !sp;
+    }
+    return n;
+}
+
+/* Adds the terms of [p, end) to the evidence vector v (term counts). */
+static void
+add_evidence(nlpd_summarizer *s, float *v, const char *p, const char *end)
+{
+    FOR_EACH_TERM(p, end, h, {
+        uint32_t id = term_id(s, h);
+        v[id] += 1.0f;
+    });
+}
+
+/* --- Features ------------------------------------------------------------------------ */
+
+static float
+dot_dense(const nlpd_summarizer *s, size_t i, const float *v)
+{
+    float d = 0.0f;
+    const uint32_t *t = s->post_term + s->post_lo[i];
+    const float *w = s->post_w + s->post_lo[i];
+    for (uint32_t k = 0; k < s->post_n[i]; k++)
+        d += w[k] * v[t[k]];
+    return d;
+}
+
+/* Turns term counts v into TF-IDF weights in place and returns the norm. */
+static float
+weigh_evidence(nlpd_summarizer *s, float *v)
+{
+    double n2 = 0.0;
+    for (size_t id = 0; id < s->n_v; id++) {
+        v[id] *= s->v_idf[id];
+        n2 += (double)v[id] * v[id];
+    }
+    return (float)sqrt(n2);
+}
+
+/* Continuous LexRank over the candidates: PageRank on the complete graph
+ * of cosine similarities without self-loops, W = S S^T - I. */
+static void
+centrality(nlpd_summarizer *s, const uint32_t *cand, size_t m)
+{
+    float *acc = s->v_acc;
+    /* Degrees: W 1 = S (S^T 1) - 1. */
+    memset(acc, 0, s->n_v * sizeof(*acc));
+    for (size_t c = 0; c < m; c++) {
+        size_t i = cand[c];
+        for (uint32_t k = 0; k < s->post_n[i]; k++)
+            acc[s->post_term[s->post_lo[i] + k]] += s->post_w[s->post_lo[i] + k];
+    }
+    for (size_t c = 0; c < m; c++) {
+        size_t i = cand[c];
+        float d = s->post_n[i] > 0 ? dot_dense(s, i, acc) - 1.0f : 0.0f;
+        s->deg[i] = d > 1e-6f ? d : 0.0f;
+        s->pr[i] = 1.0f / (float)m;
+    }
+    for (int step = 0; step < PAGERANK_STEPS; step++) {
+        memset(acc, 0, s->n_v * sizeof(*acc));
+        for (size_t c = 0; c < m; c++) {
+            size_t i = cand[c];
+            if (s->deg[i] == 0.0f)
+                continue;
+            float r = s->pr[i] / s->deg[i];
+            for (uint32_t k = 0; k < s->post_n[i]; k++)
+                acc[s->post_term[s->post_lo[i] + k]] += r * s->post_w[s->post_lo[i] + k];
+        }
+        double sum = 0.0;
+        for (size_t c = 0; c < m; c++) {
+            size_t i = cand[c];
+            float q = 0.0f;
+            if (s->deg[i] > 0.0f)
+                q = dot_dense(s, i, acc) - s->pr[i] / s->deg[i];
+            if (q < 0.0f)
+                q = 0.0f; /* rounding */
+            s->pr_next[i] = (1.0f - PAGERANK_DAMPING) / (float)m + PAGERANK_DAMPING * q;
+            sum += s->pr_next[i];
+        }
+        for (size_t c = 0; c < m; c++) {
+            size_t i = cand[c];
+            s->pr[i] = sum > 0.0 ? (float)(s->pr_next[i] / sum) : 0.0f;
+        }
+    }
+    for (size_t c = 0; c < m; c++)
+        s->feat[cand[c] * NLPD_SUMMARIZE_N_FEATURES + F_CENTRALITY] = s->pr[cand[c]];
+}
+
+/* Entity salience: each candidate's mentions, weighted by log(1 + how
+ * often the document names that entity; a mention in the headline or the
+ * lede counts twice). */
+static int
+entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
+{
+    size_t ne = in->n_entities;
+    if (ne == 0 || in->entities == NULL)
+        return 0;
+    if (ne > s->cap_e) {
+        uint32_t *a = nlpd_realloc(s->m_sent, ne * sizeof(*a));
+        if (a == NULL)
+            return NLPD_ENOMEM;
+        s->m_sent = a;
+        uint32_t *b = nlpd_realloc(s->m_ent, ne * sizeof(*b));
+        if (b == NULL)
+            return NLPD_ENOMEM;
+        s->m_ent = b;
+        s->cap_e = ne;
+    }
+    int rc = table_reserve(&s->ents, ne);
+    if (rc != 0)
+        return rc;
+    if (ne > s->cap_ec) {
+        uint32_t *c = nlpd_realloc(s->ent_count, ne * sizeof(*c));
+        if (c == NULL)
+            return NLPD_ENOMEM;
+        s->ent_count = c;
+        s->cap_ec = ne;
+    }
+    uint32_t n_ent = 0;
+    for (size_t j = 0; j < ne; j++) {
+        nlpd_span e = in->entities[j];
+        s->m_sent[j] = UINT32_MAX;
+        if (e.start >= e.end || e.end > in->len)
+            continue;
+        /* The sentence holding the mention: the last one starting at or
+         * before it. */
+        size_t lo = 0, hi = in->n_sentences;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (in->starts[mid] <= e.start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == 0 || e.end > in->ends[lo - 1])
+            continue;
+        size_t i = lo - 1;
+        if (s->role[i] == ROLE_NONE)
+            continue;
+        uint64_t key = 1469598103934665603ull;
+        int any = 0;
+        FOR_EACH_TERM(in->text + e.start, in->text + e.end, h, {
+            key = (key ^ h) * 1099511628211ull;
+            any = 1;
+        });
+        if (!any)
+            continue;
+        key = key != 0 ? key : 1;
+        int found;
+        size_t slot = table_find(&s->ents, key, &found);
+        if (!found) {
+            table_put(&s->ents, slot, key, n_ent);
+            s->ent_count[n_ent++] = 0;
+        }
+        uint32_t id = s->ents.val[slot];
+        s->ent_count[id] += s->role[i] == ROLE_CAND ? 1 : 2;
+        s->m_sent[j] = (uint32_t)i;
+        s->m_ent[j] = id;
+    }
+    for (size_t j = 0; j < ne; j++) {
+        uint32_t i = s->m_sent[j];
+        if (i != UINT32_MAX && s->role[i] == ROLE_CAND)
+            s->feat[(size_t)i * NLPD_SUMMARIZE_N_FEATURES + F_ENTITY] +=
+                logf(1.0f + (float)s->ent_count[s->m_ent[j]]);
+    }
+    return 0;
+}
+
+static int
+by_score(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int
+by_index(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --- A run ------------------------------------------------------------------------------ */
+
+/* Marks each sentence's role from the regions (the region holding its
+ * start). */
+static int
+mark_roles(nlpd_summarizer *s, const nlpd_summarize_input *in)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < in->n_sentences; i++) {
+        uint32_t kind = NLPD_REGION_BODY;
+        if (in->regions != NULL && in->n_regions > 0) {
+            while (r < in->n_regions && in->regions[r].end <= in->starts[i])
+                r++;
+            kind = r < in->n_regions && in->regions[r].start <= in->starts[i]
+                       ? in->regions[r].kind
+                       : NLPD_REGION_UNSPECIFIED;
+        }
+        switch (kind) {
+        case NLPD_REGION_BODY:
+        case NLPD_REGION_UNSPECIFIED:
+            s->role[i] = ROLE_CAND;
+            break;
+        case NLPD_REGION_HEADLINE:
+            s->role[i] = ROLE_TITLE;
+            break;
+        case NLPD_REGION_LEDE:
+            s->role[i] = ROLE_LEDE;
+            break;
+        default:
+            s->role[i] = ROLE_NONE;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int
+check_input(const nlpd_summarize_input *in)
+{
+    if (in == NULL || (in->text == NULL && in->len > 0) || in->len >= UINT32_MAX)
+        return NLPD_EINVAL;
+    if (in->n_sentences > 0 && (in->starts == NULL || in->ends == NULL))
+        return NLPD_EINVAL;
+    for (size_t i = 0; i < in->n_sentences; i++) {
+        if (in->starts[i] > in->ends[i] || in->ends[i] > in->len)
+            return NLPD_EINVAL;
+        if (i > 0 && in->starts[i] < in->ends[i - 1])
+            return NLPD_EINVAL;
+    }
+    for (size_t r = 0; in->regions != NULL && r < in->n_regions; r++) {
+        if (in->regions[r].start > in->regions[r].end || in->regions[r].end > in->len)
+            return NLPD_EINVAL;
+        if (r > 0 && in->regions[r].start < in->regions[r - 1].end)
+            return NLPD_EINVAL;
+    }
+    return 0;
+}
+
+/* Builds postings, evidence vectors and the simple features. */
+static int
+index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, size_t *m_out)
+{
+    size_t n = in->n_sentences;
+    size_t n_terms = count_terms(in->text, in->text + in->len);
+    if (in->title != NULL)
+        n_terms += count_terms(in->title, in->title + in->title_len);
+    if (in->lede != NULL)
+        n_terms += count_terms(in->lede, in->lede + in->lede_len);
+    int rc = reserve_vocab(s, n_terms + 1);
+    if (rc == 0)
+        rc = reserve_postings(s, n_terms + 1);
+    if (rc == 0)
+        rc = table_reserve(&s->vocab, n_terms);
+    if (rc == 0)
+        rc = table_reserve(&s->dup, n);
+    if (rc != 0)
+        return rc;
+    s->n_v = 0;
+    s->n_post = 0;
+    size_t m = 0;
+    if (in->title != NULL)
+        add_evidence(s, s->v_title, in->title, in->title + in->title_len);
+    if (in->lede != NULL)
+        add_evidence(s, s->v_lede, in->lede, in->lede + in->lede_len);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = in->text + in->starts[i], *end = in->text + in->ends[i];
+        float *f = s->feat + i * NLPD_SUMMARIZE_N_FEATURES;
+        memset(f, 0, NLPD_SUMMARIZE_N_FEATURES * sizeof(*f));
+        s->post_lo[i] = (uint32_t)s->n_post;
+        s->post_n[i] = 0;
+        s->words[i] = count_words(p, end);
+        s->chosen[i] = 0;
+        s->rep[i] = (uint32_t)i;
+        if (s->role[i] == ROLE_TITLE || s->role[i] == ROLE_LEDE) {
+            add_evidence(s, s->role[i] == ROLE_TITLE ? s->v_title : s->v_lede, p, end);
+            continue;
+        }
+        if (s->role[i] != ROLE_CAND)
+            continue;
+        uint64_t content = 1469598103934665603ull;
+        uint32_t si = (uint32_t)i;
+        FOR_EACH_TERM(p, end, h, {
+            uint32_t id = term_id(s, h);
+            content = (content ^ h) * 1099511628211ull;
+            if (s->v_last[id] != si) {
+                s->v_last[id] = si;
+                s->v_slot[id] = (uint32_t)s->n_post;
+                s->post_term[s->n_post] = id;
+                s->post_w[s->n_post] = 0.0f;
+                s->n_post++;
+                s->post_n[i]++;
+            }
+            s->post_w[s->v_slot[id]] += 1.0f;
+        });
+        if (s->post_n[i] == 0) /* no terms (another script, symbols): the bytes decide */
+            content = nlpd__sum_term_hash(p, (size_t)(end - p)) ^ 0x9e3779b97f4a7c15ull;
+        content = content != 0 ? content : 1;
+        int found;
+        size_t slot = table_find(&s->dup, content, &found);
+        if (found)
+            s->rep[i] = s->dup.val[slot];
+        else
+            table_put(&s->dup, slot, content, (uint32_t)i);
+        /* TF-IDF, the centroid, then unit length. */
+        double n2 = 0.0;
+        for (uint32_t k = 0; k < s->post_n[i]; k++) {
+            size_t q = s->post_lo[i] + k;
+            float w = s->post_w[q] * s->v_idf[s->post_term[q]];
+            s->post_w[q] = w;
+            s->v_cent[s->post_term[q]] += w;
+            n2 += (double)w * w;
+        }
+        float norm = (float)sqrt(n2);
+        for (uint32_t k = 0; k < s->post_n[i]; k++)
+            s->post_w[s->post_lo[i] + k] = norm > 0.0f ? s->post_w[s->post_lo[i] + k] / norm : 0.0f;
+        if (norm == 0.0f)
+            s->post_n[i] = 0;
+        s->cand_k[i] = (uint32_t)m;
+        cand[m++] = (uint32_t)i;
+    }
+    *m_out = m;
+    return 0;
+}
+
+static void
+score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
+{
+    float tn = weigh_evidence(s, s->v_title);
+    float ln = weigh_evidence(s, s->v_lede);
+    double c2 = 0.0;
+    for (size_t id = 0; id < s->n_v; id++)
+        c2 += (double)s->v_cent[id] * s->v_cent[id];
+    float cn = (float)sqrt(c2);
+    for (size_t c = 0; c < m; c++) {
+        size_t i = cand[c];
+        float *f = s->feat + i * NLPD_SUMMARIZE_N_FEATURES;
+        f[F_CENTROID] = cn > 0.0f ? dot_dense(s, i, s->v_cent) / cn : 0.0f;
+        f[F_TITLE] = tn > 0.0f ? dot_dense(s, i, s->v_title) / tn : 0.0f;
+        f[F_LEDE] = ln > 0.0f ? dot_dense(s, i, s->v_lede) / ln : 0.0f;
+        f[F_POSITION] = s->w.position_scale / (s->w.position_scale + (float)c);
+        f[F_LENGTH] = (float)s->words[i];
+    }
+}
+
+static void
+normalize_features(nlpd_summarizer *s, const uint32_t *cand, size_t m, int word_budget)
+{
+    static const int scaled[] = {F_CENTRALITY, F_CENTROID, F_TITLE, F_LEDE, F_ENTITY, F_LENGTH};
+    for (size_t k = 0; k < sizeof(scaled) / sizeof(scaled[0]); k++) {
+        float mx = 0.0f;
+        for (size_t c = 0; c < m; c++) {
+            float v = s->feat[cand[c] * NLPD_SUMMARIZE_N_FEATURES + (size_t)scaled[k]];
+            mx = v > mx ? v : mx;
+        }
+        for (size_t c = 0; c < m && mx > 0.0f; c++)
+            s->feat[cand[c] * NLPD_SUMMARIZE_N_FEATURES + (size_t)scaled[k]] /= mx;
+    }
+    const nlpd_summarize_weights *w = &s->w;
+    float w_len = word_budget ? w->length_words : w->length;
+    for (size_t c = 0; c < m; c++) {
+        size_t i = cand[c];
+        const float *f = s->feat + i * NLPD_SUMMARIZE_N_FEATURES;
+        s->score[i] = w->centrality * f[F_CENTRALITY] + w->centroid * f[F_CENTROID] +
+                      w->position * f[F_POSITION] + w->title * f[F_TITLE] + w->lede * f[F_LEDE] +
+                      w->entity * f[F_ENTITY] + w_len * f[F_LENGTH];
+    }
+}
+
+/* Chooses sentences until the budget is met. words_budget < 0: a budget
+ * of k sentences. */
+static void
+select_sentences(nlpd_summarizer *s, const uint32_t *cand, size_t m, size_t k,
+                 double words_budget)
+{
+    for (size_t c = 0; c < m; c++)
+        s->order[c] = (ranked){s->score[cand[c]], cand[c]};
+    qsort(s->order, m, sizeof(*s->order), by_score);
+    size_t pool = m < MMR_POOL ? m : MMR_POOL;
+    for (size_t c = 0; c < pool; c++)
+        s->maxsim[c] = 0.0f;
+    float lambda = s->w.redundancy;
+    size_t n_sel = 0, next = 0;
+    double used = 0.0;
+    float *acc = s->v_acc;
+    memset(acc, 0, s->n_v * sizeof(*acc));
+    for (;;) {
+        if (words_budget < 0.0 ? n_sel >= k : used >= words_budget)
+            break;
+        size_t best = SIZE_MAX;
+        if (n_sel < MMR_STEPS && lambda != 0.0f) {
+            float bv = -INFINITY;
+            for (size_t c = 0; c < pool; c++) {
+                uint32_t i = s->order[c].i;
+                if ((s->chosen[i] & 1) || (s->chosen[s->rep[i]] & 2))
+                    continue;
+                float v = s->order[c].score - lambda * s->maxsim[c];
+                if (v > bv) {
+                    bv = v;
+                    best = c;
+                }
+            }
+        }
+        if (best == SIZE_MAX) {
+            while (next < m &&
+                   ((s->chosen[s->order[next].i] & 1) || (s->chosen[s->rep[s->order[next].i]] & 2)))
+                next++;
+            if (next == m)
+                break; /* every candidate (or a repeat of it) is in */
+            best = next;
+        }
+        uint32_t j = s->order[best].i;
+        s->chosen[j] |= 1;          /* selected */
+        s->chosen[s->rep[j]] |= 2;  /* its content is in: repeats are not chosen */
+        s->selected[n_sel++] = j;
+        used += s->words[j];
+        if (n_sel < MMR_STEPS && lambda != 0.0f && s->post_n[j] > 0) {
+            for (uint32_t q = 0; q < s->post_n[j]; q++)
+                acc[s->post_term[s->post_lo[j] + q]] = s->post_w[s->post_lo[j] + q];
+            for (size_t c = 0; c < pool; c++) {
+                uint32_t i = s->order[c].i;
+                if (s->chosen[i] & 1)
+                    continue;
+                float d = dot_dense(s, i, acc);
+                s->maxsim[c] = d > s->maxsim[c] ? d : s->maxsim[c];
+            }
+            for (uint32_t q = 0; q < s->post_n[j]; q++)
+                acc[s->post_term[s->post_lo[j] + q]] = 0.0f;
+        }
+    }
+    qsort(s->selected, n_sel, sizeof(*s->selected), by_index);
+    s->n_selected = n_sel;
+}
+
+int
+nlpd_summarize_run(nlpd_summarizer *self, const nlpd_summarize_input *in,
+                   const nlpd_summarize_budget *budget)
+{
+    if (self == NULL)
+        return NLPD_EINVAL;
+    self->n_s = 0;
+    self->n_selected = 0;
+    int rc = check_input(in);
+    if (rc == 0)
+        rc = nlpd_summarize_check_budget(budget, NULL, 0);
+    if (rc != 0)
+        return rc;
+    size_t n = in->n_sentences;
+    rc = reserve_sentences(self, n + 1);
+    if (rc != 0)
+        return rc;
+    mark_roles(self, in);
+    uint32_t *cand = self->selected; /* borrowed until selection */
+    size_t m = 0;
+    rc = index_text(self, in, cand, &m);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        self->score[i] = 0.0f;
+    self->n_s = n;
+    if (m == 0)
+        return 0;
+    centrality(self, cand, m);
+    score_features(self, cand, m);
+    rc = entities(self, in);
+    if (rc != 0) {
+        self->n_s = 0;
+        return rc;
+    }
+    size_t k = NLPD_SUMMARIZE_DEFAULT_SENTENCES;
+    double words = -1.0;
+    if (budget != NULL && budget->sentences != 0)
+        k = budget->sentences;
+    else if (budget != NULL && budget->words != 0)
+        words = budget->words;
+    else if (budget != NULL && budget->ratio != 0.0)
+        words = budget->ratio * (double)count_words(in->text, in->text + in->len);
+    normalize_features(self, cand, m, words >= 0.0);
+    /* order[] and selected[] are both used by selection: the candidates
+     * move into order[] first. */
+    select_sentences(self, cand, m, k, words);
+    return 0;
+}
+
+size_t
+nlpd_summarize_selected(const nlpd_summarizer *self, const uint32_t **out)
+{
+    if (self == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return 0;
+    }
+    if (out != NULL)
+        *out = self->selected;
+    return self->n_selected;
+}
+
+size_t
+nlpd_summarize_scores(const nlpd_summarizer *self, const float **out)
+{
+    if (self == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return 0;
+    }
+    if (out != NULL)
+        *out = self->score;
+    return self->n_s;
+}
+
+const float *
+nlpd_summarize_features(const nlpd_summarizer *self, size_t i)
+{
+    if (self == NULL || i >= self->n_s)
+        return NULL;
+    return self->feat + i * NLPD_SUMMARIZE_N_FEATURES;
+}
