@@ -11,6 +11,10 @@
  * ellipses, and list numbering. A sentence that reaches the length limit is
  * cut at its last comma, semicolon, colon or dash in its final quarter, and
  * flagged. Each token is looked at a bounded number of times.
+ *
+ * Most tokens are none of these: runs of them go by in skip_plain, whole
+ * runs at once where the tokenizer marked them (nlpd__toks.plain), one
+ * cheap test each elsewhere; only the rest reach decide().
  */
 #include <string.h>
 

@@ -220,6 +220,10 @@ typedef struct nlpd__toks {
 int nlpd__tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const char *text,
                    size_t from, size_t to, nlpd__toks *out);
 
+/* What nlpd__tokenize's fast path runs on on this machine, for the
+ * benchmark's header ("byte masks with AVX2+BMI2"). */
+const char *nlpd__tokenize_path(void);
+
 /* The same by one path, for tests that compare them: mode 0 the general
  * code only; 1, 2, 3 the byte-mask fast path first, its masks made byte by
  * byte, with SSE2, with AVX2 (a mode the machine lacks falls back to the

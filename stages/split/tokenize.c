@@ -9,6 +9,19 @@
  * punctuation (a run of . ! ? is one token) and symbols (an emoji sequence is
  * one token). ASCII is classified by table; other characters by utf8proc.
  * Each byte is looked at a bounded number of times, so the cost is linear.
+ *
+ * Most of news text takes a fast path first (mask_words): 64 bytes at a
+ * time become bit masks (chunk bytes, letters, upper case, UTF-8, single
+ * spaces, digits, hyphens; with AVX2 when the CPU has it, else SSE2 or
+ * byte by byte), and runs of lower-case words, plain words, words with
+ * one or two closing marks, quotes or brackets before them, clitics,
+ * hyphenated words and numbers are cut from the masks. Anything else
+ * (UTF-8, URLs, e-mail, abbreviations, a chunk past 64 bytes...) goes to
+ * the general code, which decides as it always did: both give the same
+ * tokens (split_test compares them). The loads never pass the region's
+ * end: the last window is a zero-padded copy. On the way the fast path
+ * marks the tokens no sentence rule looks at (nlpd__toks.plain), so that
+ * the boundary pass can leave them alone.
  */
 #include <string.h>
 
@@ -1581,6 +1594,20 @@ nlpd__tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const c
     return tokenize(m, af, text, from, to, out, ISA_SSE2);
 #else
     return tokenize(m, af, text, from, to, out, ISA_SCALAR);
+#endif
+}
+
+const char *
+nlpd__tokenize_path(void)
+{
+#ifdef HAVE_AVX2_PATH
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2"))
+        return "byte masks with AVX2+BMI2";
+#endif
+#ifdef __SSE2__
+    return "byte masks with SSE2";
+#else
+    return "byte masks made byte by byte";
 #endif
 }
 

@@ -36,6 +36,8 @@
 #include "nlpd/error.h"
 #include "nlpd/split.h"
 #include "test_support.h"
+/* nlpd__tokenize_path(): which fast path the figures come from. */
+#include "../../stages/split/split_internal.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -584,6 +586,7 @@ print_header(const corpus *c, const char *model_version)
            NLPD_BENCH_SANITIZE[0] ? ", sanitizers " : "", NLPD_BENCH_SANITIZE, model_version);
     if (strcmp(NLPD_BENCH_BUILD_TYPE, "Release") != 0 || NLPD_BENCH_SANITIZE[0] != '\0')
         printf("  (not a plain Release build: the figures are not representative)\n");
+    printf("tokenizer: %s\n", nlpd__tokenize_path());
     printf("corpus: %zu documents, %.2f MB (mean %.0f B, largest %zu B) from %s\n", c->n,
            (double)c->len / MB, (double)c->len / (double)c->n, c->max_doc, c->where);
 }
