@@ -12,5 +12,5 @@ target_link_libraries(nlpd-tag-clusters PRIVATE nlpd_tag_clusters_core nlpd_spli
 
 if(BUILD_TESTING)
   nlpd_test(tag_clusters_test SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/tag_clusters_test.c
-            LIBS nlpd_tag_clusters_core LABELS unit)
+            LIBS nlpd_tag_clusters_core nlpd_split LABELS unit)
 endif()

@@ -2,14 +2,18 @@
  * brown.h), the core of nlpd-tag-clusters: tiny corpora whose right
  * clustering is known (two languages that never meet split at the root;
  * determiners, nouns and verbs of a toy grammar become three clusters),
- * the output format (prefix-free bit paths, sorted, counts, min count),
- * determinism, bad options and words, and allocation failures.
+ * the reported AMI against one recomputed from scratch, the output format
+ * (prefix-free bit paths, sorted, counts, min count),
+ * determinism, bad options and words, allocation failures; and the
+ * shipped clusters file.
  */
 #include "brown.h"
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
+#include "nlpd/split.h"
 #include "test_support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +180,154 @@ test_word_classes(void **state)
     assert_string_not_equal(pn, pv);
     assert_string_not_equal(pd, pv);
     nlpd_brown_free(&b);
+}
+
+/* The AMI the clusterer reports (from its incrementally updated tables)
+ * equals the AMI of its final clusters recomputed here from scratch:
+ * words sharing a path are one cluster; bigrams within sentences. */
+static void
+test_ami_recomputed(void **state)
+{
+    (void)state;
+    enum { NW = 12, NS = 500 };
+    static const char *const vocab[NW] = {"a", "b", "c", "d", "e", "f",
+                                          "g", "h", "i", "j", "k", "l"};
+    static int sent[NS][8];
+    static size_t len[NS];
+    uint32_t st = 5;
+    nlpd_brown *b;
+    nlpd_brown_opts o = {4, 1};
+    assert_int_equal(nlpd_brown_new(&b, &o), 0);
+    for (int s = 0; s < NS; s++) {
+        const char *w[8];
+        len[s] = 2 + lcg(&st) % 7;
+        int prev = (int)(lcg(&st) % NW);
+        for (size_t i = 0; i < len[s]; i++) {
+            /* A skewed Markov chain, so the words have something to learn. */
+            int next = (lcg(&st) % 3 == 0) ? (int)(lcg(&st) % NW) : (prev * 5 + 3) % NW;
+            sent[s][i] = next;
+            w[i] = vocab[next];
+            prev = next;
+        }
+        add_words(b, w, len[s]);
+    }
+    assert_int_equal(nlpd_brown_run(b, NULL, NULL), 0);
+    int cl[NW];
+    char paths[NW][64];
+    int ncl = 0;
+    for (int i = 0; i < NW; i++) {
+        const char *p = path_of(b, vocab[i]);
+        assert_non_null(p);
+        cl[i] = -1;
+        for (int c = 0; c < ncl; c++)
+            if (strcmp(paths[c], p) == 0)
+                cl[i] = c;
+        if (cl[i] < 0) {
+            strcpy(paths[ncl], p);
+            cl[i] = ncl++;
+        }
+    }
+    assert_int_equal(ncl, 4);
+    double n2[4][4] = {{0}}, left[4] = {0}, right[4] = {0}, n = 0;
+    for (int s = 0; s < NS; s++)
+        for (size_t i = 0; i + 1 < len[s]; i++) {
+            int x = cl[sent[s][i]], y = cl[sent[s][i + 1]];
+            n2[x][y] += 1;
+            left[x] += 1;
+            right[y] += 1;
+            n += 1;
+        }
+    double ami = 0;
+    for (int x = 0; x < 4; x++)
+        for (int y = 0; y < 4; y++)
+            if (n2[x][y] > 0)
+                ami += n2[x][y] / n * log(n2[x][y] * n / (left[x] * right[y]));
+    nlpd_brown_stats bs;
+    nlpd_brown_get_stats(b, &bs);
+    assert_true(ami > 0.1);
+    assert_true(fabs(bs.ami - ami) < 1e-9);
+    nlpd_brown_free(&b);
+}
+
+/* The shipped stages/tag/data/en/clusters.txt (README.md in
+ * stages/tag/clusters): the format, sorted, prefix-free paths of at most
+ * 32 bits, unique words, counts of at least the min count 3, a few MB at
+ * most; and its words are still tokens of nlpd_split as it is now (a
+ * word that, alone, no longer comes out as one token means the tokenizer
+ * changed under the clusters; a few do not by nature, such as a period
+ * read as a sentence end). CLUSTERS_FILE overrides the path. */
+static void
+test_shipped_file(void **state)
+{
+    (void)state;
+    char path[4096];
+    const char *env = getenv("CLUSTERS_FILE");
+    if (env != NULL)
+        snprintf(path, sizeof(path), "%s", env);
+    else
+        snprintf(path, sizeof(path), "%s/stages/tag/data/en/clusters.txt",
+                 getenv("NLPD_SOURCE_DIR") ? getenv("NLPD_SOURCE_DIR") : ".");
+    size_t size;
+    char *buf = nlpd_test_read_file(path, &size);
+    if (buf == NULL) {
+        print_message("skipped: %s not found\n", path);
+        skip();
+    }
+    assert_true(size < 4u << 20);
+    nlpd_split_model *model;
+    nlpd_split *sp;
+    assert_int_equal(nlpd_split_model_load_builtin(&model, "en"), 0);
+    assert_int_equal(nlpd_split_new(&sp, model, NULL), 0);
+    const char *prev_path = "", *prev_word = "";
+    size_t prev_plen = 0, prev_wlen = 0, lines = 0, paths = 0, not_token = 0;
+    for (char *line = buf; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        char *t1 = memchr(line, '\t', (size_t)(nl - line));
+        assert_non_null(t1);
+        char *t2 = memchr(t1 + 1, '\t', (size_t)(nl - t1 - 1));
+        assert_non_null(t2);
+        size_t plen = (size_t)(t1 - line), wlen = (size_t)(t2 - t1 - 1);
+        assert_true(plen >= 1 && plen <= 32);
+        for (size_t i = 0; i < plen; i++)
+            assert_true(line[i] == '0' || line[i] == '1');
+        assert_true(wlen >= 1);
+        char *end;
+        unsigned long long count = strtoull(t2 + 1, &end, 10);
+        assert_ptr_equal(end, nl);
+        assert_true(count >= 3);
+        /* Sorted by path, then word; a new path is no extension of the
+         * one before (adjacent checks suffice for sorted strings). */
+        int c = memcmp(prev_path, line, prev_plen < plen ? prev_plen : plen);
+        if (prev_plen > 0 && c == 0 && prev_plen == plen) {
+            size_t m = prev_wlen < wlen ? prev_wlen : wlen;
+            int cw = memcmp(prev_word, t1 + 1, m);
+            assert_true(cw < 0 || (cw == 0 && prev_wlen < wlen));
+        } else {
+            assert_true(prev_plen == 0 || c < 0);
+            paths++;
+        }
+        int rc = nlpd_split_run(sp, t1 + 1, wlen, NULL, 0);
+        assert_int_equal(rc, 0);
+        const nlpd_split_token *tok;
+        size_t nt = nlpd_split_tokens(sp, &tok);
+        if (!(nt == 1 && tok[0].start == 0 && tok[0].end == wlen))
+            not_token++;
+        prev_path = line;
+        prev_plen = plen;
+        prev_word = t1 + 1;
+        prev_wlen = wlen;
+        lines++;
+        line = nl + 1;
+    }
+    print_message("%s: %zu words, %zu clusters, %zu not one token alone\n", path, lines, paths,
+                  not_token);
+    assert_true(lines > 10000);
+    assert_true(paths >= 100 && paths <= 1000);
+    assert_true(not_token * 200 < lines);
+    nlpd_split_free(&sp);
+    nlpd_split_model_free(&model);
+    free(buf);
 }
 
 /* Every line is "<bits>\t<word>\t<count>", lines sorted by path then word,
@@ -376,12 +528,14 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disjoint_languages_split_at_root),
         cmocka_unit_test(test_word_classes),
+        cmocka_unit_test(test_ami_recomputed),
         cmocka_unit_test(test_format_sorted_prefix_free),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_counts_and_min_count),
         cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_progress),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_shipped_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
