@@ -18,7 +18,7 @@
  *     u32 rows, then per row: varint row delta (from the previous row + 1),
  *         u16 label mask, i16 per label in the mask
  *     u32 clusters, then per word: u8 path bits, u32 path, u8 n, n bytes
- *     u64 FNV-1a 64 of everything before it
+ *     u64 checksum of everything before it (nlpd__tag_checksum)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -406,7 +406,7 @@ nlpd__tag_model_save(const nlpd_tag_model *m, const double *w, const char *desc,
     }
     put_u32(&b, (uint32_t)m->clusters.n);
     put(&b, m->clusters.pool, m->clusters.pool_len);
-    put_u64(&b, nlpd__fnv(NLPD__FNV_INIT, b.p, b.n));
+    put_u64(&b, nlpd__tag_checksum(b.p, b.n));
     if (b.err) {
         nlpd_free(b.p);
         return b.err;
@@ -471,22 +471,6 @@ get_f32(rbuf *r, const char *what)
     return f;
 }
 
-static uint32_t
-get_varint(rbuf *r, const char *what)
-{
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        unsigned char c = 0;
-        if (get(r, &c, 1, what) != 0)
-            return 0;
-        v |= (uint32_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return v;
-    }
-    r->why = what;
-    return 0;
-}
-
 static int
 model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
 {
@@ -513,7 +497,7 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
     /* Everything else is covered by the checksum at the end. */
     uint64_t sum = 0;
     memcpy(&sum, p + len - 8, 8); /* little-endian hosts only, as the rest */
-    if (nlpd__fnv(NLPD__FNV_INIT, p, len - 8) != sum) {
+    if (nlpd__tag_checksum(p, len - 8) != sum) {
         why = "checksum mismatch (corrupt or truncated)";
         goto fail;
     }
@@ -570,26 +554,47 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
     size_t rows = (size_t)1 << bits;
     if (r.why == NULL && nrows > rows)
         r.why = "more weight rows than the table";
+    /* The rows, read in place: this is most of the file. */
     size_t next = 0;
+    const unsigned char *q = r.p + r.at, *qend = r.p + r.n;
     for (uint32_t i = 0; i < nrows && r.why == NULL; i++) {
-        size_t row = next + get_varint(&r, "truncated weights");
-        unsigned char mk[2] = {0, 0};
-        get(&r, mk, 2, "truncated weights");
-        uint16_t mask = (uint16_t)(mk[0] | mk[1] << 8);
-        if (r.why)
+        uint32_t delta = 0;
+        int shift = 0;
+        for (;;) {
+            if (q == qend || shift > 28) {
+                r.why = "truncated weights";
+                break;
+            }
+            unsigned char c = *q++;
+            delta |= (uint32_t)(c & 0x7f) << shift;
+            shift += 7;
+            if (!(c & 0x80))
+                break;
+        }
+        if (r.why || qend - q < 2) {
+            r.why = "truncated weights";
             break;
+        }
+        size_t row = next + delta;
+        uint16_t mask = (uint16_t)(q[0] | q[1] << 8);
+        q += 2;
         if (row >= rows || mask >> L != 0) {
             r.why = "weight row out of range";
             break;
         }
+        if ((size_t)(qend - q) < 2 * (size_t)__builtin_popcount(mask)) {
+            r.why = "truncated weights";
+            break;
+        }
+        int16_t *w = m->w + row * L;
         for (int y = 0; y < L; y++)
             if (mask >> y & 1) {
-                unsigned char q[2] = {0, 0};
-                get(&r, q, 2, "truncated weights");
-                m->w[row * L + (size_t)y] = (int16_t)(uint16_t)(q[0] | q[1] << 8);
+                w[y] = (int16_t)(uint16_t)(q[0] | q[1] << 8);
+                q += 2;
             }
         next = row + 1;
     }
+    r.at = (size_t)(q - r.p);
     uint32_t nc = get_u32(&r, "truncated clusters");
     for (uint32_t i = 0; i < nc && r.why == NULL; i++) {
         unsigned char hdr[6];

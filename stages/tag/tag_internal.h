@@ -72,6 +72,30 @@ nlpd__fnv(uint64_t h, const void *p, size_t n)
 }
 
 static inline uint64_t
+nlpd__mix64(uint64_t x);
+
+/* The model file's checksum: FNV-1a's step over 8-byte little-endian words
+ * (then the tail bytes), finished by nlpd__mix64. Eight times fewer steps
+ * than byte-wise FNV-1a on a model of several MB. */
+static inline uint64_t
+nlpd__tag_checksum(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = NLPD__FNV_INIT;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8 | (uint64_t)s[i + 2] << 16 |
+                     (uint64_t)s[i + 3] << 24 | (uint64_t)s[i + 4] << 32 |
+                     (uint64_t)s[i + 5] << 40 | (uint64_t)s[i + 6] << 48 |
+                     (uint64_t)s[i + 7] << 56;
+        h = (h ^ w) * 1099511628211ull;
+    }
+    for (; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return nlpd__mix64(h ^ n);
+}
+
+static inline uint64_t
 nlpd__mix64(uint64_t x)
 {
     x ^= x >> 30;

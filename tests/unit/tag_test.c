@@ -444,7 +444,7 @@ free_tiny_model(model_files *mf)
 static void
 fix_checksum(unsigned char *p, size_t len)
 {
-    uint64_t sum = nlpd__fnv(NLPD__FNV_INIT, p, len - 8);
+    uint64_t sum = nlpd__tag_checksum(p, len - 8);
     memcpy(p + len - 8, &sum, 8);
 }
 

@@ -511,6 +511,12 @@ evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, const int n,
     for (size_t s = 0; s < t->n_sents; s++) {
         const tsent *st = &t->sents[s];
         size_t m = st->n;
+        /* The rows are spread over a large table: ask for all of them
+         * first, so that their cache misses overlap. */
+        for (size_t k = t->foff[st->tok0]; k < t->foff[st->tok0 + m]; k++) {
+            __builtin_prefetch(x + (size_t)t->feats[k] * L);
+            __builtin_prefetch(g + (size_t)t->feats[k] * L, 1);
+        }
         for (size_t i = 0; i < m; i++) {
             size_t tk = st->tok0 + i;
             double *e = t->e1 + i * L;
