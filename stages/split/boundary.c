@@ -206,18 +206,6 @@ maybe_marker(const ctx *c, size_t j)
 static size_t
 list_marker_at(const ctx *c, size_t j, int *kind, int32_t *value)
 {
-    /* Two ASCII letters that are no "c.": no marker (the most common
-     * token that maybe_marker lets through: "It", "He", "In"). */
-    const char *p0 = ttext(c, j);
-    size_t n0 = tlen(c, j);
-    if (n0 == 2 && ((p0[0] | 0x20) >= 'a' && (p0[0] | 0x20) <= 'z') && p0[1] != '.')
-        return j;
-    /* An ASCII token of one or three bytes (no bullet, no "(") is a
-     * marker only with a "." or ")" glued after it ("1." "a)" "10.)"). */
-    if ((unsigned char)p0[0] < 0x80 && p0[0] != '(' && n0 != 2 &&
-        (j + 1 >= c->t1 || !attached(c, j + 1) || tlen(c, j + 1) != 1 ||
-         (ttext(c, j + 1)[0] != '.' && ttext(c, j + 1)[0] != ')')))
-        return j;
     if (is_bullet(c, j)) {
         int32_t cp;
         first_class(c, j, &cp);
@@ -265,6 +253,18 @@ static inline size_t
 list_marker(const ctx *c, size_t j, int *kind, int32_t *value)
 {
     if (j >= c->t1 || !maybe_marker(c, j))
+        return j;
+    /* Two ASCII letters that are no "c.": no marker (the most common
+     * token that maybe_marker lets through: "It", "He", "In"). */
+    const char *p0 = ttext(c, j);
+    size_t n0 = tlen(c, j);
+    if (n0 == 2 && ((p0[0] | 0x20) >= 'a' && (p0[0] | 0x20) <= 'z') && p0[1] != '.')
+        return j;
+    /* An ASCII token of one or three bytes (no bullet, no "(") is a
+     * marker only with a "." or ")" glued after it ("1." "a)" "10.)"). */
+    if ((unsigned char)p0[0] < 0x80 && p0[0] != '(' && n0 != 2 &&
+        (j + 1 >= c->t1 || !attached(c, j + 1) || tlen(c, j + 1) != 1 ||
+         (ttext(c, j + 1)[0] != '.' && ttext(c, j + 1)[0] != ')')))
         return j;
     return list_marker_at(c, j, kind, value);
 }

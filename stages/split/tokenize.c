@@ -1236,13 +1236,18 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
 static inline void
 set_bits(uint64_t *bits, size_t a, size_t b)
 {
-    while (a < b) {
-        size_t w = a >> 6, lo = a & 63;
-        size_t hi = b - (a - lo) < 64 ? b - (a - lo) : 64; /* end within this word */
-        uint64_t m = (hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1) & ~(((uint64_t)1 << lo) - 1);
-        bits[w] |= m;
-        a = (a - lo) + hi;
+    if (a >= b)
+        return;
+    size_t wa = a >> 6, wb = (b - 1) >> 6;
+    uint64_t lo = ~(uint64_t)0 << (a & 63), hi = ~(uint64_t)0 >> (63 - ((b - 1) & 63));
+    if (wa == wb) {
+        bits[wa] |= lo & hi;
+        return;
     }
+    bits[wa] |= lo;
+    for (size_t w = wa + 1; w < wb; w++)
+        bits[w] = ~(uint64_t)0;
+    bits[wb] |= hi;
 }
 
 /* The masks from p by the ISA's own (not inlined) loader. */
