@@ -1251,17 +1251,24 @@ set_bits(uint64_t *bits, size_t a, size_t b)
 }
 
 /* The masks from p by the ISA's own (not inlined) loader. */
+static inline __attribute__((always_inline)) void
+masks_load_isa(int isa, masks *mk, const char *text, size_t p, size_t to)
+{
 #ifdef HAVE_AVX2_PATH
-#define MASKS_LOAD(isa, mk, text, p, to)                                                          \
-    ((isa) == ISA_AVX2   ? masks_load_avx2(mk, text, p, to)                                       \
-     : (isa) == ISA_SSE2 ? masks_load_sse2(mk, text, p, to)                                       \
-                         : masks_load_scalar(mk, text, p, to))
-#elif defined(__SSE2__)
-#define MASKS_LOAD(isa, mk, text, p, to)                                                          \
-    ((isa) == ISA_SSE2 ? masks_load_sse2(mk, text, p, to) : masks_load_scalar(mk, text, p, to))
-#else
-#define MASKS_LOAD(isa, mk, text, p, to) masks_load_scalar(mk, text, p, to)
+    if (isa == ISA_AVX2) {
+        masks_load_avx2(mk, text, p, to);
+        return;
+    }
 #endif
+#ifdef __SSE2__
+    if (isa == ISA_SSE2) {
+        masks_load_sse2(mk, text, p, to);
+        return;
+    }
+#endif
+    (void)isa;
+    masks_load_scalar(mk, text, p, to);
+}
 
 /* The common case from the byte masks: from p (a chunk's start), chunks of
  * ASCII letters shorter than 64 bytes, alone or with one punctuation mark
@@ -1304,7 +1311,7 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
                 v = out->v;
                 cap = out->cap;
             }
-            MASKS_LOAD(isa, mk, text, p, to);
+            masks_load_isa(isa, mk, text, p, to);
             base = p;
             in = mk->in;
             nonletter = mk->nonletter;
