@@ -189,7 +189,9 @@ static void
 test_ami_recomputed(void **state)
 {
     (void)state;
+
     enum { NW = 12, NS = 500 };
+
     static const char *const vocab[NW] = {"a", "b", "c", "d", "e", "f",
                                           "g", "h", "i", "j", "k", "l"};
     static int sent[NS][8];

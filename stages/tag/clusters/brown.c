@@ -23,18 +23,18 @@
  */
 #include "brown.h"
 
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nlpd/alloc.h"
-#include "nlpd/error.h"
-
 #define WORD_MAX 1024
-#define SEP UINT32_MAX  /* sentence end in the token sequence */
-#define NONE UINT32_MAX /* no rank, slot or node */
-#define LOGTAB 65536    /* the log table: 512 KB, most counts are small */
+#define SEP      UINT32_MAX /* sentence end in the token sequence */
+#define NONE     UINT32_MAX /* no rank, slot or node */
+#define LOGTAB   65536      /* the log table: 512 KB, most counts are small */
 
 typedef struct entry {
     const char *path;
@@ -62,15 +62,15 @@ struct nlpd_brown {
 
     /* Results. */
     nlpd_brown_stats stats;
-    entry *out;      /* stats.kept entries in output order */
-    char **paths;    /* one per leaf of the tree */
+    entry *out;   /* stats.kept entries in output order */
+    char **paths; /* one per leaf of the tree */
     size_t npaths;
 };
 
 /* The working state of one run. */
 typedef struct run {
-    size_t V;        /* kept words, by rank (most frequent first) */
-    uint32_t *id;    /* rank -> word id */
+    size_t V;     /* kept words, by rank (most frequent first) */
+    uint32_t *id; /* rank -> word id */
     /* Bigrams by left word (CSR over ranks) and by right word. */
     size_t *rstart, *lstart;
     uint32_t *rnb, *lnb;
@@ -79,14 +79,14 @@ typedef struct run {
     double log_n, inv_n;
     double *logtab; /* log(i) for i < LOGTAB: counts are whole numbers */
 
-    size_t K; /* slots: C + 1 */
+    size_t K;                           /* slots: C + 1 */
     double *P, *PT, *Q, *L, *LPL, *LPR; /* PT: P transposed, for columns */
     double *pl, *pr, *lpl, *lpr, *s;
     double *prow, *pcol, *qen, *qne, *t; /* scratch for a merge */
     uint8_t *active;
     uint32_t *act; /* active slots, increasing */
     size_t nact;
-    uint32_t *minrank; /* the most frequent word in the slot */
+    uint32_t *minrank;            /* the most frequent word in the slot */
     uint32_t *head, *tail, *size; /* member lists of each slot */
     uint32_t *next;               /* rank -> next member */
     uint32_t *wslot;              /* rank -> slot (NONE: not added yet) */
@@ -283,11 +283,11 @@ cmp_u64(const void *pa, const void *pb)
 static void
 run_free(run *r)
 {
-    void *ptrs[] = {r->id,   r->rstart, r->lstart,  r->rnb,  r->lnb,  r->rc,     r->lc,
-                    r->wl,   r->wr,     r->P,  r->PT,       r->Q,    r->L,    r->LPL,    r->LPR,
-                    r->pl,   r->pr,     r->lpl,     r->lpr,  r->s,    r->prow,   r->pcol,
-                    r->qen,  r->qne,    r->t,       r->logtab, r->active, r->act, r->minrank, r->head,
-                    r->tail, r->size,   r->next,    r->wslot, r->node, r->child, r->leaf};
+    void *ptrs[] = {r->id,   r->rstart, r->lstart, r->rnb,   r->lnb,     r->rc,   r->lc,   r->wl,
+                    r->wr,   r->P,      r->PT,     r->Q,     r->L,       r->LPL,  r->LPR,  r->pl,
+                    r->pr,   r->lpl,    r->lpr,    r->s,     r->prow,    r->pcol, r->qen,  r->qne,
+                    r->t,    r->logtab, r->active, r->act,   r->minrank, r->head, r->tail, r->size,
+                    r->next, r->wslot,  r->node,   r->child, r->leaf};
     for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
         nlpd_free(ptrs[i]);
     memset(r, 0, sizeof(*r));
@@ -423,8 +423,8 @@ run_alloc(run *r, size_t C)
     r->L = nlpd_calloc(K * K, sizeof(double));
     r->LPL = nlpd_calloc(K * K, sizeof(double));
     r->LPR = nlpd_calloc(K * K, sizeof(double));
-    double **vecs[] = {&r->pl, &r->pr, &r->lpl, &r->lpr, &r->s, &r->prow, &r->pcol, &r->qen,
-                       &r->qne, &r->t};
+    double **vecs[] = {&r->pl,   &r->pr,   &r->lpl, &r->lpr, &r->s,
+                       &r->prow, &r->pcol, &r->qen, &r->qne, &r->t};
     for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
         if ((*vecs[i] = nlpd_calloc(K, sizeof(double))) == NULL)
             return NLPD_ENOMEM;
@@ -439,10 +439,10 @@ run_alloc(run *r, size_t C)
     r->wslot = nlpd_calloc(V, sizeof(uint32_t));
     r->leaf = nlpd_calloc(V, sizeof(uint32_t));
     r->child = nlpd_calloc(4 * K, sizeof(uint32_t));
-    if (r->P == NULL || r->PT == NULL || r->Q == NULL || r->L == NULL || r->LPL == NULL || r->LPR == NULL ||
-        r->active == NULL || r->act == NULL || r->minrank == NULL || r->head == NULL ||
-        r->tail == NULL || r->size == NULL || r->node == NULL || r->next == NULL ||
-        r->wslot == NULL || r->leaf == NULL || r->child == NULL)
+    if (r->P == NULL || r->PT == NULL || r->Q == NULL || r->L == NULL || r->LPL == NULL ||
+        r->LPR == NULL || r->active == NULL || r->act == NULL || r->minrank == NULL ||
+        r->head == NULL || r->tail == NULL || r->size == NULL || r->node == NULL ||
+        r->next == NULL || r->wslot == NULL || r->leaf == NULL || r->child == NULL)
         return NLPD_ENOMEM;
     for (size_t i = 0; i < r->V; i++)
         r->wslot[i] = NONE;
@@ -471,8 +471,7 @@ fresh_loss(const run *r, uint32_t i, uint32_t j)
         uint32_t e = r->act[x];
         if (e == i || e == j)
             continue;
-        sum += qv(r, Pi[e] + Pj[e], ll, r->lpr[e]) +
-               qv(r, Ti[e] + Tj[e], r->lpl[e], lr);
+        sum += qv(r, Pi[e] + Pj[e], ll, r->lpr[e]) + qv(r, Ti[e] + Tj[e], r->lpl[e], lr);
     }
     return r->s[i] + r->s[j] - r->Q[AT(r, i, j)] - r->Q[AT(r, j, i)] - self_m - sum;
 }
@@ -634,8 +633,7 @@ merge(run *r, uint32_t a, uint32_t b)
                 continue;
             double ll = LPLc[d], lr = LPRc[d];
             Lc[d] += tc + t[d] + qv(r, pca + TA[d], ll, r->lpr[A]) +
-                     qv(r, pac + PA[d], r->lpl[A], lr) +
-                     qv(r, pcb + TB[d], ll, r->lpr[B]) +
+                     qv(r, pac + PA[d], r->lpl[A], lr) + qv(r, pcb + TB[d], ll, r->lpr[B]) +
                      qv(r, pbc + PB[d], r->lpl[B], lr) - qv(r, pcol[c] + pcol[d], ll, lprn) -
                      qv(r, prow[c] + prow[d], lpln, lr);
         }
@@ -816,8 +814,8 @@ nlpd_brown_run(nlpd_brown *self, nlpd_brown_progress_fn progress, void *arg)
     }
     for (size_t w = 0; w < r.V; w++) {
         uint32_t id = r.id[w];
-        self->out[w] = (entry){self->paths[r.leaf[w]], self->word[id], self->wlen[id],
-                               self->wcount[id]};
+        self->out[w] =
+            (entry){self->paths[r.leaf[w]], self->word[id], self->wlen[id], self->wcount[id]};
     }
     qsort(self->out, r.V, sizeof(*self->out), cmp_entry);
 out:

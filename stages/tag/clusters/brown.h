@@ -38,7 +38,10 @@ typedef struct nlpd_brown_opts {
     uint32_t min_count; /* words seen fewer times are left out (>= 1) */
 } nlpd_brown_opts;
 
-#define NLPD_BROWN_OPTS_INIT {256, 3}
+#define NLPD_BROWN_OPTS_INIT \
+    {                        \
+        256, 3               \
+    }
 
 /* One word of a sentence: `len` bytes at `s`, no tab or newline in it. */
 typedef struct nlpd_brown_word {

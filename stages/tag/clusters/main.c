@@ -16,17 +16,16 @@
  * stages/tag/data/en/clusters.txt; README.md beside this file has the
  * sources and the figures.
  */
+#include "brown.h"
+#include "nlpd/error.h"
+#include "nlpd/split.h"
+
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <jansson.h>
-
-#include "brown.h"
-#include "nlpd/error.h"
-#include "nlpd/split.h"
 
 typedef struct tool {
     nlpd_split *sp;
@@ -135,8 +134,7 @@ read_jsonl(tool *t, const char *path)
         } else {
             int e = add_text(t, json_string_value(text), json_string_length(text));
             if (e != 0) {
-                fprintf(stderr, "nlpd-tag-clusters: %s:%ld: %s\n", path, lineno,
-                        nlpd_strerror(e));
+                fprintf(stderr, "nlpd-tag-clusters: %s:%ld: %s\n", path, lineno, nlpd_strerror(e));
                 rc = 1;
             }
         }
