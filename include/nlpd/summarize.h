@@ -149,8 +149,8 @@ NLPD_EXPORT void nlpd_summarize_model_free(nlpd_summarize_model **self_p);
 /* --- Summarizing ------------------------------------------------------------ */
 
 /* Creates a summarizer over `model` (borrowed). `weights` may be NULL for
- * the defaults. Returns 0, NLPD_EINVAL (a weight not finite, or
- * position_scale <= 0), or NLPD_ENOMEM. */
+ * the defaults. Returns 0, NLPD_EINVAL (a weight not finite,
+ * position_scale <= 0 or redundancy < 0), or NLPD_ENOMEM. */
 NLPD_EXPORT int nlpd_summarizer_new(nlpd_summarizer **out, const nlpd_summarize_model *model,
                                     const nlpd_summarize_weights *weights);
 

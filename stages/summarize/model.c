@@ -15,6 +15,21 @@
 extern const unsigned char nlpd__summarize_builtin_en[];
 extern const size_t nlpd__summarize_builtin_en_len;
 
+#define T NLPD__SUM_TERM
+#define S NLPD__SUM_SPACE
+const unsigned char nlpd__sum_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S, S, 0, 0, /* \t \n \v \f \r */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* */
+    S, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* space */
+    T, T, T, T, T, T, T, T, T, T, 0, 0, 0, 0, 0, 0, /* 0-9 */
+    0, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, /* A-O */
+    T, T, T, T, T, T, T, T, T, T, T, 0, 0, 0, 0, 0, /* P-Z */
+    0, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, /* a-o */
+    T, T, T, T, T, T, T, T, T, T, T, 0, 0, 0, 0, 0, /* p-z */
+};
+#undef T
+#undef S
+
 struct nlpd_summarize_model {
     uint64_t *keys; /* 0: empty */
     float *idf;

@@ -328,6 +328,12 @@ score_set(const set *st, nlpd_summarizer *sz, int fold, int lead, int use_ents)
                 exit(2);
             }
             n_sel = nlpd_summarize_selected(sz, &sel);
+            if (getenv("NLPD_TUNE_DUMP") != NULL) {
+                fprintf(stderr, "doc %zu:", k);
+                for (size_t q = 0; q < n_sel; q++)
+                    fprintf(stderr, " %u", sel[q]);
+                fprintf(stderr, "\n");
+            }
         }
         nh = 0;
         for (size_t q = 0; q < n_sel; q++)
