@@ -22,7 +22,8 @@ nlpd__crf_viterbi(size_t n, const float *emit, const float *start, const float *
     for (size_t t = 1; t < n; t++) {
         const float *e = emit + t * L;
         uint8_t *bp = back + t * L;
-        for (int y = 0; y < L; y++) {
+        /* O and B-t may follow any label. */
+        for (int y = 0; y < L; y += (y == 0 ? 1 : 2)) {
             float best = prev[0] + trans[y];
             int arg = 0;
             for (int x = 1; x < L; x++) {
@@ -34,6 +35,14 @@ nlpd__crf_viterbi(size_t n, const float *emit, const float *start, const float *
             }
             cur[y] = best + e[y];
             bp[y] = (uint8_t)arg;
+        }
+        /* I-t only B-t or I-t (the others are forbidden, -1e30). */
+        for (int y = 2; y < L; y += 2) {
+            float sb = prev[y - 1] + trans[(y - 1) * L + y];
+            float si = prev[y] + trans[y * L + y];
+            int from_i = si > sb;
+            cur[y] = (from_i ? si : sb) + e[y];
+            bp[y] = (uint8_t)(from_i ? y : y - 1);
         }
         float *tmp = prev;
         prev = cur;

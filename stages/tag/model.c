@@ -201,8 +201,9 @@ model_alloc(nlpd_tag_model **out, uint32_t hash_bits)
     m->n_labels = L;
     m->hash_bits = hash_bits;
     m->scale = 1.0f;
-    m->w = nlpd_calloc((size_t)1 << hash_bits, L * sizeof(*m->w));
-    if (m->w == NULL) {
+    m->w_mem = nlpd_calloc(((size_t)1 << hash_bits) * NLPD__TAG_ROW + 32, sizeof(*m->w));
+    m->w = (int16_t *)(((uintptr_t)m->w_mem + 63) & ~(uintptr_t)63);
+    if (m->w_mem == NULL) {
         nlpd_free(m);
         return NLPD_ENOMEM;
     }
@@ -241,7 +242,7 @@ nlpd_tag_model_free(nlpd_tag_model **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     nlpd_tag_model *m = *self_p;
-    nlpd_free(m->w);
+    nlpd_free(m->w_mem);
     nlpd__clusters_release(&m->clusters);
 #ifdef NLPD_TAG_HAVE_GAZETTEER
     nlpd__gaz_free(&m->gaz);
@@ -263,17 +264,17 @@ weights_scale(const double *w, size_t n)
     for (size_t i = 0; i < n; i++)
         if (fabs(w[i]) > mx)
             mx = fabs(w[i]);
-    return mx > 0 ? (float)(mx / 32767.0) : 1.0f;
+    return mx > 0 ? (float)(mx / NLPD__TAG_QMAX) : 1.0f;
 }
 
 static int16_t
 quantize(double w, float scale)
 {
     double q = nearbyint(w / scale);
-    if (q > 32767)
-        q = 32767;
-    if (q < -32767)
-        q = -32767;
+    if (q > NLPD__TAG_QMAX)
+        q = NLPD__TAG_QMAX;
+    if (q < -NLPD__TAG_QMAX)
+        q = -NLPD__TAG_QMAX;
     return (int16_t)q;
 }
 
@@ -283,7 +284,7 @@ nlpd__tag_model_set_weights(nlpd_tag_model *m, const double *w)
     size_t nw = ((size_t)1 << m->hash_bits) * L;
     m->scale = weights_scale(w, nw);
     for (size_t i = 0; i < nw; i++)
-        m->w[i] = quantize(w[i], m->scale);
+        m->w[i / L * NLPD__TAG_ROW + i % L] = quantize(w[i], m->scale);
     for (int y = 0; y < L; y++)
         m->start[y] = (float)w[nw + (size_t)y];
     for (int i = 0; i < L * L; i++)
@@ -586,11 +587,13 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
             r.why = "truncated weights";
             break;
         }
-        int16_t *w = m->w + row * L;
+        int16_t *w = m->w + row * NLPD__TAG_ROW;
         for (int y = 0; y < L; y++)
             if (mask >> y & 1) {
                 w[y] = (int16_t)(uint16_t)(q[0] | q[1] << 8);
                 q += 2;
+                if (w[y] > NLPD__TAG_QMAX || w[y] < -NLPD__TAG_QMAX)
+                    r.why = "weight out of range";
             }
         next = row + 1;
     }

@@ -174,16 +174,25 @@ emissions(nlpd_tagger *tg, size_t a, size_t b)
         size_t nf = nlpd__tag_fx_token(&tg->fx, m, a, b, i, f);
         tg->nfeats[i - a] = (uint8_t)nf;
         for (size_t k = 0; k < nf; k++)
-            __builtin_prefetch(m->w + (size_t)f[k] * L);
+            __builtin_prefetch(m->w + (size_t)f[k] * NLPD__TAG_ROW);
     }
     for (size_t i = a; i < b; i++) {
         const uint32_t *f = tg->feats + (i - a) * NLPD__TAG_MAX_FEATS;
         size_t nf = tg->nfeats[i - a];
-        int32_t acc[L] = {0};
-        for (size_t k = 0; k < nf; k++) {
-            const int16_t *w = m->w + (size_t)f[k] * L;
-            for (int y = 0; y < L; y++)
-                acc[y] += w[y];
+        /* Sums of up to NLPD__TAG_QGROUP rows fit int16 lanes (model.c
+         * refuses weights beyond NLPD__TAG_QMAX). */
+        int32_t acc[NLPD__TAG_ROW] = {0};
+        for (size_t k0 = 0; k0 < nf; k0 += NLPD__TAG_QGROUP) {
+            size_t k1 = nf - k0 < NLPD__TAG_QGROUP ? nf : k0 + NLPD__TAG_QGROUP;
+            int16_t part[NLPD__TAG_ROW] = {0};
+            for (size_t k = k0; k < k1; k++) {
+                const int16_t *w =
+                    __builtin_assume_aligned(m->w + (size_t)f[k] * NLPD__TAG_ROW, 32);
+                for (int y = 0; y < NLPD__TAG_ROW; y++)
+                    part[y] = (int16_t)(part[y] + w[y]);
+            }
+            for (int y = 0; y < NLPD__TAG_ROW; y++)
+                acc[y] += part[y];
         }
         float *e = tg->emit + (i - a) * L;
         for (int y = 0; y < L; y++)

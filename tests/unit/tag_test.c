@@ -459,7 +459,7 @@ test_model_roundtrip(void **state)
     assert_int_equal(nlpd_tag_model_load_buffer(&m2, mf.buf, mf.len), 0);
     assert_int_equal(m1->hash_bits, 10);
     assert_int_equal(m1->n_labels, L);
-    assert_memory_equal(m1->w, m2->w, ((size_t)1 << 10) * L * sizeof(*m1->w));
+    assert_memory_equal(m1->w, m2->w, ((size_t)1 << 10) * NLPD__TAG_ROW * sizeof(*m1->w));
     assert_memory_equal(m1->trans, m2->trans, sizeof(m1->trans));
     /* The weights survived quantization: the zero rows stayed zero, others
      * are within one step of the originals. */
@@ -467,7 +467,7 @@ test_model_roundtrip(void **state)
     for (size_t r = 0; r < 1024; r++)
         for (int y = 0; y < L; y++) {
             double orig = r % 3 == 0 ? 0 : w[r * L + (size_t)y];
-            assert_true(fabs((double)m1->w[r * L + (size_t)y] * m1->scale - orig) <=
+            assert_true(fabs((double)m1->w[r * NLPD__TAG_ROW + (size_t)y] * m1->scale - orig) <=
                         m1->scale);
         }
     for (int y = 0; y < L; y++)
