@@ -29,9 +29,8 @@ abbrev_filter_init(nlpd__abbrev_filter *f, const nlpd__wordtab *t)
             e++;
         size_t n = e - k;
         if (n >= 1 && n <= NLPD__WORD_MAX)
-            f->bits[n] |= (uint64_t)1
-                          << nlpd__abbrev_filter_bit((unsigned char)t->pool[k],
-                                                     (unsigned char)t->pool[e - 1]);
+            f->bits[n] |= (uint64_t)1 << nlpd__abbrev_filter_bit((unsigned char)t->pool[k],
+                                                                 (unsigned char)t->pool[e - 1]);
         k = e + 1;
     }
 }

@@ -82,7 +82,8 @@ nlpd__feat_hash(char kind, const char *w, size_t n)
             memcpy(&hi, w + n - 4, 4);
             x = (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
         } else {
-            x = (uint64_t)(unsigned char)w[0] | ((uint64_t)(unsigned char)w[n / 2] << (8 * (n / 2))) |
+            x = (uint64_t)(unsigned char)w[0] |
+                ((uint64_t)(unsigned char)w[n / 2] << (8 * (n / 2))) |
                 ((uint64_t)(unsigned char)w[n - 1] << (8 * (n - 1)));
         }
         x |= 0x2020202020202020ull >> (8 * (8 - n));
@@ -158,9 +159,8 @@ nlpd__abbrev_maybe(const nlpd__abbrev_filter *f, const char *w, size_t n)
         return 1;
     if (n == 0 || n > NLPD__WORD_MAX)
         return 0; /* the table holds no such word */
-    return (int)((f->bits[n] >> nlpd__abbrev_filter_bit((unsigned char)w[0],
-                                                        (unsigned char)w[n - 1])) &
-                 1);
+    unsigned bit = nlpd__abbrev_filter_bit((unsigned char)w[0], (unsigned char)w[n - 1]);
+    return (int)((f->bits[n] >> bit) & 1);
 }
 
 /* --- Characters --------------------------------------------------------------- */

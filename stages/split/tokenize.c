@@ -1013,6 +1013,7 @@ masks_sse2(masks *mk, const unsigned char *b)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_AVX2_PATH 1
+
 /* The same with AVX2, 32 bytes at a time (chosen at run time). */
 static inline __attribute__((target("avx2"), always_inline)) void
 masks_avx2(masks *mk, const unsigned char *b)
@@ -1020,9 +1021,11 @@ masks_avx2(masks *mk, const unsigned char *b)
     /* Ranges by one signed compare: x + (0x80 - lo) < 0x80 - 0x80 + n
      * holds when lo <= x < lo + n (bytes from 0x80 fall outside). */
     const __m256i sp = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7F);
-    const __m256i la = _mm256_set1_epi8((char)(0x80 - 'a')), ua = _mm256_set1_epi8((char)(0x80 - 'A'));
+    const __m256i la = _mm256_set1_epi8((char)(0x80 - 'a')),
+                  ua = _mm256_set1_epi8((char)(0x80 - 'A'));
     const __m256i da = _mm256_set1_epi8((char)(0x80 - '0'));
-    const __m256i n26 = _mm256_set1_epi8((char)(-128 + 26)), n10 = _mm256_set1_epi8((char)(-128 + 10));
+    const __m256i n26 = _mm256_set1_epi8((char)(-128 + 26)),
+                  n10 = _mm256_set1_epi8((char)(-128 + 10));
     const __m256i hy = _mm256_set1_epi8('-');
     uint64_t m[7][2];
     for (unsigned k = 0; k < 2; k++) {
@@ -1131,11 +1134,10 @@ terminal_byte(unsigned char c)
 }
 
 /* More chunks from the masks, the ones the general path reads the same
- * way: one mark alone, a run of ". ! ?"; an opening '"', '(', '[' or '\'', then a word of ASCII letters with
- * hyphens between letters ("well-known") or a number of digits (maybe
- * with '%'), then maybe a clitic ("'s", "'re"), then at most two marks
- * (tail_mark1, tail_mark2; not two of ". ! ?", which make one token); or
- * a run of hyphens. The chunk is [p, p + len), ASCII, inside the window;
+ * way: one mark alone, a run of ". ! ?"; an opening '"', '(', '[' or '\'', then a word of ASCII
+ * letters with hyphens between letters ("well-known") or a number of digits (maybe with '%'), then
+ * maybe a clitic ("'s", "'re"), then at most two marks (tail_mark1, tail_mark2; not two of ". ! ?",
+ * which make one token); or a run of hyphens. The chunk is [p, p + len), ASCII, inside the window;
  * the masks are shifted to p. Writes its tokens to v (the last one gets
  * `flags`) and returns how many, or 0 when the general path must read
  * the chunk. */
@@ -1161,7 +1163,7 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
             q++;
         if (len == 1 || q == len) {
             uint8_t shape = len == 1 && nlpd__ascii_class[c[0]] == CC_SYMBOL ? NLPD_SHAPE_SYMBOL
-                                                                            : NLPD_SHAPE_PUNCT;
+                                                                             : NLPD_SHAPE_PUNCT;
             v[0] = (nlpd_split_token){(uint32_t)p, (uint32_t)(p + len), shape, flags, 0};
             return 1;
         }
@@ -1223,11 +1225,12 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
     v[nt++] = (nlpd_split_token){(uint32_t)(p + k), (uint32_t)(p + k1), shape, 0, 0};
     if (cl > 0) {
         uint8_t cs = c[e - 1] >= 'A' && c[e - 1] <= 'Z' ? NLPD_SHAPE_UPPER : NLPD_SHAPE_LOWER;
-        v[nt++] = (nlpd_split_token){(uint32_t)(p + k1), (uint32_t)(p + e), cs, NLPD_TOKEN_CLITIC,
-                                     0};
+        v[nt++] =
+            (nlpd_split_token){(uint32_t)(p + k1), (uint32_t)(p + e), cs, NLPD_TOKEN_CLITIC, 0};
     }
     for (size_t q = e; q < len; q++)
-        v[nt++] = (nlpd_split_token){(uint32_t)(p + q), (uint32_t)(p + q + 1), NLPD_SHAPE_PUNCT, 0, 0};
+        v[nt++] =
+            (nlpd_split_token){(uint32_t)(p + q), (uint32_t)(p + q + 1), NLPD_SHAPE_PUNCT, 0, 0};
     v[nt - 1].flags |= flags;
     return nt;
 }
@@ -1389,12 +1392,13 @@ mask_words(tokenizer *tz, masks *mk, size_t p, int isa, int *at_chunk)
          * the word before a lone mark needs none. */
         if (nl == 0) {
             uint8_t shape = mask_shape(ur, rng, len);
-            if (prev_ok &&
-                (shape == NLPD_SHAPE_LOWER ? (len > 2 || flags)
-                                           : (prev_ok == 2 && len > 2 && shape != NLPD_SHAPE_UPPER)))
+            if (prev_ok && (shape == NLPD_SHAPE_LOWER
+                                ? (len > 2 || flags)
+                                : (prev_ok == 2 && len > 2 && shape != NLPD_SHAPE_UPPER)))
                 plain[(n - 1) >> 6] |= (uint64_t)1 << ((n - 1) & 63);
             /* 2: a name, before which another name needs no rule either */
-            prev_ok = 1 + (shape >= NLPD_SHAPE_CAPITALIZED && shape != NLPD_SHAPE_UPPER && len != 2);
+            prev_ok =
+                1 + (shape >= NLPD_SHAPE_CAPITALIZED && shape != NLPD_SHAPE_UPPER && len != 2);
             v[n] = (nlpd_split_token){(uint32_t)p, (uint32_t)ce, shape, (uint8_t)flags, 0};
             n++;
         } else if (nl == b >> 1 && len >= 3 && len <= NLPD__WORD_MAX && lone_punct(tz, p, ce)) {
@@ -1448,6 +1452,21 @@ static __attribute__((noinline)) size_t
 mask_words_scalar(tokenizer *tz, masks *mk, size_t p, int *at_chunk)
 {
     return mask_words(tz, mk, p, ISA_SCALAR, at_chunk);
+}
+
+/* mask_words by the ISA of `mode`. */
+static inline size_t
+mask_words_by(int mode, tokenizer *tz, masks *mk, size_t p, int *at_chunk)
+{
+#ifdef HAVE_AVX2_PATH
+    if (mode == ISA_AVX2)
+        return mask_words_avx2(tz, mk, p, at_chunk);
+#endif
+#ifdef __SSE2__
+    if (mode == ISA_SSE2)
+        return mask_words_sse2(tz, mk, p, at_chunk);
+#endif
+    return mask_words_scalar(tz, mk, p, at_chunk);
 }
 
 /* mode: 0 the general path alone, else the byte masks first, made by
@@ -1513,17 +1532,7 @@ tokenize(const nlpd_split_model *m, const nlpd__abbrev_filter *af, const char *t
          * chunks stay in this loop. */
         if (mode != 0) {
             int at_chunk;
-#ifdef HAVE_AVX2_PATH
-            if (mode == ISA_AVX2)
-                p = mask_words_avx2(&tz, &mk, p, &at_chunk);
-            else
-#endif
-#ifdef __SSE2__
-            if (mode == ISA_SSE2)
-                p = mask_words_sse2(&tz, &mk, p, &at_chunk);
-            else
-#endif
-                p = mask_words_scalar(&tz, &mk, p, &at_chunk);
+            p = mask_words_by(mode, &tz, &mk, p, &at_chunk);
             if (tz.rc != 0)
                 return tz.rc;
             if (!at_chunk)

@@ -761,21 +761,115 @@ run_case_file(nlpd_split *sp, const char *buf, size_t len, size_t *total)
  * whitespace other than one space, UTF-8 (valid or not) and NUL, and
  * chunks near and across the 64-byte windows. */
 static const char *const path_frags[] = {
-    "the", "The", "THE", "iPhone", "a", "I", "x", "of", "It", "am", "pm", "said", "words,", "word.",
-    "Word.", "end!", "why?", "(a)", "(1)", "[2]", "\"Over", "\"It's", "(Foundation", "limited,\"",
-    "prosecuted.\"", "expansion\".", "83),", "said:", "Ebbers'", "country's", "IT'S", "don't",
-    "can't", "o'clock", "rock'n'roll", "well-known", "US-UK", "a-", "-b", "x-y-z", "-", "--", "---",
-    "2003", "2003.", "2,500", "55.3", "3%", "0.25%", "21st", "V8", "1990s", "No.", "No. 5", "Mr.",
-    "Dr.", "U.S.", "e.g.", "etc...", "p.m.", "A.", "J. R. R.", "approx.", "Inc.", "www.bbc.co.uk",
-    "http://x.com/a(b).", "a@b.com", "@handle", "#tag", ".", ",", ";", ":", "!", "?", "...", "'", "\"",
-    "(", ")", " ", "  ", "\n", "\n\n", "\t", "\r\n", "\x7f", "\x01", "\0",
-    "\xC3\xA9t\xC3\xA9", "caf\xC3\xA9", "\xE2\x80\x9CQuote\xE2\x80\x9D", "Russia\xE2\x80\x99s",
-    "\xE2\x80\x94", "\xE2\x80\xA6", "\xF0\x9F\x98\x80", "\xCC\x81", "\xC2\xA0", "\xE2\x80\xA8",
-    "\xFF", "\xC3", "\xE2\x80", "\xEF\xBF\xBD", "\xE3\x80\x82",
+    "the",
+    "The",
+    "THE",
+    "iPhone",
+    "a",
+    "I",
+    "x",
+    "of",
+    "It",
+    "am",
+    "pm",
+    "said",
+    "words,",
+    "word.",
+    "Word.",
+    "end!",
+    "why?",
+    "(a)",
+    "(1)",
+    "[2]",
+    "\"Over",
+    "\"It's",
+    "(Foundation",
+    "limited,\"",
+    "prosecuted.\"",
+    "expansion\".",
+    "83),",
+    "said:",
+    "Ebbers'",
+    "country's",
+    "IT'S",
+    "don't",
+    "can't",
+    "o'clock",
+    "rock'n'roll",
+    "well-known",
+    "US-UK",
+    "a-",
+    "-b",
+    "x-y-z",
+    "-",
+    "--",
+    "---",
+    "2003",
+    "2003.",
+    "2,500",
+    "55.3",
+    "3%",
+    "0.25%",
+    "21st",
+    "V8",
+    "1990s",
+    "No.",
+    "No. 5",
+    "Mr.",
+    "Dr.",
+    "U.S.",
+    "e.g.",
+    "etc...",
+    "p.m.",
+    "A.",
+    "J. R. R.",
+    "approx.",
+    "Inc.",
+    "www.bbc.co.uk",
+    "http://x.com/a(b).",
+    "a@b.com",
+    "@handle",
+    "#tag",
+    ".",
+    ",",
+    ";",
+    ":",
+    "!",
+    "?",
+    "...",
+    "'",
+    "\"",
+    "(",
+    ")",
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\t",
+    "\r\n",
+    "\x7f",
+    "\x01",
+    "\0",
+    "\xC3\xA9t\xC3\xA9",
+    "caf\xC3\xA9",
+    "\xE2\x80\x9CQuote\xE2\x80\x9D",
+    "Russia\xE2\x80\x99s",
+    "\xE2\x80\x94",
+    "\xE2\x80\xA6",
+    "\xF0\x9F\x98\x80",
+    "\xCC\x81",
+    "\xC2\xA0",
+    "\xE2\x80\xA8",
+    "\xFF",
+    "\xC3",
+    "\xE2\x80",
+    "\xEF\xBF\xBD",
+    "\xE3\x80\x82",
     "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij",
     "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmn,",
     "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopq",
-    "abcdefghijklmnopqrstuvwxyzabcdef.", "abcdefghijklmnopqrstuvwxyzabcdefg,",
+    "abcdefghijklmnopqrstuvwxyzabcdef.",
+    "abcdefghijklmnopqrstuvwxyzabcdefg,",
 };
 
 /* A text of random path_frags, single spaces between most of them. */
@@ -805,9 +899,10 @@ assert_same_tokens(const nlpd__toks *a, const nlpd__toks *b, size_t shift, const
         const nlpd_split_token *x = &a->v[i], *y = &b->v[i];
         if (x->start + shift != y->start || x->end + shift != y->end || x->shape != y->shape ||
             x->flags != y->flags)
-            fail_msg("%s: token %zu is [%u, %u) shape %u flags %u, not [%zu, %zu) shape %u flags %u",
-                     what, i, y->start, y->end, y->shape, y->flags, x->start + shift,
-                     x->end + shift, x->shape, x->flags);
+            fail_msg(
+                "%s: token %zu is [%u, %u) shape %u flags %u, not [%zu, %zu) shape %u flags %u",
+                what, i, y->start, y->end, y->shape, y->flags, x->start + shift, x->end + shift,
+                x->shape, x->flags);
     }
 }
 
@@ -840,9 +935,8 @@ check_paths(const nlpd_split_model *m, const char *text, size_t n)
         static const nlpd_split_opts opts[2] = {NLPD_SPLIT_OPTS_INIT, {7, 60, 1}};
         for (int k = 0; k < 2; k++) {
             nlpd__sents with = {0}, without = {0};
-            assert_int_equal(nlpd__split_region(m, &opts[k], t, tk[3].v, tk[3].plain, 0, tk[3].n,
-                                                &with),
-                             0);
+            assert_int_equal(
+                nlpd__split_region(m, &opts[k], t, tk[3].v, tk[3].plain, 0, tk[3].n, &with), 0);
             assert_int_equal(
                 nlpd__split_region(m, &opts[k], t, tk[3].v, NULL, 0, tk[3].n, &without), 0);
             assert_same_sentences(&without, &with, "sentences with the plain bits");
@@ -864,7 +958,8 @@ test_split_fast_paths_give_the_tokens_and_sentences_of_the_general_code(void **s
     uint64_t seed = 7;
     char text[2048];
     for (int round = 0; round < 1500; round++) {
-        size_t n = path_text(&seed, text, sizeof(text), 1 + rnd(&seed) % (round % 10 == 0 ? 300 : 40));
+        size_t n =
+            path_text(&seed, text, sizeof(text), 1 + rnd(&seed) % (round % 10 == 0 ? 300 : 40));
         check_paths(f->model, text, n);
         /* every length near a window's end and the text's own end */
         if (round % 50 == 0)
