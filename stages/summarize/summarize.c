@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
@@ -21,16 +24,21 @@
 enum { ROLE_NONE = 0, ROLE_CAND = 1, ROLE_TITLE = 2, ROLE_LEDE = 3 };
 enum { F_CENTRALITY, F_CENTROID, F_POSITION, F_TITLE, F_LEDE, F_ENTITY, F_LENGTH };
 
-#define PAGERANK_STEPS   4 /* as good on dev as 24 steps; 2 lose 0.004 RL */
+#define PAGERANK_STEPS   3 /* as good on dev as 24 steps; 2 lose 0.004 RL */
 #define PAGERANK_DAMPING 0.85f
 #define MMR_POOL         256 /* MMR looks at the best this many candidates */
 #define MMR_STEPS        64  /* ...for this many choices; then by score */
 
-/* A u64 -> u32 table with generation stamps (cleared by bumping gen). */
+/* A u64 -> u32 table with generation stamps (cleared by bumping gen); a
+ * slot is one 16-byte record, so a probe touches one cache line. */
+typedef struct tslot {
+    uint64_t key;
+    uint32_t val;
+    uint32_t gen;
+} tslot;
+
 typedef struct table {
-    uint64_t *key;
-    uint32_t *val;
-    uint32_t *gen;
+    tslot *slots;
     size_t mask;
     size_t used;
     uint32_t cur;
@@ -82,6 +90,9 @@ struct nlpd_summarizer {
     /* MMR pool. */
     float *maxsim;
     uint32_t *upto; /* the chosen sentences maxsim[c] accounts for */
+
+    uint64_t *scratch; /* the term hashes of one sentence, title or lede */
+    size_t cap_scratch;
 };
 
 /* --- Tables ------------------------------------------------------------------ */
@@ -92,29 +103,20 @@ table_reserve(table *t, size_t n)
     size_t cap = 64;
     while (cap < 2 * n + 2)
         cap *= 2;
-    if (t->key != NULL && cap <= t->mask + 1) {
+    if (t->slots != NULL && cap <= t->mask + 1) {
         if (++t->cur == 0) { /* wrapped: clear for real */
-            memset(t->gen, 0, (t->mask + 1) * sizeof(*t->gen));
+            for (size_t i = 0; i <= t->mask; i++)
+                t->slots[i].gen = 0;
             t->cur = 1;
         }
         t->used = 0;
         return 0;
     }
-    uint64_t *k = nlpd_malloc(cap * sizeof(*k));
-    uint32_t *v = nlpd_malloc(cap * sizeof(*v));
-    uint32_t *g = nlpd_calloc(cap, sizeof(*g));
-    if (k == NULL || v == NULL || g == NULL) {
-        nlpd_free(k);
-        nlpd_free(v);
-        nlpd_free(g);
+    tslot *sl = nlpd_calloc(cap, sizeof(*sl));
+    if (sl == NULL)
         return NLPD_ENOMEM;
-    }
-    nlpd_free(t->key);
-    nlpd_free(t->val);
-    nlpd_free(t->gen);
-    t->key = k;
-    t->val = v;
-    t->gen = g;
+    nlpd_free(t->slots);
+    t->slots = sl;
     t->mask = cap - 1;
     t->cur = 1;
     t->used = 0;
@@ -123,12 +125,12 @@ table_reserve(table *t, size_t n)
 
 /* Returns the slot of h; *found says whether it held h (else it is free,
  * and the caller fills it with table_put). */
-static size_t
+static inline size_t
 table_find(const table *t, uint64_t h, int *found)
 {
     size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
-    while (t->gen[i] == t->cur) {
-        if (t->key[i] == h) {
+    while (t->slots[i].gen == t->cur) {
+        if (t->slots[i].key == h) {
             *found = 1;
             return i;
         }
@@ -138,21 +140,17 @@ table_find(const table *t, uint64_t h, int *found)
     return i;
 }
 
-static void
-table_put(table *t, size_t slot, uint64_t h, uint32_t v)
+static inline void
+table_put(table *t, size_t i, uint64_t h, uint32_t v)
 {
-    t->gen[slot] = t->cur;
-    t->key[slot] = h;
-    t->val[slot] = v;
+    t->slots[i] = (tslot){h, v, t->cur};
     t->used++;
 }
 
 static void
 table_free(table *t)
 {
-    nlpd_free(t->key);
-    nlpd_free(t->val);
-    nlpd_free(t->gen);
+    nlpd_free(t->slots);
     memset(t, 0, sizeof(*t));
 }
 
@@ -254,7 +252,7 @@ nlpd_summarizer_free(nlpd_summarizer **self_p)
                       s->cand_k,   s->feat,    s->score,   s->pr,       s->pr_next,   s->deg,
                       s->selected, s->order,   s->post_term, s->post_w, s->v_idf,     s->v_acc,
                       s->v_cent,   s->v_title, s->v_lede,  s->v_last,   s->v_slot,    s->ent_count,
-                      s->m_sent,   s->m_ent,   s->maxsim,   s->upto};
+                      s->m_sent,   s->m_ent,   s->maxsim,   s->upto,  s->scratch};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         nlpd_free(arrays[i]);
     table_free(&s->vocab);
@@ -362,7 +360,7 @@ term_id(nlpd_summarizer *s, uint64_t h)
     int found;
     size_t slot = table_find(&s->vocab, h, &found);
     if (found)
-        return s->vocab.val[slot];
+        return s->vocab.slots[slot].val;
     uint32_t id = (uint32_t)s->n_v++;
     table_put(&s->vocab, slot, h, id);
     s->v_idf[id] = nlpd__sum_model_idf_hash(s->model, h);
@@ -377,40 +375,88 @@ term_id(nlpd_summarizer *s, uint64_t h)
 
 /* Calls back on each term of [p, end): fn(s, hash, arg). Returns the
  * number of terms. */
-/* Runs BODY for each term of [p, end) with `h` its hash and counts the
- * whitespace-separated words into `words`. One pass, a table lookup per
- * byte. */
-#define FOR_EACH_TERM_WORDS(p, end, h, words, BODY)                                                \
-    do {                                                                                           \
-        const unsigned char *p_ = (const unsigned char *)(p);                                     \
-        const unsigned char *e_ = (const unsigned char *)(end);                                   \
-        unsigned gap_ = 1; /* after whitespace, or at the start */                                 \
-        while (p_ < e_) {                                                                          \
-            unsigned c_ = nlpd__sum_class[*p_];                                                    \
-            if (!(c_ & NLPD__SUM_TERM)) {                                                          \
-                unsigned sp_ = c_ >> 1; /* NLPD__SUM_SPACE is 2 */                                 \
-                (words) += gap_ & (sp_ ^ 1u);                                                      \
-                gap_ = sp_;                                                                        \
-                p_++;                                                                              \
-                continue;                                                                          \
-            }                                                                                      \
-            (words) += gap_;                                                                       \
-            gap_ = 0;                                                                              \
-            const unsigned char *t_ = p_;                                                          \
-            do                                                                                     \
-                p_++;                                                                              \
-            while (p_ < e_ && (nlpd__sum_class[*p_] & NLPD__SUM_TERM));                            \
-            uint64_t h = nlpd__sum_term_hash((const char *)t_, (size_t)(p_ - t_));                 \
-            BODY;                                                                                  \
-        }                                                                                          \
-    } while (0)
+/* The term and whitespace bits of n <= 64 bytes at p: bit i of *term is
+ * set when p[i] is an ASCII letter or digit, of *space when it is ASCII
+ * whitespace. */
+static inline void
+classify64(const unsigned char *p, size_t n, uint64_t *term, uint64_t *space)
+{
+#if defined(__SSE2__)
+    unsigned char tail[64];
+    if (n < 64) {
+        memset(tail, 0, sizeof(tail));
+        memcpy(tail, p, n);
+        p = tail;
+    }
+    const __m128i bias = _mm_set1_epi8((char)0x80);
+    const __m128i lo = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), zero = _mm_set1_epi8('0');
+    const __m128i n26 = _mm_set1_epi8((char)(26 - 128)), n10 = _mm_set1_epi8((char)(10 - 128));
+    const __m128i tab = _mm_set1_epi8(9), n5 = _mm_set1_epi8((char)(5 - 128));
+    uint64_t t = 0, sp = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i letter = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(_mm_or_si128(v, lo), a), bias), n26);
+        __m128i digit = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(v, zero), bias), n10);
+        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(v, tab), bias), n5);
+        __m128i blank = _mm_cmpeq_epi8(v, lo);
+        t |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(letter, digit)) << (16 * k);
+        sp |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(ctl, blank)) << (16 * k);
+    }
+    uint64_t valid = n >= 64 ? ~0ull : (1ull << n) - 1;
+    *term = t & valid;
+    *space = sp & valid;
+#else
+    uint64_t t = 0, sp = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = nlpd__sum_class[p[i]];
+        t |= (uint64_t)(c & NLPD__SUM_TERM) << i;
+        sp |= (uint64_t)((c >> 1) & 1u) << i;
+    }
+    *term = t;
+    *space = sp;
+#endif
+}
 
-#define FOR_EACH_TERM(p, end, h, BODY)                                                             \
-    do {                                                                                           \
-        size_t w_unused_ = 0;                                                                      \
-        FOR_EACH_TERM_WORDS(p, end, h, w_unused_, BODY);                                           \
-        (void)w_unused_;                                                                           \
-    } while (0)
+/* Writes the hashes of the terms of [p, end) to out (room for
+ * max_terms(end - p) of them) and returns their number; *words gets the
+ * number of whitespace-separated words. 64 bytes at a time: the byte
+ * classes as bit masks, then a word starts where a non-blank follows a
+ * blank, and each run of term bits is one term. */
+static size_t
+scan_terms(const char *text, const char *end, uint64_t *out, uint32_t *words)
+{
+    const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
+    size_t n = 0;
+    uint32_t w = 0;
+    uint64_t prev_word = 0, prev_term = 0; /* the last byte of the previous block */
+    for (size_t off = 0; off < (size_t)(e - p); off += 64) {
+        size_t len = (size_t)(e - p) - off < 64 ? (size_t)(e - p) - off : 64;
+        uint64_t tm, sm;
+        classify64(p + off, len, &tm, &sm);
+        uint64_t valid = len >= 64 ? ~0ull : (1ull << len) - 1;
+        uint64_t word = ~sm & valid;
+        w += (uint32_t)__builtin_popcountll(word & ~((word << 1) | prev_word));
+        prev_word = word >> 63;
+        uint64_t starts = tm & ~((tm << 1) | prev_term);
+        prev_term = tm >> 63;
+        while (starts != 0) {
+            unsigned b = (unsigned)__builtin_ctzll(starts);
+            starts &= starts - 1;
+            uint64_t rest = ~tm >> b; /* the first non-term bit at or after b ends it */
+            size_t t0 = off + b, t1;
+            if (rest != 0) {
+                t1 = t0 + (size_t)__builtin_ctzll(rest);
+            } else { /* runs into the next block */
+                t1 = off + 64;
+                while (p + t1 < e && (nlpd__sum_class[p[t1]] & NLPD__SUM_TERM))
+                    t1++;
+            }
+            out[n++] = nlpd__sum_term_hash_room((const char *)p + t0, t1 - t0, (size_t)(e - p) - t0);
+        }
+    }
+    *words = w;
+    return n;
+}
 
 /* An upper bound of the terms of [p, end): a term and what ends it take
  * two bytes, but for the last one. */
@@ -421,26 +467,31 @@ max_terms(size_t len)
 }
 
 static uint32_t
-count_words(const char *p, const char *end)
+count_words(const char *text, const char *end)
 {
-    uint32_t n = 0;
-    unsigned gap = 1;
-    for (const unsigned char *q = (const unsigned char *)p; q < (const unsigned char *)end; q++) {
-        unsigned sp = (nlpd__sum_class[*q] >> 1) & 1u;
-        n += gap & (sp ^ 1u);
-        gap = sp;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t n = (size_t)(end - text);
+    uint32_t w = 0;
+    uint64_t prev = 0;
+    for (size_t off = 0; off < n; off += 64) {
+        size_t len = n - off < 64 ? n - off : 64;
+        uint64_t tm, sm;
+        classify64(p + off, len, &tm, &sm);
+        uint64_t word = ~sm & (len >= 64 ? ~0ull : (1ull << len) - 1);
+        w += (uint32_t)__builtin_popcountll(word & ~((word << 1) | prev));
+        prev = word >> 63;
     }
-    return n;
+    return w;
 }
 
 /* Adds the terms of [p, end) to the evidence vector v (term counts). */
 static void
 add_evidence(nlpd_summarizer *s, float *v, const char *p, const char *end)
 {
-    FOR_EACH_TERM(p, end, h, {
-        uint32_t id = term_id(s, h);
-        v[id] += 1.0f;
-    });
+    uint32_t words;
+    size_t n = scan_terms(p, end, s->scratch, &words);
+    for (size_t k = 0; k < n; k++)
+        v[term_id(s, s->scratch[k])] += 1.0f;
 }
 
 /* --- Features ------------------------------------------------------------------------ */
@@ -570,10 +621,11 @@ entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
             continue;
         uint64_t key = 1469598103934665603ull;
         int any = 0;
-        FOR_EACH_TERM(in->text + e.start, in->text + e.end, h, {
-            key = (key ^ h) * 1099511628211ull;
-            any = 1;
-        });
+        uint32_t words;
+        size_t nt = scan_terms(in->text + e.start, in->text + e.end, s->scratch, &words);
+        for (size_t k = 0; k < nt; k++)
+            key = (key ^ s->scratch[k]) * 1099511628211ull;
+        any = nt > 0;
         if (!any)
             continue;
         key = key != 0 ? key : 1;
@@ -583,7 +635,7 @@ entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
             table_put(&s->ents, slot, key, n_ent);
             s->ent_count[n_ent++] = 0;
         }
-        uint32_t id = s->ents.val[slot];
+        uint32_t id = s->ents.slots[slot].val;
         s->ent_count[id] += s->role[i] == ROLE_CAND ? 1 : 2;
         s->m_sent[j] = (uint32_t)i;
         s->m_ent[j] = id;
@@ -688,6 +740,16 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         rc = table_reserve(&s->vocab, n_terms);
     if (rc == 0)
         rc = table_reserve(&s->dup, n);
+    size_t longest = in->title_len > in->lede_len ? in->title_len : in->lede_len;
+    for (size_t i = 0; i < n; i++)
+        longest = in->ends[i] - in->starts[i] > longest ? in->ends[i] - in->starts[i] : longest;
+    if (rc == 0 && max_terms(longest) > s->cap_scratch) {
+        uint64_t *p = nlpd_realloc(s->scratch, max_terms(longest) * sizeof(*p));
+        if (p == NULL)
+            return NLPD_ENOMEM;
+        s->scratch = p;
+        s->cap_scratch = max_terms(longest);
+    }
     if (rc != 0)
         return rc;
     s->n_v = 0;
@@ -715,7 +777,9 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         uint32_t words = 0;
         uint64_t content = 1469598103934665603ull;
         uint32_t si = (uint32_t)i;
-        FOR_EACH_TERM_WORDS(p, end, h, words, {
+        size_t nt = scan_terms(p, end, s->scratch, &words);
+        for (size_t q = 0; q < nt; q++) {
+            uint64_t h = s->scratch[q];
             uint32_t id = term_id(s, h);
             content = (content ^ h) * 1099511628211ull;
             if (s->v_last[id] != si) {
@@ -727,7 +791,7 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
                 s->post_n[i]++;
             }
             s->post_w[s->v_slot[id]] += 1.0f;
-        });
+        }
         s->words[i] = words;
         if (s->post_n[i] == 0) /* no terms (another script, symbols): the bytes decide */
             content = nlpd__sum_term_hash(p, (size_t)(end - p)) ^ 0x9e3779b97f4a7c15ull;
@@ -735,7 +799,7 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         int found;
         size_t slot = table_find(&s->dup, content, &found);
         if (found)
-            s->rep[i] = s->dup.val[slot];
+            s->rep[i] = s->dup.slots[slot].val;
         else
             table_put(&s->dup, slot, content, (uint32_t)i);
         /* TF-IDF, the centroid, then unit length. */

@@ -15,27 +15,46 @@
  * Only ever compared within one process (the model hashes its terms when
  * it loads), so the byte order of the machine does not matter. */
 static inline uint64_t
-nlpd__sum_term_hash(const char *s, size_t len)
+nlpd__sum_mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ (v | 0x2020202020202020ull)) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+/* The hash of `len` bytes at s; `room` is how many bytes at s may be read
+ * (>= len): with 8 or more past the last full block, the tail is one load. */
+static inline uint64_t
+nlpd__sum_term_hash_room(const char *s, size_t len, size_t room)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
-        h = (h ^ (v | 0x2020202020202020ull)) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        h = nlpd__sum_mix(h, v);
     }
-    if (i < len) {
+    size_t r = len - i;
+    if (r > 0) {
         uint64_t v = 0;
-        memcpy(&v, s + i, len - i);
-        v |= 0x2020202020202020ull >> (8 * (8 - (len - i)));
-        h = (h ^ v) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        if (i + 8 <= room) {
+            memcpy(&v, s + i, 8);
+            v &= ~0ull >> (8 * (8 - r));
+        } else {
+            for (size_t k = 0; k < r; k++)
+                v |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+        }
+        h = nlpd__sum_mix(h, v); /* bytes past the term are 0 here */
     }
     h ^= h >> 29;
     h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 32;
     return h != 0 ? h : 1;
+}
+
+static inline uint64_t
+nlpd__sum_term_hash(const char *s, size_t len)
+{
+    return nlpd__sum_term_hash_room(s, len, len);
 }
 
 /* Byte classes: 1 an ASCII letter or digit (a term byte), 2 ASCII
