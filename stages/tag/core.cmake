@@ -52,6 +52,15 @@ if(LBFGS_FOUND AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/train/train.c)
   target_include_directories(nlpd-tag-train PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
 
+# The committed model is what train/make-model.sh makes (about 10 minutes).
+if(BUILD_TESTING AND TARGET nlpd-tag-train)
+  add_test(NAME tag_model_reproducible
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/train/check-model.sh
+                   $<TARGET_FILE:nlpd-tag-train> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(tag_model_reproducible PROPERTIES SKIP_RETURN_CODE 77 LABELS quality
+                       TIMEOUT 3600)
+endif()
+
 if(BUILD_TESTING AND EXISTS ${PROJECT_SOURCE_DIR}/tests/unit/tag_test.c)
   nlpd_test(tag_test SOURCES ${PROJECT_SOURCE_DIR}/tests/unit/tag_test.c
             LIBS nlpd_tag PkgConfig::JANSSON LABELS unit TIMEOUT 300)

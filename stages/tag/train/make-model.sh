@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one command that makes the shipped tag model, stages/tag/data/en/model.bin:
+#   stages/tag/train/make-model.sh build/release/bin/nlpd-tag-train . stages/tag/data/en/model.bin
+# usage: make-model.sh TRAINER SOURCE_DIR OUT
+# Training data from ../shared/data (NLPD_SHARED_DIR overrides ../shared):
+# uner-ewt train, uner-pud (CC BY-SA), wnut17 and btc train (CC BY, Twitter,
+# at half weight: the users feed news). Never ud-gum or bbc-news-summary.
+# The word clusters (data/en/clusters.txt) are embedded when the file is
+# there. Deterministic: the same inputs give the same bytes (check-model.sh).
+set -euo pipefail
+trainer=$1
+src=$2
+out=$3
+data=${NLPD_SHARED_DIR:-$src/../shared}/data
+clusters=()
+if [ -r "$src/stages/tag/data/en/clusters.txt" ]; then
+  clusters=(--clusters "$src/stages/tag/data/en/clusters.txt")
+fi
+exec "$trainer" train --bits 19 --l2 1 --iter 100 --desc "en 2026-11-28" "${clusters[@]}" \
+  -o "$out" \
+  "$data/uner-ewt/train.jsonl" \
+  "$data/uner-pud/test.jsonl" \
+  "$data/wnut17/train.jsonl:w=0.5" \
+  "$data/btc/train.jsonl:w=0.5"
