@@ -44,6 +44,13 @@ typedef struct table {
     uint32_t cur;
 } table;
 
+/* What a run keeps of a term of the document. */
+typedef struct vterm {
+    float idf;
+    uint32_t last; /* the last sentence that had it */
+    uint32_t slot; /* its posting in that sentence */
+} vterm;
+
 typedef struct ranked {
     float score;
     uint32_t i;
@@ -77,8 +84,8 @@ struct nlpd_summarizer {
     /* Vocabulary (cap_v), through `vocab`. */
     table vocab;
     size_t n_v, cap_v;
-    float *v_idf, *v_acc, *v_cent, *v_title, *v_lede;
-    uint32_t *v_last, *v_slot;
+    vterm *v_term;
+    float *v_acc, *v_cent, *v_title, *v_lede;
 
     /* Content hashes (repeats) and entities. */
     table dup;
@@ -91,6 +98,7 @@ struct nlpd_summarizer {
     float *maxsim;
     uint32_t *upto; /* the chosen sentences maxsim[c] accounts for */
 
+    size_t text_words; /* of the whole text */
     uint64_t *scratch; /* the term hashes of one sentence, title or lede */
     size_t cap_scratch;
 };
@@ -250,8 +258,8 @@ nlpd_summarizer_free(nlpd_summarizer **self_p)
     nlpd_summarizer *s = *self_p;
     void *arrays[] = {s->role,     s->chosen,  s->words,   s->post_lo,  s->post_n,    s->rep,
                       s->cand_k,   s->feat,    s->score,   s->pr,       s->pr_next,   s->deg,
-                      s->selected, s->order,   s->post_term, s->post_w, s->v_idf,     s->v_acc,
-                      s->v_cent,   s->v_title, s->v_lede,  s->v_last,   s->v_slot,    s->ent_count,
+                      s->selected, s->order,   s->post_term, s->post_w, s->v_term,    s->v_acc,
+                      s->v_cent,   s->v_title, s->v_lede,  s->ent_count,
                       s->m_sent,   s->m_ent,   s->maxsim,   s->upto,  s->scratch};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         nlpd_free(arrays[i]);
@@ -323,11 +331,10 @@ reserve_vocab(nlpd_summarizer *s, size_t n)
     size_t cap = s->cap_v ? s->cap_v : 256;
     while (cap < n)
         cap *= 2;
-    void **const list[] = {(void **)&s->v_idf,   (void **)&s->v_acc,  (void **)&s->v_cent,
-                           (void **)&s->v_title, (void **)&s->v_lede, (void **)&s->v_last,
-                           (void **)&s->v_slot};
-    const size_t elem[] = {sizeof(float), sizeof(float),    sizeof(float),   sizeof(float),
-                           sizeof(float), sizeof(uint32_t), sizeof(uint32_t)};
+    void **const list[] = {(void **)&s->v_term,  (void **)&s->v_acc,  (void **)&s->v_cent,
+                           (void **)&s->v_title, (void **)&s->v_lede};
+    const size_t elem[] = {sizeof(vterm), sizeof(float), sizeof(float), sizeof(float),
+                           sizeof(float)};
     int rc = grow_all(list, elem, sizeof(elem) / sizeof(elem[0]), cap);
     if (rc == 0)
         s->cap_v = cap;
@@ -363,13 +370,7 @@ term_id(nlpd_summarizer *s, uint64_t h)
         return s->vocab.slots[slot].val;
     uint32_t id = (uint32_t)s->n_v++;
     table_put(&s->vocab, slot, h, id);
-    s->v_idf[id] = nlpd__sum_model_idf_hash(s->model, h);
-    s->v_acc[id] = 0.0f;
-    s->v_cent[id] = 0.0f;
-    s->v_title[id] = 0.0f;
-    s->v_lede[id] = 0.0f;
-    s->v_last[id] = UINT32_MAX;
-    s->v_slot[id] = 0;
+    s->v_term[id] = (vterm){nlpd__sum_model_idf_hash(s->model, h), UINT32_MAX, 0};
     return id;
 }
 
@@ -466,22 +467,26 @@ max_terms(size_t len)
     return len / 2 + 1;
 }
 
-static uint32_t
-count_words(const char *text, const char *end)
+/* Counts the terms and the whitespace-separated words of [text, end). */
+static size_t
+count_terms_words(const char *text, const char *end, size_t *words)
 {
     const unsigned char *p = (const unsigned char *)text;
-    size_t n = (size_t)(end - text);
-    uint32_t w = 0;
-    uint64_t prev = 0;
+    size_t n = (size_t)(end - text), w = 0, t = 0;
+    uint64_t prev_w = 0, prev_t = 0;
     for (size_t off = 0; off < n; off += 64) {
         size_t len = n - off < 64 ? n - off : 64;
         uint64_t tm, sm;
         classify64(p + off, len, &tm, &sm);
         uint64_t word = ~sm & (len >= 64 ? ~0ull : (1ull << len) - 1);
-        w += (uint32_t)__builtin_popcountll(word & ~((word << 1) | prev));
-        prev = word >> 63;
+        w += (size_t)__builtin_popcountll(word & ~((word << 1) | prev_w));
+        t += (size_t)__builtin_popcountll(tm & ~((tm << 1) | prev_t));
+        prev_w = word >> 63;
+        prev_t = tm >> 63;
     }
-    return w;
+    if (words != NULL)
+        *words = w;
+    return t;
 }
 
 /* Adds the terms of [p, end) to the evidence vector v (term counts). */
@@ -513,7 +518,7 @@ weigh_evidence(nlpd_summarizer *s, float *v)
 {
     double n2 = 0.0;
     for (size_t id = 0; id < s->n_v; id++) {
-        v[id] *= s->v_idf[id];
+        v[id] *= s->v_term[id].idf;
         n2 += (double)v[id] * v[id];
     }
     return (float)sqrt(n2);
@@ -728,11 +733,11 @@ static int
 index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, size_t *m_out)
 {
     size_t n = in->n_sentences;
-    size_t n_terms = max_terms(in->len);
+    size_t n_terms = count_terms_words(in->text, in->text + in->len, &s->text_words);
     if (in->title != NULL)
-        n_terms += max_terms(in->title_len);
+        n_terms += count_terms_words(in->title, in->title + in->title_len, NULL);
     if (in->lede != NULL)
-        n_terms += max_terms(in->lede_len);
+        n_terms += count_terms_words(in->lede, in->lede + in->lede_len, NULL);
     int rc = reserve_vocab(s, n_terms + 1);
     if (rc == 0)
         rc = reserve_postings(s, n_terms + 1);
@@ -752,6 +757,11 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
     }
     if (rc != 0)
         return rc;
+    /* The evidence vectors start at 0 for every term the text may hold
+     * (v_acc is cleared where it is used). */
+    memset(s->v_cent, 0, n_terms * sizeof(*s->v_cent));
+    memset(s->v_title, 0, n_terms * sizeof(*s->v_title));
+    memset(s->v_lede, 0, n_terms * sizeof(*s->v_lede));
     s->n_v = 0;
     s->n_post = 0;
     size_t m = 0;
@@ -782,15 +792,16 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
             uint64_t h = s->scratch[q];
             uint32_t id = term_id(s, h);
             content = (content ^ h) * 1099511628211ull;
-            if (s->v_last[id] != si) {
-                s->v_last[id] = si;
-                s->v_slot[id] = (uint32_t)s->n_post;
+            vterm *vt = &s->v_term[id];
+            if (vt->last != si) {
+                vt->last = si;
+                vt->slot = (uint32_t)s->n_post;
                 s->post_term[s->n_post] = id;
                 s->post_w[s->n_post] = 0.0f;
                 s->n_post++;
                 s->post_n[i]++;
             }
-            s->post_w[s->v_slot[id]] += 1.0f;
+            s->post_w[vt->slot] += 1.0f;
         }
         s->words[i] = words;
         if (s->post_n[i] == 0) /* no terms (another script, symbols): the bytes decide */
@@ -806,7 +817,7 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         double n2 = 0.0;
         for (uint32_t k = 0; k < s->post_n[i]; k++) {
             size_t q = s->post_lo[i] + k;
-            float w = s->post_w[q] * s->v_idf[s->post_term[q]];
+            float w = s->post_w[q] * s->v_term[s->post_term[q]].idf;
             s->post_w[q] = w;
             s->v_cent[s->post_term[q]] += w;
             n2 += (double)w * w;
@@ -982,7 +993,7 @@ nlpd_summarize_run(nlpd_summarizer *self, const nlpd_summarize_input *in,
     else if (budget != NULL && budget->words != 0)
         words = budget->words;
     else if (budget != NULL && budget->ratio != 0.0)
-        words = budget->ratio * (double)count_words(in->text, in->text + in->len);
+        words = budget->ratio * (double)self->text_words;
     normalize_features(self, cand, m, words >= 0.0);
     /* order[] and selected[] are both used by selection: the candidates
      * move into order[] first. */
