@@ -51,11 +51,11 @@
 #ifndef NLPD_SUMMARIZE_H
 #define NLPD_SUMMARIZE_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "nlpd/export.h"
 #include "nlpd/types.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,8 +79,8 @@ typedef struct nlpd_summarize_weights {
     float title;
     float lede;
     float entity;
-    float length;       /* ...under a budget of sentences */
-    float length_words; /* ...under a budget of words or a ratio */
+    float length;         /* ...under a budget of sentences */
+    float length_words;   /* ...under a budget of words or a ratio */
     float redundancy;     /* MMR: the penalty per unit of cosine to a chosen sentence */
     float position_scale; /* the lead prior: scale / (scale + k), > 0 */
 } nlpd_summarize_weights;
@@ -108,7 +108,7 @@ NLPD_EXPORT int nlpd_summarize_check_budget(const nlpd_summarize_budget *budget,
 /* One document. Spans are [start, end) byte offsets into text. */
 typedef struct nlpd_summarize_input {
     const char *text;
-    size_t len; /* < 2^32 */
+    size_t len;             /* < 2^32 */
     const uint32_t *starts; /* sentences, in order */
     const uint32_t *ends;
     size_t n_sentences;

@@ -1,16 +1,16 @@
 /* stages/summarize/model.c — the background term statistics: a table of
  * document frequencies read from a text file (data/README.md), kept as
  * idf values in an open-addressing table keyed by the term's hash. */
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "nlpd/log.h"
+#include "summarize_internal.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "nlpd/alloc.h"
-#include "nlpd/error.h"
-#include "nlpd/log.h"
-#include "summarize_internal.h"
 
 extern const unsigned char nlpd__summarize_builtin_en[];
 extern const size_t nlpd__summarize_builtin_en_len;
@@ -33,7 +33,7 @@ const unsigned char nlpd__sum_class[256] = {
 struct nlpd_summarize_model {
     uint64_t *keys; /* 0: empty */
     float *idf;
-    size_t mask;    /* capacity - 1, a power of two minus one */
+    size_t mask; /* capacity - 1, a power of two minus one */
     size_t n_terms;
     uint32_t units;
     float idf_unseen;
@@ -136,8 +136,7 @@ nlpd_summarize_model_load_buffer(nlpd_summarize_model **out, const void *buf, si
             uint32_t v = 0;
             int bad = tab == NULL || tab == p || parse_u32(tab + 1, e, &v) != 0;
             for (const char *c = p; !bad && c < tab; c++)
-                bad = !nlpd__sum_is_term_byte((unsigned char)*c) ||
-                      (*c >= 'A' && *c <= 'Z');
+                bad = !nlpd__sum_is_term_byte((unsigned char)*c) || (*c >= 'A' && *c <= 'Z');
             if (!bad && !have_units) {
                 bad = (size_t)(tab - p) != 5 || memcmp(p, "units", 5) != 0 || v == 0;
                 m->units = v;

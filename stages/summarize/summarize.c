@@ -22,6 +22,7 @@
 #include "summarize_internal.h"
 
 enum { ROLE_NONE = 0, ROLE_CAND = 1, ROLE_TITLE = 2, ROLE_LEDE = 3 };
+
 enum { F_CENTRALITY, F_CENTROID, F_POSITION, F_TITLE, F_LEDE, F_ENTITY, F_LENGTH };
 
 #define PAGERANK_STEPS   3 /* as good on dev as 24 steps; 2 lose 0.004 RL */
@@ -186,8 +187,9 @@ nlpd_summarize_weights_default(void)
 static int
 weights_ok(const nlpd_summarize_weights *w)
 {
-    const float v[] = {w->centrality, w->centroid, w->position, w->title,         w->lede,
-                       w->entity,     w->length,   w->length_words, w->redundancy, w->position_scale};
+    const float v[] = {w->centrality, w->centroid,      w->position, w->title,
+                       w->lede,       w->entity,        w->length,   w->length_words,
+                       w->redundancy, w->position_scale};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         if (!isfinite(v[i]))
             return 0;
@@ -256,11 +258,11 @@ nlpd_summarizer_free(nlpd_summarizer **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     nlpd_summarizer *s = *self_p;
-    void *arrays[] = {s->role,     s->chosen,  s->words,   s->post_lo,  s->post_n,    s->rep,
-                      s->cand_k,   s->feat,    s->score,   s->pr,       s->pr_next,   s->deg,
-                      s->selected, s->order,   s->post_term, s->post_w, s->v_term,    s->v_acc,
-                      s->v_cent,   s->v_title, s->v_lede,  s->ent_count,
-                      s->m_sent,   s->m_ent,   s->maxsim,   s->upto,  s->scratch};
+    void *arrays[] = {s->role,     s->chosen,  s->words,     s->post_lo,   s->post_n,  s->rep,
+                      s->cand_k,   s->feat,    s->score,     s->pr,        s->pr_next, s->deg,
+                      s->selected, s->order,   s->post_term, s->post_w,    s->v_term,  s->v_acc,
+                      s->v_cent,   s->v_title, s->v_lede,    s->ent_count, s->m_sent,  s->m_ent,
+                      s->maxsim,   s->upto,    s->scratch};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         nlpd_free(arrays[i]);
     table_free(&s->vocab);
@@ -292,11 +294,11 @@ reserve_sentences(nlpd_summarizer *s, size_t n)
     size_t cap = s->cap_s ? s->cap_s : 64;
     while (cap < n)
         cap *= 2;
-    void **const list[] = {(void **)&s->role,    (void **)&s->chosen,  (void **)&s->words,
-                           (void **)&s->post_lo, (void **)&s->post_n,  (void **)&s->rep,
-                           (void **)&s->cand_k,  (void **)&s->score,   (void **)&s->pr,
-                           (void **)&s->pr_next, (void **)&s->deg,     (void **)&s->selected,
-                           (void **)&s->order,   (void **)&s->maxsim,  (void **)&s->upto};
+    void **const list[] = {(void **)&s->role,    (void **)&s->chosen, (void **)&s->words,
+                           (void **)&s->post_lo, (void **)&s->post_n, (void **)&s->rep,
+                           (void **)&s->cand_k,  (void **)&s->score,  (void **)&s->pr,
+                           (void **)&s->pr_next, (void **)&s->deg,    (void **)&s->selected,
+                           (void **)&s->order,   (void **)&s->maxsim, (void **)&s->upto};
     const size_t elem[] = {1,
                            1,
                            sizeof(uint32_t),
@@ -331,7 +333,7 @@ reserve_vocab(nlpd_summarizer *s, size_t n)
     size_t cap = s->cap_v ? s->cap_v : 256;
     while (cap < n)
         cap *= 2;
-    void **const list[] = {(void **)&s->v_term,  (void **)&s->v_acc,  (void **)&s->v_cent,
+    void **const list[] = {(void **)&s->v_term, (void **)&s->v_acc, (void **)&s->v_cent,
                            (void **)&s->v_title, (void **)&s->v_lede};
     const size_t elem[] = {sizeof(vterm), sizeof(float), sizeof(float), sizeof(float),
                            sizeof(float)};
@@ -396,7 +398,8 @@ classify64(const unsigned char *p, size_t n, uint64_t *term, uint64_t *space)
     uint64_t t = 0, sp = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        __m128i letter = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(_mm_or_si128(v, lo), a), bias), n26);
+        __m128i letter =
+            _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(_mm_or_si128(v, lo), a), bias), n26);
         __m128i digit = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(v, zero), bias), n10);
         __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(v, tab), bias), n5);
         __m128i blank = _mm_cmpeq_epi8(v, lo);
@@ -452,7 +455,8 @@ scan_terms(const char *text, const char *end, uint64_t *out, uint32_t *words)
                 while (p + t1 < e && (nlpd__sum_class[p[t1]] & NLPD__SUM_TERM))
                     t1++;
             }
-            out[n++] = nlpd__sum_term_hash_room((const char *)p + t0, t1 - t0, (size_t)(e - p) - t0);
+            out[n++] =
+                nlpd__sum_term_hash_room((const char *)p + t0, t1 - t0, (size_t)(e - p) - t0);
         }
     }
     *words = w;
@@ -881,8 +885,7 @@ normalize_features(nlpd_summarizer *s, const uint32_t *cand, size_t m, int word_
 /* Chooses sentences until the budget is met. words_budget < 0: a budget
  * of k sentences. */
 static void
-select_sentences(nlpd_summarizer *s, const uint32_t *cand, size_t m, size_t k,
-                 double words_budget)
+select_sentences(nlpd_summarizer *s, const uint32_t *cand, size_t m, size_t k, double words_budget)
 {
     for (size_t c = 0; c < m; c++)
         s->order[c] = (ranked){s->score[cand[c]], cand[c]};
@@ -942,8 +945,8 @@ select_sentences(nlpd_summarizer *s, const uint32_t *cand, size_t m, size_t k,
             best = next;
         }
         uint32_t j = s->order[best].i;
-        s->chosen[j] |= 1;          /* selected */
-        s->chosen[s->rep[j]] |= 2;  /* its content is in: repeats are not chosen */
+        s->chosen[j] |= 1;         /* selected */
+        s->chosen[s->rep[j]] |= 2; /* its content is in: repeats are not chosen */
         s->selected[n_sel++] = j;
         used += s->words[j];
     }

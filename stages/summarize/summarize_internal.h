@@ -3,11 +3,11 @@
 #ifndef NLPD_SUMMARIZE_INTERNAL_H
 #define NLPD_SUMMARIZE_INTERNAL_H
 
+#include "nlpd/summarize.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "nlpd/summarize.h"
 
 /* The hash of a term: its bytes lower-cased (`| 0x20` lower-cases an ASCII
  * letter and keeps a digit: terms hold nothing else), eight at a time,

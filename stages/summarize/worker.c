@@ -24,6 +24,12 @@
  *                       title, lede, entity, length, length_words, redundancy,
  *                       position_scale); repeatable
  */
+#include "nlpd/alloc.h"
+#include "nlpd/doc.h"
+#include "nlpd/log.h"
+#include "nlpd/stage.h"
+#include "nlpd/summarize.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -31,12 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "nlpd/alloc.h"
-#include "nlpd/doc.h"
-#include "nlpd/log.h"
-#include "nlpd/stage.h"
-#include "nlpd/summarize.h"
 
 #define STAGE_VERSION "1.0"
 
@@ -110,6 +110,7 @@ set_weight(nlpd_summarize_weights *w, const char *arg)
         {"redundancy", offsetof(nlpd_summarize_weights, redundancy)},
         {"position_scale", offsetof(nlpd_summarize_weights, position_scale)},
     };
+
     const char *eq = arg != NULL ? strchr(arg, '=') : NULL;
     double v;
     if (eq == NULL || parse_float(eq + 1, &v) != 0)
@@ -197,8 +198,7 @@ doc_budget(summarize_stage *st, nlpd_doc *doc, nlpd_stage_ctx *ctx, nlpd_summari
     for (size_t i = 0; i < 3; i++) {
         const char *raw = nlpd_doc_option(doc, keys[i]);
         if (raw != NULL) {
-            nlpd_stage_fail(ctx, "bad_budget", 0, "%s %.40s is no valid budget (%s)", keys[i],
-                            raw,
+            nlpd_stage_fail(ctx, "bad_budget", 0, "%s %.40s is no valid budget (%s)", keys[i], raw,
                             i == 2 ? "want a number in (0, 1]" : "want a positive integer");
             return NLPD_EINVAL;
         }
@@ -272,8 +272,8 @@ summarize_process(void *state, nlpd_doc *doc, nlpd_stage_ctx *ctx)
             nlpd_stage_fail(ctx, "out_of_memory", 0, "summarizing %zu sentences", ns);
         else
             nlpd_stage_fail(ctx, "bad_sentences", 0,
-                            "%s (%zu sentences, %zu regions over %zu bytes)", nlpd_strerror(rc),
-                            ns, nr, len);
+                            "%s (%zu sentences, %zu regions over %zu bytes)", nlpd_strerror(rc), ns,
+                            nr, len);
         return rc;
     }
     const uint32_t *sel;

@@ -84,8 +84,8 @@ static void
 add_text(article **arts, size_t *n, size_t *cap, const char *text, const char *title)
 {
     size_t l = strlen(text);
-    if (*n > 0 && labs((long)((*arts)[*n - 1].len + 2 + l) - 4096) <
-                      labs((long)(*arts)[*n - 1].len - 4096)) {
+    if (*n > 0 &&
+        labs((long)((*arts)[*n - 1].len + 2 + l) - 4096) < labs((long)(*arts)[*n - 1].len - 4096)) {
         article *a = &(*arts)[*n - 1];
         char *p = realloc(a->text, a->len + 2 + l + 1);
         if (p == NULL)
@@ -234,9 +234,9 @@ throughput(nlpd_summarizer *sz, const article *arts, size_t n, const nlpd_summar
 static void
 long_documents(nlpd_summarizer *sz, int smoke)
 {
-    static const char *const words[] = {"river", "bank",  "rates", "flood",  "school", "mayor",
-                                        "bridge", "growth", "rain", "choir", "market", "court",
-                                        "power", "train", "storm", "vote"};
+    static const char *const words[] = {"river",  "bank",   "rates", "flood", "school", "mayor",
+                                        "bridge", "growth", "rain",  "choir", "market", "court",
+                                        "power",  "train",  "storm", "vote"};
     printf("\nlong documents (distinct sentences of ~9 words; best of 3):\n");
     size_t max = smoke ? 20000 : 100000;
     for (size_t n = 1250; n <= max; n *= 2) {
@@ -289,7 +289,8 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             min_s = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: nlpd-bench-summarize [--smoke] [--runs N] [--seconds S] [--no-long]\n");
+            fprintf(stderr,
+                    "usage: nlpd-bench-summarize [--smoke] [--runs N] [--seconds S] [--no-long]\n");
             return 2;
         }
     }

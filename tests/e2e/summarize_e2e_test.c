@@ -197,18 +197,18 @@ test_summarize_budgets_from_options(void **state)
     nlpd_e2e e;
     start(&e);
     size_t len = strlen(story);
+
     struct {
         const char *opts;
         size_t want; /* 0: check the word rule */
         size_t words;
     } cases[] = {
-        {"{\"summary_sentences\": 1}", 1, 0},
-        {"{\"summary_sentences\": 2}", 2, 0},
+        {"{\"summary_sentences\": 1}", 1, 0},  {"{\"summary_sentences\": 2}", 2, 0},
         {"{\"summary_sentences\": 50}", 6, 0}, /* fewer sentences than the budget */
-        {"{\"summary_words\": 20}", 0, 20},
-        {"{\"summary_ratio\": 0.5}", 0, 0},
+        {"{\"summary_words\": 20}", 0, 20},    {"{\"summary_ratio\": 0.5}", 0, 0},
         {"{\"summary_ratio\": 1.0}", 6, 0},
     };
+
     size_t total = words_in(story, len);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         char *line = line_for("b", story, cases[c].opts);
@@ -226,8 +226,8 @@ test_summarize_budgets_from_options(void **state)
             json_t *sum = json_object_get(r, "summary");
             size_t used = 0, longest = 0;
             for (size_t q = 0; q < k; q++) {
-                size_t e2, s = span_at(sents, (size_t)json_integer_value(json_array_get(sum, q)),
-                                       &e2);
+                size_t e2,
+                    s = span_at(sents, (size_t)json_integer_value(json_array_get(sum, q)), &e2);
                 size_t w = words_in(story + s, e2 - s);
                 used += w;
                 longest = w > longest ? w : longest;
@@ -305,8 +305,11 @@ test_summarize_hostile_documents(void **state)
     start(&e);
     int pid = nlpd_e2e_worker_pid(&e, "summarize", 0);
     /* Empty and blank text, one sentence, symbols only. */
-    static const char *const small[] = {"", "   \n\n  ", "Only one sentence here.",
-                                        "--- *** ---", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2.",
+    static const char *const small[] = {"",
+                                        "   \n\n  ",
+                                        "Only one sentence here.",
+                                        "--- *** ---",
+                                        "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2.",
                                         "A. B. C."};
     for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
         char *line = line_for("s", small[i], "{\"summary_sentences\": 3}");
@@ -322,10 +325,9 @@ test_summarize_hostile_documents(void **state)
         char *text = malloc(n * 48);
         size_t len = 0;
         for (size_t i = 0; i < n; i++)
-            len += (size_t)sprintf(text + len,
-                                   kind == 0 ? "Item %zu of the list moved. " :
-                                               "The same thing happened again. ",
-                                   i);
+            len += (size_t)sprintf(
+                text + len,
+                kind == 0 ? "Item %zu of the list moved. " : "The same thing happened again. ", i);
         text[len] = '\0';
         const char *budgets[] = {"{\"summary_sentences\": 3}", "{\"summary_ratio\": 0.4}"};
         for (size_t b = 0; b < 2; b++) {
@@ -339,8 +341,8 @@ test_summarize_hostile_documents(void **state)
             else
                 assert_true(k >= 3);
             print_message("# %s, %s: %zu sentences chosen in %.2f s through the daemon\n",
-                          kind == 0 ? "100,000 sentences" : "one sentence x 20,000", budgets[b],
-                          k, t);
+                          kind == 0 ? "100,000 sentences" : "one sentence x 20,000", budgets[b], k,
+                          t);
             assert_true(t < 60.0);
             json_decref(r);
             free(line);

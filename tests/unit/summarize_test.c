@@ -90,8 +90,8 @@ words_in(const char *p, size_t n)
 
 /* The invariants of any result; is_cand NULL: every sentence a candidate. */
 static void
-check_result(nlpd_summarizer *sz, const nlpd_summarize_input *in,
-             const nlpd_summarize_budget *b, const int *is_cand)
+check_result(nlpd_summarizer *sz, const nlpd_summarize_input *in, const nlpd_summarize_budget *b,
+             const int *is_cand)
 {
     const uint32_t *sel;
     size_t k = nlpd_summarize_selected(sz, &sel);
@@ -112,8 +112,8 @@ check_result(nlpd_summarizer *sz, const nlpd_summarize_input *in,
         if (q > 0)
             assert_true(sel[q] > sel[q - 1]);
         assert_true(is_cand == NULL || is_cand[sel[q]]);
-        used += (double)words_in(in->text + in->starts[sel[q]],
-                                 in->ends[sel[q]] - in->starts[sel[q]]);
+        used +=
+            (double)words_in(in->text + in->starts[sel[q]], in->ends[sel[q]] - in->starts[sel[q]]);
     }
     assert_true(k <= n_cand);
     if (b == NULL || (b->sentences == 0 && b->words == 0 && b->ratio == 0.0)) {
@@ -121,8 +121,8 @@ check_result(nlpd_summarizer *sz, const nlpd_summarize_input *in,
     } else if (b->sentences != 0) {
         assert_true(k <= b->sentences);
     } else {
-        double budget = b->words != 0 ? (double)b->words
-                                      : b->ratio * (double)words_in(in->text, in->len);
+        double budget =
+            b->words != 0 ? (double)b->words : b->ratio * (double)words_in(in->text, in->len);
         /* Met the way FORMAT.md says: the crossing sentence counts, so
          * without the last one chosen... we cannot tell which was chosen
          * last here; at least the words used minus the longest chosen
@@ -153,31 +153,37 @@ w_centrality(nlpd_summarize_weights *w)
 {
     return &w->centrality;
 }
+
 static float *
 w_centroid(nlpd_summarize_weights *w)
 {
     return &w->centroid;
 }
+
 static float *
 w_position(nlpd_summarize_weights *w)
 {
     return &w->position;
 }
+
 static float *
 w_title(nlpd_summarize_weights *w)
 {
     return &w->title;
 }
+
 static float *
 w_lede(nlpd_summarize_weights *w)
 {
     return &w->lede;
 }
+
 static float *
 w_entity(nlpd_summarize_weights *w)
 {
     return &w->entity;
 }
+
 static float *
 w_length(nlpd_summarize_weights *w)
 {
@@ -255,18 +261,17 @@ test_model_bad_files(void **state)
     (void)state;
     nlpd_summarize_model *m = (void *)1;
     const char *bad[] = {
-        "",                        /* no units line */
-        "the\t5\n",                /* a term before units */
-        "units\t10\nthe\t11\n",    /* df > units */
-        "units\t10\nthe 5\n",      /* no tab */
-        "units\t10\nThe\t5\n",     /* not lower case */
-        "units\t10\nthe\t-1\n",    /* not a count */
-        "units\t0\n",              /* no units */
+        "",                            /* no units line */
+        "the\t5\n",                    /* a term before units */
+        "units\t10\nthe\t11\n",        /* df > units */
+        "units\t10\nthe 5\n",          /* no tab */
+        "units\t10\nThe\t5\n",         /* not lower case */
+        "units\t10\nthe\t-1\n",        /* not a count */
+        "units\t0\n",                  /* no units */
         "units\t10\ncaf\xc3\xa9\t5\n", /* not a term */
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
-        assert_int_equal(nlpd_summarize_model_load_buffer(&m, bad[i], strlen(bad[i])),
-                         NLPD_EMODEL);
+        assert_int_equal(nlpd_summarize_model_load_buffer(&m, bad[i], strlen(bad[i])), NLPD_EMODEL);
         assert_null(m);
     }
     const char *good = "# a comment\nunits\t100\nthe\t90\nriver\t3\r\n";
@@ -285,15 +290,15 @@ test_check_budget(void **state)
 {
     (void)state;
     char why[128];
-    const nlpd_summarize_budget ok[] = {
-        {0, 0, 0.0}, {3, 0, 0.0}, {0, 50, 0.0}, {0, 0, 0.4}, {0, 0, 1.0},
-        {NLPD_SUMMARIZE_MAX_SENTENCES, 0, 0.0}};
+    const nlpd_summarize_budget ok[] = {{0, 0, 0.0},  {3, 0, 0.0},
+                                        {0, 50, 0.0}, {0, 0, 0.4},
+                                        {0, 0, 1.0},  {NLPD_SUMMARIZE_MAX_SENTENCES, 0, 0.0}};
     for (size_t i = 0; i < N_ELEMS(ok); i++)
         assert_int_equal(nlpd_summarize_check_budget(&ok[i], why, sizeof(why)), 0);
     assert_int_equal(nlpd_summarize_check_budget(NULL, NULL, 0), 0);
     const nlpd_summarize_budget bad[] = {
-        {0, 0, -0.5},     {0, 0, 1.5},  {0, 0, NAN},  {0, 0, INFINITY},
-        {3, 50, 0.0},     {3, 0, 0.4},  {0, 50, 0.4}, {NLPD_SUMMARIZE_MAX_SENTENCES + 1, 0, 0.0},
+        {0, 0, -0.5},        {0, 0, 1.5}, {0, 0, NAN},  {0, 0, INFINITY},
+        {3, 50, 0.0},        {3, 0, 0.4}, {0, 50, 0.4}, {NLPD_SUMMARIZE_MAX_SENTENCES + 1, 0, 0.0},
         {0, UINT32_MAX, 0.0}};
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         why[0] = '\0';
@@ -493,7 +498,9 @@ static void
 test_identical_repeated(void **state)
 {
     fixture *f = *state;
+
     enum { N = 10000 };
+
     const char **s = malloc(N * sizeof(*s));
     for (size_t i = 0; i < N; i++)
         s[i] = i % 1000 == 999 ? "Something else happened." : "The same sentence again.";
@@ -568,12 +575,12 @@ test_regions(void **state)
 {
     fixture *f = *state;
     static const char *const s[] = {
-        "River flood forces families out",                       /* headline */
-        "Heavy rain flooded the river valley on Monday.",        /* lede */
-        "Flood news",                                            /* subheading */
-        "The river rose two metres overnight.",                  /* body */
-        "Families left their homes as the flood spread.",        /* body */
-        "A cake stall raised money for the choir.",              /* body */
+        "River flood forces families out",                /* headline */
+        "Heavy rain flooded the river valley on Monday.", /* lede */
+        "Flood news",                                     /* subheading */
+        "The river rose two metres overnight.",           /* body */
+        "Families left their homes as the flood spread.", /* body */
+        "A cake stall raised money for the choir.",       /* body */
     };
     tdoc d;
     tdoc_make(&d, s, N_ELEMS(s));
@@ -702,7 +709,7 @@ static void
 test_many_sentences(void **state)
 {
     fixture *f = *state;
-    static const char *const words[] = {"river", "bank", "rates", "flood", "school", "mayor",
+    static const char *const words[] = {"river",  "bank",   "rates", "flood", "school", "mayor",
                                         "bridge", "growth", "rain",  "choir", "market", "court"};
     double t_small = 0, t_big = 0;
     for (int big = 0; big < 2; big++) {
@@ -712,8 +719,8 @@ test_many_sentences(void **state)
         size_t len = 0;
         for (size_t i = 0; i < n; i++) {
             st[i] = (uint32_t)len;
-            len += (size_t)sprintf(text + len, "The %s and the %s met %zu times.",
-                                   words[i % 12], words[(i / 12) % 12], i);
+            len += (size_t)sprintf(text + len, "The %s and the %s met %zu times.", words[i % 12],
+                                   words[(i / 12) % 12], i);
             en[i] = (uint32_t)len;
             text[len++] = ' ';
         }
@@ -721,8 +728,8 @@ test_many_sentences(void **state)
             .text = text, .len = len, .starts = st, .ends = en, .n_sentences = n};
         nlpd_summarizer *sz;
         assert_int_equal(nlpd_summarizer_new(&sz, f->model, NULL), 0);
-        const nlpd_summarize_budget budgets[] = {{.sentences = 3}, {.ratio = 0.4},
-                                                 {.sentences = 100000}};
+        const nlpd_summarize_budget budgets[] = {
+            {.sentences = 3}, {.ratio = 0.4}, {.sentences = 100000}};
         double t0 = seconds();
         for (size_t b = 0; b < N_ELEMS(budgets); b++) {
             assert_int_equal(nlpd_summarize_run(sz, &in, &budgets[b]), 0);
@@ -740,8 +747,8 @@ test_many_sentences(void **state)
         free(st);
         free(en);
     }
-    print_message("# 10,000 sentences %.3f s, 100,000 sentences %.3f s (3 budgets each)\n",
-                  t_small, t_big);
+    print_message("# 10,000 sentences %.3f s, 100,000 sentences %.3f s (3 budgets each)\n", t_small,
+                  t_big);
     assert_true(t_big < 30.0 * (t_small + 0.001));
     assert_true(t_big < 20.0); /* generous for sanitizer builds */
 }

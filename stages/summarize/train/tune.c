@@ -18,14 +18,14 @@
  * half); the other half is held out and its figures printed for each step.
  * Only the weights are written (a line to paste into summarize.c).
  */
+#include "nlpd/summarize.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "nlpd/summarize.h"
 
 typedef struct doc {
     char *text;
@@ -286,8 +286,8 @@ score_set(const set *st, nlpd_summarizer *sz, int fold, int lead, int use_ents)
                 int in = 0;
                 for (size_t i = 0; i < d->len; i++) {
                     unsigned char c = (unsigned char)d->text[i];
-                    int sp = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-                             c == '\v';
+                    int sp =
+                        c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
                     tw += !sp && !in;
                     in = !sp;
                 }
@@ -354,8 +354,8 @@ score_set(const set *st, nlpd_summarizer *sz, int fold, int lead, int use_ents)
 }
 
 static double
-objective(const set *sets, size_t n, const nlpd_summarize_model *m,
-          const nlpd_summarize_weights *w, int fold)
+objective(const set *sets, size_t n, const nlpd_summarize_model *m, const nlpd_summarize_weights *w,
+          int fold)
 {
     nlpd_summarizer *sz;
     if (nlpd_summarizer_new(&sz, m, w) != 0)
@@ -370,16 +370,19 @@ objective(const set *sets, size_t n, const nlpd_summarize_model *m,
 }
 
 #define NW 10
+
 static float *
 wref(nlpd_summarize_weights *w, int k)
 {
-    float *f[NW] = {&w->centrality, &w->centroid, &w->position,   &w->title,         &w->lede,
-                    &w->entity,     &w->length,   &w->length_words, &w->redundancy, &w->position_scale};
+    float *f[NW] = {&w->centrality, &w->centroid,      &w->position, &w->title,
+                    &w->lede,       &w->entity,        &w->length,   &w->length_words,
+                    &w->redundancy, &w->position_scale};
     return f[k];
 }
-static const char *const wname[NW] = {"centrality", "centroid",   "position",
-                                      "title",      "lede",       "entity",
-                                      "length",     "length_words", "redundancy", "position_scale"};
+
+static const char *const wname[NW] = {"centrality", "centroid",      "position", "title",
+                                      "lede",       "entity",        "length",   "length_words",
+                                      "redundancy", "position_scale"};
 
 static void
 print_weights(const nlpd_summarize_weights *w)
@@ -402,8 +405,8 @@ report(const set *sets, size_t n, const nlpd_summarize_model *m, const nlpd_summ
             rouge o = score_set(&sets[i], sz, 1, lead, 1);
             printf("%-40s %-7s all %.3f/%.3f/%.3f  even %.3f/%.3f/%.3f  odd %.3f/%.3f/%.3f"
                    " (n=%zu)\n",
-                   sets[i].path, lead ? "lead" : "system", a.r1, a.r2, a.rl, e.r1, e.r2, e.rl,
-                   o.r1, o.r2, o.rl, a.n);
+                   sets[i].path, lead ? "lead" : "system", a.r1, a.r2, a.rl, e.r1, e.r2, e.rl, o.r1,
+                   o.r2, o.rl, a.n);
         }
         rouge ne = score_set(&sets[i], sz, -1, 0, 0);
         printf("%-40s %-7s all %.3f/%.3f/%.3f (entities hidden)\n", sets[i].path, "system", ne.r1,
@@ -465,15 +468,16 @@ main(int argc, char **argv)
     if (nlpd_summarize_model_load_builtin(&m) != 0)
         return 2;
     if (search) {
-        static const float grid[] = {0.0f, 0.1f, 0.2f, 0.3f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 3.0f, 5.0f};
+        static const float grid[] = {0.0f, 0.1f, 0.2f, 0.3f, 0.5f, 0.75f,
+                                     1.0f, 1.5f, 2.0f, 3.0f, 5.0f};
         static const float scales[] = {0.25f, 0.5f, 1.0f, 2.0f, 3.0f, 5.0f, 8.0f, 13.0f, 20.0f};
         double best = objective(sets, n, m, &w, fold);
         for (int round = 0; round < 3; round++) {
             int changed = 0;
             for (int k = 0; k < NW; k++) {
                 const float *g = k == 9 ? scales : grid;
-                size_t ng = k == 9 ? sizeof(scales) / sizeof(scales[0])
-                                   : sizeof(grid) / sizeof(grid[0]);
+                size_t ng =
+                    k == 9 ? sizeof(scales) / sizeof(scales[0]) : sizeof(grid) / sizeof(grid[0]);
                 float keep = *wref(&w, k);
                 for (size_t q = 0; q < ng; q++) {
                     *wref(&w, k) = g[q];
@@ -496,5 +500,19 @@ main(int argc, char **argv)
     print_weights(&w);
     report(sets, n, m, &w);
     nlpd_summarize_model_free(&m);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sets[i].n; k++) {
+            doc *d = &sets[i].docs[k];
+            free(d->text);
+            free(d->title);
+            free(d->lede);
+            free(d->starts);
+            free(d->ends);
+            free(d->regions);
+            free(d->ents);
+            free(d->ref);
+        }
+        free(sets[i].docs);
+    }
     return 0;
 }
