@@ -39,26 +39,7 @@ struct nlpd__wordent {
     uint32_t len;
 };
 
-struct nlpd__featent {
-    uint64_t key; /* 0 marks an empty slot */
-    int32_t value;
-};
-
-/* --- Feature tables ------------------------------------------------------------ */
-
-int32_t
-nlpd__feattab_get(const nlpd__feattab *t, uint64_t h)
-{
-    if (t->mask == 0)
-        return 0;
-    for (size_t i = (size_t)(h ^ (h >> 29)) & t->mask;; i = (i + 1) & t->mask) {
-        const struct nlpd__featent *e = &t->slots[i];
-        if (e->key == h)
-            return e->value;
-        if (e->key == 0)
-            return 0;
-    }
-}
+/* --- Feature tables (nlpd__feattab_get is inline, split_internal.h) ------------ */
 
 static int
 feattab_put(nlpd__feattab *t, uint64_t h, int32_t value)
@@ -66,22 +47,29 @@ feattab_put(nlpd__feattab *t, uint64_t h, int32_t value)
     if ((t->n + 1) * 2 > t->mask) {
         size_t ns = t->mask == 0 ? 256 : (t->mask + 1) * 2;
         struct nlpd__featent *v = nlpd_calloc(ns, sizeof(*v));
-        if (v == NULL)
+        uint16_t *g = nlpd_calloc(ns, sizeof(*g));
+        if (v == NULL || g == NULL) {
+            nlpd_free(v);
+            nlpd_free(g);
             return NLPD_ENOMEM;
+        }
         for (size_t i = 0; t->mask != 0 && i <= t->mask; i++) {
             uint64_t k = t->slots[i].key;
             if (k == 0)
                 continue;
-            size_t j = (size_t)(k ^ (k >> 29)) & (ns - 1);
+            size_t j = nlpd__feat_slot(k) & (ns - 1);
             while (v[j].key != 0)
                 j = (j + 1) & (ns - 1);
             v[j] = t->slots[i];
+            g[j] = nlpd__feat_tag(k);
         }
         nlpd_free(t->slots);
+        nlpd_free(t->tags);
         t->slots = v;
+        t->tags = g;
         t->mask = ns - 1;
     }
-    size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
+    size_t i = nlpd__feat_slot(h) & t->mask;
     for (; t->slots[i].key != 0; i = (i + 1) & t->mask) {
         if (t->slots[i].key == h) {
             t->slots[i].value = value;
@@ -89,6 +77,7 @@ feattab_put(nlpd__feattab *t, uint64_t h, int32_t value)
         }
     }
     t->slots[i] = (struct nlpd__featent){h, value};
+    t->tags[i] = nlpd__feat_tag(h);
     t->n++;
     return 0;
 }
@@ -607,6 +596,7 @@ nlpd_split_model_free(nlpd_split_model **self_p)
     nlpd__wordtab_release(&m->starters);
     nlpd__wordtab_release(&m->lower_starters);
     nlpd_free(m->weights.slots);
+    nlpd_free(m->weights.tags);
     nlpd_free(m);
     *self_p = NULL;
 }
