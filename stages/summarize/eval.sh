@@ -16,13 +16,14 @@
 #   ud-gum dev            summary_sentences 1   R1 > Lead-1 and centroid
 #   samples/article-shoigu summary_sentences 2  R1 reported (Lead-2 of the body too)
 #
-# usage: stages/summarize/eval.sh [--gate] [--no-tag] [--keep] [BUILD_DIR]
+# usage: stages/summarize/eval.sh [--gate] [--no-tag] [--tag-model FILE] [--keep] [BUILD_DIR]
 #
 #   BUILD_DIR  default $NLPD_BUILD_DIR, else build/release (it builds nothing)
 #   --gate     exit 1 when a row misses its target (the CTest
 #              summarize_quality_gate), a document fails, or a worker
 #              restarts
 #   --no-tag   leave the tag stage out even when it is built
+#   --tag-model FILE  run nlpd-tag with this model (nlpd-tag --model FILE)
 #   --keep     keep the annotated output (its directory is printed)
 #
 # ../shared is found beside the repository ($NLPD_SHARED_DIR overrides).
@@ -32,9 +33,17 @@ set -euo pipefail
 gate=0
 keep=0
 use_tag=1
+tag_model=""
 build=""
+want_model=0
 for arg in "$@"; do
+  if [ "$want_model" = 1 ]; then
+    tag_model=$arg
+    want_model=0
+    continue
+  fi
   case "$arg" in
+  --tag-model) want_model=1 ;;
   --gate) gate=1 ;;
   --keep) keep=1 ;;
   --no-tag) use_tag=0 ;;
@@ -64,6 +73,9 @@ conf=$(mktemp "${TMPDIR:-/tmp}/nlpd-summarize-eval.XXXXXX.conf")
 write_conf() {
   printf '[pipeline]\nstages = %s\n\n[stage summarize]\ncommand = %s\n' \
     "$1" "$build/bin/nlpd-summarize" >"$conf"
+  if [ -n "$tag_model" ]; then
+    printf '\n[stage tag]\ncommand = %s --model %s\n' "$build/bin/nlpd-tag" "$tag_model" >>"$conf"
+  fi
 }
 stages="ingest split summarize"
 note=""

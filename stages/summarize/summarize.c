@@ -850,9 +850,18 @@ score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
     for (size_t c = 0; c < m; c++) {
         size_t i = cand[c];
         float *f = s->feat + i * NLPD_SUMMARIZE_N_FEATURES;
-        f[F_CENTROID] = cn > 0.0f ? dot_dense(s, i, s->v_cent) / cn : 0.0f;
-        f[F_TITLE] = tn > 0.0f ? dot_dense(s, i, s->v_title) / tn : 0.0f;
-        f[F_LEDE] = ln > 0.0f ? dot_dense(s, i, s->v_lede) / ln : 0.0f;
+        /* The three cosines in one pass over the sentence's postings. */
+        float dc = 0.0f, dt = 0.0f, dl = 0.0f;
+        const uint32_t *t = s->post_term + s->post_lo[i];
+        const float *w = s->post_w + s->post_lo[i];
+        for (uint32_t k = 0; k < s->post_n[i]; k++) {
+            dc += w[k] * s->v_cent[t[k]];
+            dt += w[k] * s->v_title[t[k]];
+            dl += w[k] * s->v_lede[t[k]];
+        }
+        f[F_CENTROID] = cn > 0.0f ? dc / cn : 0.0f;
+        f[F_TITLE] = tn > 0.0f ? dt / tn : 0.0f;
+        f[F_LEDE] = ln > 0.0f ? dl / ln : 0.0f;
         f[F_POSITION] = s->w.position_scale / (s->w.position_scale + (float)c);
         f[F_LENGTH] = (float)s->words[i];
     }
