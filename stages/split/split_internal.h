@@ -150,6 +150,10 @@ struct nlpd_split_model {
     int32_t prev_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "pp:A,B": shapes of prev-1, prev */
     int32_t next_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "nn:A,B": shapes of next, next+1 */
     int32_t len[NLPD__LEN_BUCKETS];                /* "len:K": sentence length bucket */
+    /* The most a "p:", "n:" and "q:" feature adds (0 when none is above
+     * 0: a word the model lacks adds 0): the boundary pass stops looking
+     * words up once the rest cannot lift a score over the threshold. */
+    int32_t word_max[3];
     char lang[8];
     char tag[64];      /* the file's own version ([meta] version) */
     char version[128]; /* what nlpd_split_model_version() says */
