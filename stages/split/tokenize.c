@@ -1072,7 +1072,9 @@ masks_bytes(const char *text, size_t p, size_t to, unsigned char *pad)
 }
 
 #ifdef HAVE_AVX2_PATH
-static __attribute__((noinline, target("avx2,bmi,bmi2"))) void
+/* Not noinline: the compiler inlines it into mask_words_avx2 (the same
+ * target), where its constants stay in registers across windows. */
+static __attribute__((target("avx2,bmi,bmi2"))) void
 masks_load_avx2(masks *mk, const char *text, size_t p, size_t to)
 {
     unsigned char pad[MASK_BYTES];
