@@ -601,25 +601,28 @@ gap_fires(const ctx *c, size_t s, size_t i)
     int32_t z = m->bias + m->pair[prev][ns] + m->prev_pair[prev2][prev] + m->next_pair[ns][next2] +
                 m->len[nlpd__len_bucket(i - s + 1)];
     /* The word features, the one before first (the order that settles
-     * most gaps soonest in news): each adds at most m->word_max[k], so
-     * once z plus what the rest can add is not over the threshold, the
-     * gap is no boundary, without the other lookups. Nearly every gap
-     * this sees is none. */
-    int has_q = i > c->t0 && tlen(c, i - 1) > 0;
-    int32_t rest = m->word_max[0] + m->word_max[1] + (has_q ? m->word_max[2] : 0);
+     * most gaps soonest in news): each adds at most what the model's
+     * features of its kind and length add (m->word_max), so once z plus
+     * what the rest can add is not over the threshold, the gap is no
+     * boundary, without the other lookups. Nearly every gap this sees
+     * is none (6 of 7,211 in bbc-news dev). */
+    size_t lq = i > c->t0 ? tlen(c, i - 1) : 0, ln = tlen(c, i + 1), lp = tlen(c, i);
+    int32_t mq = lq > 0 ? m->word_max[2][nlpd__len_slot(lq)] : 0;
+    int32_t mn = m->word_max[1][nlpd__len_slot(ln)];
+    int32_t rest = m->word_max[0][nlpd__len_slot(lp)] + mn + mq;
     if (z + rest <= m->threshold)
         return 0;
-    if (has_q) {
-        z += word_weight(m, 'q', ttext(c, i - 1), tlen(c, i - 1));
-        rest -= m->word_max[2];
+    if (lq > 0) {
+        z += word_weight(m, 'q', ttext(c, i - 1), lq);
+        rest -= mq;
         if (z + rest <= m->threshold)
             return 0;
     }
-    z += word_weight(m, 'n', ttext(c, i + 1), tlen(c, i + 1));
-    rest -= m->word_max[1];
+    z += word_weight(m, 'n', ttext(c, i + 1), ln);
+    rest -= mn;
     if (z + rest <= m->threshold)
         return 0;
-    z += word_weight(m, 'p', ttext(c, i), tlen(c, i));
+    z += word_weight(m, 'p', ttext(c, i), lp);
     return z > m->threshold;
 }
 

@@ -345,7 +345,7 @@ put_weight(parser *ps, const char *f, size_t n, int32_t w)
         return 0;
     }
     if (n > 2 && (f[0] == 'p' || f[0] == 'n' || f[0] == 'q') && f[1] == ':') {
-        int32_t *top = &m->word_max[f[0] == 'p' ? 0 : f[0] == 'n' ? 1 : 2];
+        int32_t *top = &m->word_max[f[0] == 'p' ? 0 : f[0] == 'n' ? 1 : 2][nlpd__len_slot(n - 2)];
         if (w > *top)
             *top = w;
         return feattab_put(&m->weights, nlpd__feat_hash(f[0], f + 2, n - 2), w);

@@ -49,6 +49,14 @@ nlpd__len_bucket(size_t n)
     return n < 40 ? b[n] : 7;
 }
 
+/* The slot of a word of n bytes in nlpd_split_model.word_max: n, or one
+ * for every word longer than the tables' words. */
+static inline size_t
+nlpd__len_slot(size_t n)
+{
+    return n <= NLPD__WORD_MAX ? n : NLPD__WORD_MAX + 1;
+}
+
 /* An open-addressing table from 64-bit feature hashes to weights: the word
  * features of the gap classifier, looked up without string compares. A
  * 16-bit tag per slot (from hash bits the slot index does not use, never
@@ -150,10 +158,11 @@ struct nlpd_split_model {
     int32_t prev_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "pp:A,B": shapes of prev-1, prev */
     int32_t next_pair[NLPD__SHAPES][NLPD__SHAPES]; /* "nn:A,B": shapes of next, next+1 */
     int32_t len[NLPD__LEN_BUCKETS];                /* "len:K": sentence length bucket */
-    /* The most a "p:", "n:" and "q:" feature adds (0 when none is above
-     * 0: a word the model lacks adds 0): the boundary pass stops looking
-     * words up once the rest cannot lift a score over the threshold. */
-    int32_t word_max[3];
+    /* The most a "p:", "n:" and "q:" feature of a word of n bytes adds
+     * ([k][nlpd__len_slot(n)]; 0 when none is above 0: a word the model
+     * lacks adds 0): the boundary pass stops looking words up once the
+     * rest cannot lift a score over the threshold. */
+    int32_t word_max[3][NLPD__WORD_MAX + 2];
     char lang[8];
     char tag[64];      /* the file's own version ([meta] version) */
     char version[128]; /* what nlpd_split_model_version() says */
