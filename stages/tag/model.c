@@ -304,7 +304,7 @@ typedef struct wbuf {
 static void
 put(wbuf *b, const void *p, size_t n)
 {
-    if (b->err)
+    if (b->err || n == 0)
         return;
     if (nlpd_grow((void **)&b->p, &b->cap, b->n + n, 1) != 0) {
         b->err = NLPD_ENOMEM;
