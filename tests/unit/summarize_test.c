@@ -753,6 +753,112 @@ test_many_sentences(void **state)
     assert_true(t_big < 20.0); /* generous for sanitizer builds */
 }
 
+/* ---- random input ---------------------------------------------------------------------- */
+
+static uint32_t
+rnd(uint64_t *st)
+{
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*st >> 33);
+}
+
+/* Random bytes (words, spaces, punctuation, bytes >= 0x80), random
+ * sentence spans, regions, entities and budgets: any valid input gives a
+ * result that keeps the invariants, and nothing reads outside the text
+ * (the sanitizer build checks that). */
+static void
+test_random_input(void **state)
+{
+    fixture *f = *state;
+    nlpd_summarizer *sz;
+    assert_int_equal(nlpd_summarizer_new(&sz, f->model, NULL), 0);
+    uint64_t st = 42;
+    static const char alphabet[] = "aeiou rtnsl KZ09 .,;\n\t\x80\xc3\xa9\xff-'";
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = rnd(&st) % 3000;
+        char *text = malloc(len + 1);
+        for (size_t i = 0; i < len; i++)
+            text[i] = alphabet[rnd(&st) % (sizeof(alphabet) - 1)];
+        text[len] = '\0';
+        size_t cap = len / 4 + 1, n = 0;
+        uint32_t *starts = malloc(cap * sizeof(uint32_t)), *ends = malloc(cap * sizeof(uint32_t));
+        uint32_t pos = 0;
+        while (n < cap && pos < len) {
+            uint32_t a = pos + rnd(&st) % 8, b = a + rnd(&st) % 200;
+            if (a > len)
+                break;
+            if (b > len)
+                b = (uint32_t)len;
+            starts[n] = a;
+            ends[n] = b;
+            n++;
+            pos = b + (rnd(&st) % 3);
+        }
+        nlpd_region reg[4];
+        size_t nr = rnd(&st) % 4;
+        uint32_t rp = 0;
+        for (size_t r = 0; r < nr; r++) {
+            uint32_t a = rp + (len ? rnd(&st) % (uint32_t)(len / 4 + 1) : 0);
+            uint32_t b = a + (len ? rnd(&st) % (uint32_t)(len / 2 + 1) : 0);
+            if (a > len)
+                a = (uint32_t)len;
+            if (b > len)
+                b = (uint32_t)len;
+            reg[r] = (nlpd_region){1 + rnd(&st) % 6, a, b};
+            rp = b;
+        }
+        nlpd_span ents[8];
+        size_t ne = rnd(&st) % 8;
+        for (size_t k = 0; k < ne; k++) {
+            uint32_t a = (uint32_t)(rnd(&st) % (len + 2)), b = a + rnd(&st) % 20;
+            ents[k] = (nlpd_span){a, b}; /* some outside the text: ignored */
+        }
+        nlpd_summarize_input in = {.text = text,
+                                   .len = len,
+                                   .starts = starts,
+                                   .ends = ends,
+                                   .n_sentences = n,
+                                   .regions = nr ? reg : NULL,
+                                   .n_regions = nr,
+                                   .title = text,
+                                   .title_len = len < 40 ? len : 40,
+                                   .entities = ne ? ents : NULL,
+                                   .n_entities = ne};
+        nlpd_summarize_budget b = {0, 0, 0.0};
+        switch (rnd(&st) % 4) {
+        case 0:
+            b.sentences = 1 + rnd(&st) % 10;
+            break;
+        case 1:
+            b.words = 1 + rnd(&st) % 300;
+            break;
+        case 2:
+            b.ratio = (double)(1 + rnd(&st) % 100) / 100.0;
+            break;
+        default:
+            break;
+        }
+        assert_int_equal(nlpd_summarize_run(sz, &in, &b), 0);
+        int *cand = NULL;
+        if (nr > 0) {
+            /* Candidates: sentences starting in a body region, or in none. */
+            cand = malloc((n + 1) * sizeof(int));
+            for (size_t i = 0; i < n; i++) {
+                cand[i] = 1;
+                for (size_t r = 0; r < nr; r++)
+                    if (reg[r].start <= starts[i] && starts[i] < reg[r].end)
+                        cand[i] = reg[r].kind == NLPD_REGION_BODY;
+            }
+        }
+        check_result(sz, &in, &b, cand);
+        free(cand);
+        free(text);
+        free(starts);
+        free(ends);
+    }
+    nlpd_summarizer_free(&sz);
+}
+
 /* ---- allocation failures and reuse ---------------------------------------------------- */
 
 static void
@@ -847,6 +953,7 @@ main(void)
         cmocka_unit_test(test_no_and_one_sentence),
         cmocka_unit_test(test_bad_spans),
         cmocka_unit_test(test_many_sentences),
+        cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_reuse_allocates_nothing),
     };
