@@ -380,13 +380,13 @@ term_id(nlpd_summarizer *s, uint64_t h)
  * number of terms. */
 /* The term and whitespace bits of n <= 64 bytes at p: bit i of *term is
  * set when p[i] is an ASCII letter or digit, of *space when it is ASCII
- * whitespace. */
+ * whitespace. `room` (>= n) bytes at p may be read. */
 static inline void
-classify64(const unsigned char *p, size_t n, uint64_t *term, uint64_t *space)
+classify64(const unsigned char *p, size_t n, size_t room, uint64_t *term, uint64_t *space)
 {
 #if defined(__SSE2__)
     unsigned char tail[64];
-    if (n < 64) {
+    if (room < 64) { /* fewer than 64 bytes may be read: a copy */
         memset(tail, 0, sizeof(tail));
         memcpy(tail, p, n);
         p = tail;
@@ -410,6 +410,7 @@ classify64(const unsigned char *p, size_t n, uint64_t *term, uint64_t *space)
     *term = t & valid;
     *space = sp & valid;
 #else
+    (void)room;
     uint64_t t = 0, sp = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned c = nlpd__sum_class[p[i]];
@@ -427,16 +428,17 @@ classify64(const unsigned char *p, size_t n, uint64_t *term, uint64_t *space)
  * classes as bit masks, then a word starts where a non-blank follows a
  * blank, and each run of term bits is one term. */
 static size_t
-scan_terms(const char *text, const char *end, uint64_t *out, uint32_t *words)
+scan_terms(const char *text, const char *end, const char *limit, uint64_t *out, uint32_t *words)
 {
     const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
+    size_t readable = (size_t)(limit - text); /* >= end - text */
     size_t n = 0;
     uint32_t w = 0;
     uint64_t prev_word = 0, prev_term = 0; /* the last byte of the previous block */
     for (size_t off = 0; off < (size_t)(e - p); off += 64) {
         size_t len = (size_t)(e - p) - off < 64 ? (size_t)(e - p) - off : 64;
         uint64_t tm, sm;
-        classify64(p + off, len, &tm, &sm);
+        classify64(p + off, len, readable - off, &tm, &sm);
         uint64_t valid = len >= 64 ? ~0ull : (1ull << len) - 1;
         uint64_t word = ~sm & valid;
         w += (uint32_t)__builtin_popcountll(word & ~((word << 1) | prev_word));
@@ -481,7 +483,7 @@ count_terms_words(const char *text, const char *end, size_t *words)
     for (size_t off = 0; off < n; off += 64) {
         size_t len = n - off < 64 ? n - off : 64;
         uint64_t tm, sm;
-        classify64(p + off, len, &tm, &sm);
+        classify64(p + off, len, n - off, &tm, &sm);
         uint64_t word = ~sm & (len >= 64 ? ~0ull : (1ull << len) - 1);
         w += (size_t)__builtin_popcountll(word & ~((word << 1) | prev_w));
         t += (size_t)__builtin_popcountll(tm & ~((tm << 1) | prev_t));
@@ -493,12 +495,13 @@ count_terms_words(const char *text, const char *end, size_t *words)
     return t;
 }
 
-/* Adds the terms of [p, end) to the evidence vector v (term counts). */
+/* Adds the terms of [p, end) to the evidence vector v (term counts); bytes
+ * up to `limit` may be read. */
 static void
-add_evidence(nlpd_summarizer *s, float *v, const char *p, const char *end)
+add_evidence(nlpd_summarizer *s, float *v, const char *p, const char *end, const char *limit)
 {
     uint32_t words;
-    size_t n = scan_terms(p, end, s->scratch, &words);
+    size_t n = scan_terms(p, end, limit, s->scratch, &words);
     for (size_t k = 0; k < n; k++)
         v[term_id(s, s->scratch[k])] += 1.0f;
 }
@@ -631,7 +634,8 @@ entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
         uint64_t key = 1469598103934665603ull;
         int any = 0;
         uint32_t words;
-        size_t nt = scan_terms(in->text + e.start, in->text + e.end, s->scratch, &words);
+        size_t nt = scan_terms(in->text + e.start, in->text + e.end, in->text + in->len, s->scratch,
+                               &words);
         for (size_t k = 0; k < nt; k++)
             key = (key ^ s->scratch[k]) * 1099511628211ull;
         any = nt > 0;
@@ -770,9 +774,10 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
     s->n_post = 0;
     size_t m = 0;
     if (in->title != NULL)
-        add_evidence(s, s->v_title, in->title, in->title + in->title_len);
+        add_evidence(s, s->v_title, in->title, in->title + in->title_len,
+                     in->title + in->title_len);
     if (in->lede != NULL)
-        add_evidence(s, s->v_lede, in->lede, in->lede + in->lede_len);
+        add_evidence(s, s->v_lede, in->lede, in->lede + in->lede_len, in->lede + in->lede_len);
     for (size_t i = 0; i < n; i++) {
         const char *p = in->text + in->starts[i], *end = in->text + in->ends[i];
         float *f = s->feat + i * NLPD_SUMMARIZE_N_FEATURES;
@@ -783,7 +788,8 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         s->chosen[i] = 0;
         s->rep[i] = (uint32_t)i;
         if (s->role[i] == ROLE_TITLE || s->role[i] == ROLE_LEDE) {
-            add_evidence(s, s->role[i] == ROLE_TITLE ? s->v_title : s->v_lede, p, end);
+            add_evidence(s, s->role[i] == ROLE_TITLE ? s->v_title : s->v_lede, p, end,
+                         in->text + in->len);
             continue;
         }
         if (s->role[i] != ROLE_CAND)
@@ -791,7 +797,7 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
         uint32_t words = 0;
         uint64_t content = 1469598103934665603ull;
         uint32_t si = (uint32_t)i;
-        size_t nt = scan_terms(p, end, s->scratch, &words);
+        size_t nt = scan_terms(p, end, in->text + in->len, s->scratch, &words);
         for (size_t q = 0; q < nt; q++) {
             uint64_t h = s->scratch[q];
             uint32_t id = term_id(s, h);
