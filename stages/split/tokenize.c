@@ -1176,13 +1176,20 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
     }
     size_t k1;
     uint8_t shape;
-    int word = 0;
+    int word = 0, nt_end = 0; /* nt_end: the word ends in "n't" */
     if ((let >> k) & 1) {
         /* letters, and hyphens with a letter on either side */
         k1 = k + (size_t)__builtin_ctzll(~((let | hy) >> k));
         uint64_t core = (((uint64_t)1 << k1) - 1) & ~(((uint64_t)1 << k) - 1);
         if ((hy & core) & ~((let >> 1) & (let << 1)))
             return 0;
+        if (k1 + 1 < len && c[k1] == '\'' && k1 - 1 > k && (c[k1 - 1] | 0x20) == 'n' &&
+            (c[k1 + 1] | 0x20) == 't' && (hy & core) == 0 && !((let >> (k1 + 2)) & 1)) {
+            /* "n't" after letters: the word stops before its n (nt_at) */
+            k1--;
+            core &= ~((uint64_t)1 << k1);
+            nt_end = 1;
+        }
         uint64_t u = ur & core, l = let & core;
         if (u == 0)
             shape = NLPD_SHAPE_LOWER;
@@ -1193,14 +1200,17 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
         word = 1;
     } else if ((dg >> k) & 1) {
         k1 = k + (size_t)__builtin_ctzll(~(dg >> k));
+        /* "2,500", "55.3": a ',' or '.' between two digits joins them */
+        while (k1 + 1 < len && (c[k1] == ',' || c[k1] == '.') && ((dg >> (k1 + 1)) & 1))
+            k1 += 1 + (size_t)__builtin_ctzll(~(dg >> (k1 + 1)));
         if (k1 < len && c[k1] == '%')
             k1++; /* "3%" is one token */
         shape = NLPD_SHAPE_NUMBER;
     } else {
         return 0;
     }
-    size_t cl = 0; /* a clitic's length */
-    if (word && k1 + 1 < len && c[k1] == '\'') {
+    size_t cl = nt_end ? 3 : 0; /* a clitic's length */
+    if (word && !nt_end && k1 + 1 < len && c[k1] == '\'') {
         size_t l = (size_t)__builtin_ctzll(~(let >> (k1 + 1)));
         if (l == 0 || !is_clitic_tail((const char *)c + k1 + 1, l))
             return 0;
@@ -1226,7 +1236,8 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
     }
     v[nt++] = (nlpd_split_token){(uint32_t)(p + k), (uint32_t)(p + k1), shape, 0, 0};
     if (cl > 0) {
-        uint8_t cs = c[e - 1] >= 'A' && c[e - 1] <= 'Z' ? NLPD_SHAPE_UPPER : NLPD_SHAPE_LOWER;
+        uint8_t cs =
+            !nt_end && c[e - 1] >= 'A' && c[e - 1] <= 'Z' ? NLPD_SHAPE_UPPER : NLPD_SHAPE_LOWER;
         v[nt++] =
             (nlpd_split_token){(uint32_t)(p + k1), (uint32_t)(p + e), cs, NLPD_TOKEN_CLITIC, 0};
     }
