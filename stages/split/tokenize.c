@@ -1183,6 +1183,14 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
         uint64_t core = (((uint64_t)1 << k1) - 1) & ~(((uint64_t)1 << k) - 1);
         if ((hy & core) & ~((let >> 1) & (let << 1)))
             return 0;
+        if (k1 < len && ((dg >> k1) & 1)) {
+            /* letters, then digits: "V8", "ITV1", "A380s" (no hyphen) */
+            if (hy & core)
+                return 0;
+            k1 = k + (size_t)__builtin_ctzll(~((let | dg) >> k));
+            shape = NLPD_SHAPE_ALNUM;
+            goto alnum;
+        }
         if (k1 + 1 < len && c[k1] == '\'' && k1 - 1 > k && (c[k1 - 1] | 0x20) == 'n' &&
             (c[k1 + 1] | 0x20) == 't' && (hy & core) == 0 && !((let >> (k1 + 2)) & 1)) {
             /* "n't" after letters: the word stops before its n (nt_at) */
@@ -1203,12 +1211,20 @@ mask_more(const tokenizer *tz, nlpd_split_token *v, size_t p, size_t len, uint64
         /* "2,500", "55.3": a ',' or '.' between two digits joins them */
         while (k1 + 1 < len && (c[k1] == ',' || c[k1] == '.') && ((dg >> (k1 + 1)) & 1))
             k1 += 1 + (size_t)__builtin_ctzll(~(dg >> (k1 + 1)));
-        if (k1 < len && c[k1] == '%')
-            k1++; /* "3%" is one token */
         shape = NLPD_SHAPE_NUMBER;
+        if (k1 < len && c[k1] == '%') {
+            k1++; /* "3%" is one token */
+        } else if (k1 < len && ((let >> k1) & 1)) {
+            /* then letters: "21st", "400m", "2.9bn" */
+            k1 += (size_t)__builtin_ctzll(~((let | dg) >> k1));
+            shape = NLPD_SHAPE_ALNUM;
+        }
     } else {
         return 0;
     }
+alnum:
+    if (shape == NLPD_SHAPE_ALNUM && k1 < len && c[k1] == '.')
+        return 0; /* "1960s.": the general code asks the abbreviations */
     size_t cl = nt_end ? 3 : 0; /* a clitic's length */
     if (word && !nt_end && k1 + 1 < len && c[k1] == '\'') {
         size_t l = (size_t)__builtin_ctzll(~(let >> (k1 + 1)));
