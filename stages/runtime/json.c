@@ -505,6 +505,13 @@ format_from_name(const char *name, nlpd_format *out)
 
 /* Reads the "options" object into the submission; unknown keys go to
  * `extra` as JSON text (the caller frees them). */
+/* Whether `v` is a budget count: an integer in [1, max]. */
+static int
+budget_count(json_t *v, json_int_t max)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= max;
+}
+
 static int
 read_options(json_t *opts, Nlpd__V1__Options *o, char ***extra_keys, char ***extra_vals,
              size_t *n_extra, const char ***stages, size_t *n_stages, char *why, size_t why_len)
@@ -518,27 +525,17 @@ read_options(json_t *opts, Nlpd__V1__Options *o, char ***extra_keys, char ***ext
         return NLPD_ENOMEM;
     json_object_foreach(opts, key, v)
     {
-        if (strcmp(key, "summary_sentences") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > 100000) {
-                say(why, why_len, "option %s must be a non-negative integer", key);
-                return NLPD_EFORMAT;
-            }
+        /* A budget that is no valid budget (0, negative, absurd, not a
+         * number) goes on as raw text among the extras: the summarize
+         * stage then records a "bad_budget" error and the document goes on
+         * without a summary, rather than the whole submission failing. */
+        if (strcmp(key, "summary_sentences") == 0 && budget_count(v, 100000)) {
             o->summary_sentences = (uint32_t)json_integer_value(v);
-        } else if (strcmp(key, "summary_words") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > 100000000) {
-                say(why, why_len, "option %s must be a non-negative integer", key);
-                return NLPD_EFORMAT;
-            }
+        } else if (strcmp(key, "summary_words") == 0 && budget_count(v, 100000000)) {
             o->summary_words = (uint32_t)json_integer_value(v);
-        } else if (strcmp(key, "summary_ratio") == 0) {
-            double r = json_number_value(v);
-            if (!json_is_number(v) || !(r > 0.0 && r <= 1.0)) {
-                say(why, why_len, "option %s must be a number in (0, 1]", key);
-                return NLPD_EFORMAT;
-            }
-            o->summary_ratio = r;
+        } else if (strcmp(key, "summary_ratio") == 0 && json_is_number(v) &&
+                   json_number_value(v) > 0.0 && json_number_value(v) <= 1.0) {
+            o->summary_ratio = json_number_value(v);
         } else if (strcmp(key, "format") == 0) {
             nlpd_format f;
             if (!json_is_string(v) || format_from_name(json_string_value(v), &f) != 0) {

@@ -788,10 +788,10 @@ test_submission_from_json_reads_every_option(void **state)
     nlpd_doc_free(&doc);
 
     /* The edges of the ranges; an integer ratio of 1; null options. */
-    doc = doc_from_json("{\"text\":\"x\",\"options\":{\"summary_sentences\":0,"
+    doc = doc_from_json("{\"text\":\"x\",\"options\":{\"summary_sentences\":100000,"
                         "\"summary_words\":100000000,\"summary_ratio\":1,\"stages\":[]}}");
     b = nlpd_doc_summary_budget(doc);
-    assert_int_equal(b.sentences, 0);
+    assert_int_equal(b.sentences, 100000);
     assert_int_equal(b.words, 100000000);
     assert_true(b.ratio == 1.0);
     assert_int_equal(nlpd_doc_wants_stage(doc, "summarize"), 1);
@@ -842,6 +842,41 @@ test_submission_from_json_keeps_unknown_options_as_json_text(void **state)
     nlpd_doc_free(&doc);
 }
 
+/* A budget that is no valid budget is not a reason to refuse the
+ * document: it goes on as raw text, for the summarize stage to report. */
+static void
+test_submission_from_json_passes_bad_budgets_on_as_text(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *option;
+        const char *raw;
+    } cases[] = {
+        {"summary_sentences", "\"3\""},     {"summary_sentences", "-1"},
+        {"summary_sentences", "0"},         {"summary_sentences", "100001"},
+        {"summary_sentences", "2.0"},       {"summary_words", "1.5"},
+        {"summary_words", "0"},             {"summary_words", "100000001"},
+        {"summary_ratio", "0"},             {"summary_ratio", "1.5"},
+        {"summary_ratio", "-0.5"},          {"summary_ratio", "\"0.5\""},
+        {"summary_ratio", "null"},          {"summary_sentences", "[3]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char json[256];
+        snprintf(json, sizeof(json), "{\"text\":\"x\",\"options\":{\"%s\":%s}}",
+                 cases[i].option, cases[i].raw);
+        nlpd_doc *doc = doc_from_json(json);
+        nlpd_summary_budget b = nlpd_doc_summary_budget(doc);
+        assert_int_equal(b.sentences, 0);
+        assert_int_equal(b.words, 0);
+        assert_true(b.ratio == 0.0);
+        const char *raw = nlpd_doc_option(doc, cases[i].option);
+        if (raw == NULL || strcmp(raw, cases[i].raw) != 0)
+            fail_msg("%s: option %s is %s, want %s", json, cases[i].option,
+                     raw != NULL ? raw : "(none)", cases[i].raw);
+        nlpd_doc_free(&doc);
+    }
+}
+
 static void
 test_submission_from_json_explains_each_error(void **state)
 {
@@ -865,26 +900,6 @@ test_submission_from_json_explains_each_error(void **state)
         {"{\"text\":\"x\",\"id\":{}}", "\"id\" must be a string or an integer"},
         {"{\"text\":\"x\",\"options\":5}", "\"options\" must be an object"},
         {"{\"text\":\"x\",\"options\":[]}", "\"options\" must be an object"},
-        {"{\"text\":\"x\",\"options\":{\"summary_sentences\":\"3\"}}",
-         "option summary_sentences must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_sentences\":-1}}",
-         "option summary_sentences must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_sentences\":100001}}",
-         "option summary_sentences must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_sentences\":2.0}}",
-         "option summary_sentences must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_words\":1.5}}",
-         "option summary_words must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_words\":100000001}}",
-         "option summary_words must be a non-negative integer"},
-        {"{\"text\":\"x\",\"options\":{\"summary_ratio\":0}}",
-         "option summary_ratio must be a number in (0, 1]"},
-        {"{\"text\":\"x\",\"options\":{\"summary_ratio\":1.5}}",
-         "option summary_ratio must be a number in (0, 1]"},
-        {"{\"text\":\"x\",\"options\":{\"summary_ratio\":-0.5}}",
-         "option summary_ratio must be a number in (0, 1]"},
-        {"{\"text\":\"x\",\"options\":{\"summary_ratio\":\"0.5\"}}",
-         "option summary_ratio must be a number in (0, 1]"},
         {"{\"text\":\"x\",\"options\":{\"format\":\"pdf\"}}", "option format must be one of"},
         {"{\"text\":\"x\",\"options\":{\"format\":3}}", "option format must be one of"},
         {"{\"text\":\"x\",\"options\":{\"stages\":\"ingest\"}}",
@@ -1095,6 +1110,7 @@ main(void)
         cmocka_unit_test(test_submission_from_json_reads_every_option),
         cmocka_unit_test(test_submission_from_json_accepts_each_format_name),
         cmocka_unit_test(test_submission_from_json_keeps_unknown_options_as_json_text),
+        cmocka_unit_test(test_submission_from_json_passes_bad_budgets_on_as_text),
         cmocka_unit_test(test_submission_from_json_explains_each_error),
         cmocka_unit_test(
             test_submission_from_json_returns_enomem_and_leaks_nothing_when_allocations_fail),
