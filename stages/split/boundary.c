@@ -384,6 +384,12 @@ after_closers(const ctx *c, size_t i, size_t *last)
 static size_t
 next_word(const ctx *c, size_t j)
 {
+    if (j < c->t1) {
+        /* mostly a word: an ASCII byte that opens nothing */
+        unsigned char b = (unsigned char)c->s[c->tok[j].start];
+        if (b < 0x80 && b != '"' && b != '\'' && nlpd__ascii_class[b] != CC_OPEN)
+            return j;
+    }
     while (j < c->t1 && is_opener(c, j) && j + 1 < c->t1)
         j++;
     return j;
