@@ -4,7 +4,7 @@
 # usage: make-model.sh TRAINER SOURCE_DIR OUT
 # Training data from ../shared/data (NLPD_SHARED_DIR overrides ../shared):
 # uner-ewt train, uner-pud (CC BY-SA), wnut17 and btc train (CC BY, Twitter,
-# at half weight: the users feed news). Never ud-gum or bbc-news-summary.
+# at a quarter weight: the users feed news). Never ud-gum or bbc-news-summary.
 # The word clusters (data/en/clusters.txt) are embedded when the file is
 # there. Deterministic: the same inputs give the same bytes (check-model.sh).
 set -euo pipefail
@@ -20,5 +20,5 @@ exec "$trainer" train --bits 19 --l2 1 --iter 100 --desc "en 2026-11-28" "${clus
   -o "$out" \
   "$data/uner-ewt/train.jsonl" \
   "$data/uner-pud/test.jsonl" \
-  "$data/wnut17/train.jsonl:w=0.5" \
-  "$data/btc/train.jsonl:w=0.5"
+  "$data/wnut17/train.jsonl:w=0.25" \
+  "$data/btc/train.jsonl:w=0.25"
