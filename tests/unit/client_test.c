@@ -611,9 +611,16 @@ test_client_options_go_into_a_submission(void **state)
                      NLPD_EFORMAT);
     assert_true(why[0] != '\0');
     assert_int_equal(
-        nlpd_client_options_encode("{\"summary_ratio\": 7}", &opts, &opts_len, why, sizeof(why)),
+        nlpd_client_options_encode("{\"format\": \"pdf\"}", &opts, &opts_len, why, sizeof(why)),
         NLPD_EFORMAT);
     assert_null(opts);
+    /* A budget that is no valid budget goes on as text: the summarize
+     * stage reports it on the document. */
+    assert_int_equal(nlpd_doc_new(&d), 0);
+    encode_with_options(d, NLPD_FORMAT_DETECT, "{\"summary_ratio\": 7}");
+    assert_true(nlpd_doc_summary_budget(d).ratio == 0.0);
+    assert_string_equal(nlpd_doc_option(d, "summary_ratio"), "7");
+    nlpd_doc_free(&d);
 }
 
 static void
