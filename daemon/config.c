@@ -19,7 +19,7 @@
 #endif
 
 /* The standard pipeline: the built-in stages that exist, in order. */
-static const char *const default_pipeline[] = {"ingest", "split"};
+static const char *const default_pipeline[] = {"ingest", "split", "tag", "summarize"};
 
 /* Stages that ship with nlpd: a section may leave out their command. */
 static const char *const builtin_stages[] = {"ingest", "split", "tag", "summarize",

@@ -114,7 +114,7 @@ test_pipeline_annotates_a_feed_article_with_offsets_into_the_text_as_sent(void *
     assert_int_equal(sources, 1);
     /* The default pipeline is the standard one (split_e2e_test checks
      * what the split stage adds). */
-    assert_string_equal(nlpd_e2e_trace(r), "ingest split");
+    assert_string_equal(nlpd_e2e_trace(r), "ingest split tag summarize");
     assert_null(json_object_get(r, "errors"));
     json_decref(r);
     free(article);

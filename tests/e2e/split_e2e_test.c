@@ -139,7 +139,8 @@ static void
 assert_sane(json_t *r, const char *text, size_t len, int utf8)
 {
     assert_non_null(r);
-    assert_string_equal(nlpd_e2e_trace(r), "ingest split");
+    /* The default pipeline, or ingest and split alone. */
+    assert_int_equal(strncmp(nlpd_e2e_trace(r), "ingest split", 12), 0);
     json_t *toks = json_object_get(r, "tokens");
     json_t *sents = json_object_get(r, "sentences");
     assert_spans_ordered(toks, len, "token");
@@ -423,7 +424,7 @@ test_split_cuts_and_flags_a_10MB_paragraph_without_punctuation(void **state)
     Nlpd__V1__Document *d = nlpd__v1__document__unpack(NULL, len, (uint8_t *)res);
     assert_non_null(d);
     assert_int_equal(d->n_errors, 0);
-    assert_int_equal(d->n_trace, 2);
+    assert_true(d->n_trace >= 2); /* the default pipeline: tag and summarize after split */
     assert_string_equal(d->trace[1]->stage, "split");
     /* The text needs no normalization: spans index it directly. */
     assert_int_equal(d->text.len, size);

@@ -114,9 +114,11 @@ test_config_defaults_run_the_standard_pipeline_from_the_installed_worker_dir(voi
 {
     fixture *f = *state;
     nlpd_config *c = f->cfg;
-    assert_int_equal(c->n_pipeline, 2);
+    assert_int_equal(c->n_pipeline, 4);
     assert_string_equal(c->pipeline[0], "ingest");
     assert_string_equal(c->pipeline[1], "split");
+    assert_string_equal(c->pipeline[2], "tag");
+    assert_string_equal(c->pipeline[3], "summarize");
     assert_int_equal(c->n_stages, 0);
     assert_string_equal(c->worker_dir, NLPD_WORKER_DIR);
     assert_string_equal(c->runtime_dir, "");
@@ -660,7 +662,9 @@ test_config_finish_checks_sizes_heartbeats_backoff_and_names(void **state)
 {
     fixture *f = *state;
     write_exe(f, "nlpd-ingest");
-    write_exe(f, "nlpd-split"); /* the default pipeline is ingest, split */
+    write_exe(f, "nlpd-split"); /* the default pipeline: ingest split tag summarize */
+    write_exe(f, "nlpd-tag");
+    write_exe(f, "nlpd-summarize");
 
     static const struct {
         const char *conf;
@@ -705,7 +709,9 @@ test_config_finish_rejects_a_heartbeat_interval_the_workers_refuse(void **state)
 {
     fixture *f = *state;
     write_exe(f, "nlpd-ingest");
-    write_exe(f, "nlpd-split"); /* the default pipeline is ingest, split */
+    write_exe(f, "nlpd-split"); /* the default pipeline: ingest split tag summarize */
+    write_exe(f, "nlpd-tag");
+    write_exe(f, "nlpd-summarize");
     static const char *const confs[] = {
         "[daemon]\nheartbeat_ms = 0\n",
         "[daemon]\nheartbeat_ms = 5\n",
