@@ -334,8 +334,8 @@ nlpd_tagger_run(nlpd_tagger *self, const char *text, size_t len, const nlpd_spli
     self->n_ent = 0;
     self->n_names = 0;
     int rc = check_input(text, len, tokens, n_tokens, sentences, n_sentences);
-    if (rc != 0)
-        return rc;
+    if (rc != 0 || n_tokens == 0)
+        return rc; /* no tokens: no entities (and no arrays to fill) */
     rc = nlpd__tag_fx_doc(&self->fx, self->m, text, tokens, n_tokens, sentences, n_sentences);
     if (rc != 0)
         return rc;

@@ -166,7 +166,8 @@ snapshot(const nlpd_tagger *tg, size_t *n)
     nlpd_tag_entity *copy = malloc(*n * sizeof(*e) + 1);
     if (copy == NULL)
         abort();
-    memcpy(copy, e, *n * sizeof(*e));
+    if (*n > 0)
+        memcpy(copy, e, *n * sizeof(*e));
     return copy;
 }
 
