@@ -48,6 +48,7 @@ struct nlpd_tagger {
     uint8_t *nfeats; /* n */
     size_t sent_cap;
     double mstart[L], mtrans[L * L];
+    int nationality; /* the gazetteer's nationality class, or -1 */
     /* Results. */
     nlpd_tag_entity *names; /* names of the current run */
     size_t n_names, names_cap;
@@ -65,6 +66,11 @@ nlpd_tagger_new(nlpd_tagger **out, const nlpd_tag_model *model, const nlpd_tag_o
     if (tg == NULL)
         return NLPD_ENOMEM;
     tg->m = model;
+    tg->nationality = -1;
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+    if (model->gaz != NULL)
+        tg->nationality = nlpd__gaz_class_find(model->gaz, "nationality");
+#endif
     nlpd_tag_opts def = NLPD_TAG_OPTS_INIT;
     tg->opts = opts ? *opts : def;
     for (int y = 0; y < L; y++)
@@ -200,8 +206,27 @@ emissions(nlpd_tagger *tg, size_t a, size_t b)
     }
 }
 
+/* Whether tokens [i, j) of the document are exactly one match of the
+ * gazetteer's nationality class ("Russian", "North Korean"). */
+static int
+is_nationality(const nlpd_tagger *tg, size_t i, size_t j, size_t b)
+{
+    if (tg->nationality < 0)
+        return 0;
+    const uint64_t *bits = tg->fx.gazbits;
+    uint64_t begin = 1ull << (2 * tg->nationality), inside = begin << 1;
+    if (!(bits[i] & begin))
+        return 0;
+    for (size_t t = i + 1; t < j; t++)
+        if (!(bits[t] & inside))
+            return 0;
+    return j >= b || !(bits[j] & inside);
+}
+
 /* Names of the sentence [a, b) from its best path, each with the marginal
- * probability of its labels. */
+ * probability of its labels. A LOC span that is exactly a nationality
+ * ("North Korean troops") is MISC, as CoNLL has it: the training sets
+ * that annotate no MISC teach the model to see a place in it. */
 static int
 sentence_names(nlpd_tagger *tg, const nlpd_split_token *tok, size_t a, size_t b)
 {
@@ -238,12 +263,15 @@ sentence_names(nlpd_tagger *tg, const nlpd_split_token *tok, size_t a, size_t b)
             p = 1e-6;
         if (p > 1)
             p = 1;
+        int label = nlpd__tag_label_type(path[i]);
+        if (label == NLPD_ENT_LOC && is_nationality(tg, a + i, a + j, b))
+            label = NLPD_ENT_MISC;
         nlpd_tag_entity e = {
             .start = tok[a + i].start,
             .end = tok[a + j - 1].end,
             .first_token = (uint32_t)(a + i),
             .n_tokens = (uint32_t)(j - i),
-            .label = (uint8_t)nlpd__tag_label_type(path[i]),
+            .label = (uint8_t)label,
             .score = (float)p,
         };
         rc = push(&tg->names, &tg->n_names, &tg->names_cap, &e);

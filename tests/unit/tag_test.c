@@ -735,6 +735,46 @@ test_odd_inputs(void **state)
     free_tiny_model(&mf);
 }
 
+/* With the built-in model and gazetteer: a name that is exactly a
+ * nationality is never LOC (tag.c turns such a span into MISC, whatever
+ * the CRF says). */
+static void
+test_nationalities_are_never_places(void **state)
+{
+    (void)state;
+    nlpd_tag_model *m;
+    assert_int_equal(nlpd_tag_model_load_builtin(&m, "en"), 0);
+    nlpd_tagger *tg;
+    assert_int_equal(nlpd_tagger_new(&tg, m, NULL), 0);
+    split_out so = {0};
+    static const char *const texts[] = {
+        "North Korean troops crossed the border, and Russian officials said nothing.",
+        "The French minister met German and Italian diplomats in Brussels.",
+        "Shares of Japanese carmakers fell as Chinese demand slowed.",
+    };
+    static const char *const nationalities[] = {"North Korean", "Russian", "French", "German",
+                                                "Italian", "Japanese", "Chinese"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        split_text(&so, texts[i]);
+        assert_int_equal(nlpd_tagger_run(tg, texts[i], strlen(texts[i]), so.tok, so.nt, so.sen,
+                                         so.ns),
+                         0);
+        check_entities(tg, so.tok, so.nt, so.sen, so.ns);
+        const nlpd_tag_entity *e;
+        size_t ne = nlpd_tagger_entities(tg, &e);
+        for (size_t k = 0; k < ne; k++)
+            for (size_t n = 0; n < sizeof(nationalities) / sizeof(nationalities[0]); n++)
+                if (e[k].end - e[k].start == strlen(nationalities[n]) &&
+                    memcmp(texts[i] + e[k].start, nationalities[n], strlen(nationalities[n])) ==
+                        0 &&
+                    e[k].label == NLPD_ENT_LOC)
+                    fail_msg("\"%s\" tagged LOC in \"%s\"", nationalities[n], texts[i]);
+    }
+    nlpd_tagger_free(&tg);
+    nlpd_tag_model_free(&m);
+    split_done(&so);
+}
+
 static void
 test_api_checks(void **state)
 {
@@ -804,6 +844,7 @@ main(void)
         cmocka_unit_test(test_model_alloc_failures),
         cmocka_unit_test(test_train_end_to_end),
         cmocka_unit_test(test_odd_inputs),
+        cmocka_unit_test(test_nationalities_are_never_places),
         cmocka_unit_test(test_api_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
