@@ -43,6 +43,12 @@ NLPD_EXPORT char *nlpd_strndup(const char *s, size_t len);
  * *cap unchanged. */
 NLPD_EXPORT int nlpd_grow(void **p, size_t *cap, size_t need, size_t elem);
 
+/* Reads the whole file `path` into a new buffer (*out, *len; release with
+ * nlpd_free()). Returns 0, -errno when it cannot be opened or read,
+ * NLPD_EMSGSIZE when it holds more than `max` bytes (nothing is kept), or
+ * NLPD_ENOMEM. Model and data loaders read their files with it. */
+NLPD_EXPORT int nlpd_read_file(const char *path, size_t max, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

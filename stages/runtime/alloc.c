@@ -1,5 +1,7 @@
 /* stages/runtime/alloc.c — the swappable allocator (libuv's uv_replace_allocator). */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,5 +91,52 @@ nlpd_grow(void **p, size_t *cap, size_t need, size_t elem)
         return NLPD_ENOMEM;
     *p = q;
     *cap = n;
+    return 0;
+}
+
+int
+nlpd_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    if (path == NULL || out == NULL || len == NULL)
+        return NLPD_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -errno;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                rc = NLPD_EMSGSIZE;
+                break;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = nlpd_realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = NLPD_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        errno = 0;
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = errno != 0 ? -errno : -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && n > max)
+        rc = NLPD_EMSGSIZE;
+    if (rc != 0) {
+        nlpd_free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
     return 0;
 }

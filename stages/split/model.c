@@ -495,47 +495,12 @@ nlpd_split_model_load_buffer(nlpd_split_model **out, const void *buf, size_t len
     return load(out, buf, len, "(buffer)");
 }
 
-/* Reads a whole file into a new buffer (free with nlpd_free). */
+/* Reads a model or list file: no model is larger than 64 MB. */
 static int
 read_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -errno;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            if (ncap > ((size_t)64 << 20)) {
-                rc = NLPD_EMODEL; /* no model is this large */
-                break;
-            }
-            char *nb = nlpd_realloc(buf, ncap);
-            if (nb == NULL) {
-                rc = NLPD_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = -EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != 0) {
-        nlpd_free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
+    int rc = nlpd_read_file(path, (size_t)64 << 20, out, len);
+    return rc == NLPD_EMSGSIZE ? NLPD_EMODEL : rc;
 }
 
 int

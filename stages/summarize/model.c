@@ -6,8 +6,8 @@
 #include "nlpd/log.h"
 #include "summarize_internal.h"
 
-#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,32 +175,9 @@ nlpd_summarize_model_load(nlpd_summarize_model **out, const char *path)
     if (out == NULL || path == NULL)
         return NLPD_EINVAL;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -errno;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 16;
-            char *nb = nlpd_realloc(buf, ncap);
-            if (nb == NULL) {
-                rc = NLPD_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = -EIO;
-            break;
-        }
-    }
-    fclose(f);
+    size_t len = 0;
+    int rc = nlpd_read_file(path, SIZE_MAX, &buf, &len);
     if (rc == 0)
         rc = nlpd_summarize_model_load_buffer(out, buf, len);
     nlpd_free(buf);

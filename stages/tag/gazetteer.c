@@ -15,7 +15,6 @@
 #include "nlpd/error.h"
 #include "nlpd/log.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -593,48 +592,12 @@ nlpd__gaz_load_buffer(nlpd_gaz **out, const void *buf, size_t len)
     return load(out, buf, len, "(buffer)");
 }
 
-/* Reads a whole file into a new buffer (free with nlpd_free). */
+/* Reads a gazetteer file: none is larger than 256 MB. */
 static int
 read_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -errno;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : ((size_t)1 << 20);
-            if (ncap > ((size_t)256 << 20)) {
-                rc = NLPD_EMODEL; /* no gazetteer is this large */
-                break;
-            }
-            char *nb = nlpd_realloc(buf, ncap);
-            if (nb == NULL) {
-                rc = NLPD_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        errno = 0;
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = errno != 0 ? -errno : -EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != 0) {
-        nlpd_free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
+    int rc = nlpd_read_file(path, (size_t)256 << 20, out, len);
+    return rc == NLPD_EMSGSIZE ? NLPD_EMODEL : rc;
 }
 
 int

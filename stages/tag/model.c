@@ -21,13 +21,10 @@
  *     u64 checksum of everything before it (nlpd__tag_checksum)
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
@@ -667,36 +664,12 @@ nlpd_tag_model_load(nlpd_tag_model **out, const char *path)
     if (out == NULL || path == NULL)
         return NLPD_EINVAL;
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    size_t len = (size_t)st.st_size;
-    unsigned char *p = nlpd_malloc(len ? len : 1);
-    if (p == NULL) {
-        close(fd);
-        return NLPD_ENOMEM;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, p + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? -errno : NLPD_EMODEL;
-            close(fd);
-            nlpd_free(p);
-            return e;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    int rc = model_parse(out, p, len);
+    char *p = NULL;
+    size_t len = 0;
+    int rc = nlpd_read_file(path, (size_t)1 << 30, &p, &len);
+    if (rc != 0)
+        return rc == NLPD_EMSGSIZE ? NLPD_EMODEL : rc;
+    rc = model_parse(out, (const unsigned char *)p, len);
     nlpd_free(p);
     if (rc == NLPD_EMODEL)
         NLPD_LOG(NLPD_LOG_ERR, "stage=tag model=%s msg=\"model file rejected\"", path);
