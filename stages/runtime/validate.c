@@ -57,7 +57,17 @@ nlpd__doc_spans_valid(const Nlpd__V1__Document *d, char *why, size_t why_len)
                 (i > 0 && (m->norm[i] < m->norm[i - 1] || m->orig[i] < m->orig[i - 1])))
                 return say(why, why_len, "norm_map anchor %zu is out of order or range", i);
         }
+        /* From (0, 0) to the ends of both texts (nlpd/offmap.h): past the
+         * last anchor an offset maps linearly, so a map that stops short
+         * would send spans past the end of the text as sent. */
+        if (n_map > 0 && (m->norm[0] != 0 || m->orig[0] != 0 || m->norm[n_map - 1] != len ||
+                          m->orig[n_map - 1] != d->text.len))
+            return say(why, why_len, "norm_map does not run from (0, 0) to the texts' ends");
     }
+    /* Without a map, offsets of norm are offsets of the text as sent. */
+    if (n_map == 0 && d->norm.len > 0 && d->norm.len != d->text.len)
+        return say(why, why_len, "norm (%zu bytes) has no map to the text (%zu bytes)",
+                   d->norm.len, d->text.len);
     for (size_t i = 0; i < d->n_regions; i++) {
         if (!span_in(d->regions[i]->start, d->regions[i]->end, len))
             return say(why, why_len, "region %zu lies outside the text", i);

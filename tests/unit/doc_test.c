@@ -1184,6 +1184,50 @@ test_doc_validate_rejects_spans_outside_the_text(void **state)
     assert_int_equal(nlpd__doc_validate(&s.doc, why, sizeof(why)), NLPD_EPROTO);
 }
 
+/* Found by doc_fuzz (tests/fuzz/corpus/doc/regress-map-short.pb): a map
+ * that stops short of the texts' ends maps the offsets past its last anchor
+ * linearly, so nlpd_doc_to_json wrote spans past the end of the text as
+ * sent; and norm without a map must be as long as the text it stands for. */
+static void
+test_doc_parse_refuses_a_map_that_does_not_span_both_texts(void **state)
+{
+    (void)state;
+    Nlpd__V1__Document d = NLPD__V1__DOCUMENT__INIT;
+    Nlpd__V1__OffsetMap m = NLPD__V1__OFFSET_MAP__INIT;
+    uint32_t norm[] = {0, 2}, orig[] = {0, 1};
+    m.n_norm = m.n_orig = 2;
+    m.norm = norm;
+    m.orig = orig;
+    d.text.data = (uint8_t *)"ab";
+    d.text.len = 2;
+    d.norm.data = (uint8_t *)"abcdefgh";
+    d.norm.len = 8;
+    d.norm_map = &m;
+    char why[128] = "";
+    assert_int_equal(nlpd__doc_spans_valid(&d, why, sizeof(why)), NLPD_EPROTO);
+    size_t len;
+    uint8_t *buf = pack_doc(&d, &len);
+    nlpd_doc *doc = NULL;
+    assert_int_equal(nlpd_doc_new(&doc), 0);
+    assert_int_equal(nlpd_doc_parse(doc, buf, len), NLPD_EPROTO);
+    free(buf);
+    /* The same map ending at (8, 2) is well-formed. */
+    norm[1] = 8, orig[1] = 2;
+    assert_int_equal(nlpd__doc_spans_valid(&d, why, sizeof(why)), 0);
+    /* One that does not start at (0, 0) is not. */
+    uint32_t norm3[] = {1, 8}, orig3[] = {0, 2};
+    m.norm = norm3;
+    m.orig = orig3;
+    assert_int_equal(nlpd__doc_spans_valid(&d, why, sizeof(why)), NLPD_EPROTO);
+    /* No map: norm must be as long as the text. */
+    d.norm_map = NULL;
+    assert_int_equal(nlpd__doc_spans_valid(&d, why, sizeof(why)), NLPD_EPROTO);
+    d.norm.data = (uint8_t *)"AB";
+    d.norm.len = 2;
+    assert_int_equal(nlpd__doc_spans_valid(&d, why, sizeof(why)), 0);
+    nlpd_doc_free(&doc);
+}
+
 /* --- UTF-8 ---------------------------------------------------------------------------- */
 
 typedef struct utf8_case {
@@ -1326,6 +1370,7 @@ main(void)
         cmocka_unit_test(test_doc_validate_rejects_each_kind_of_string_field_that_is_not_utf8),
         cmocka_unit_test(test_doc_validate_rejects_invalid_utf8_hidden_after_a_nul),
         cmocka_unit_test(test_doc_validate_rejects_spans_outside_the_text),
+        cmocka_unit_test(test_doc_parse_refuses_a_map_that_does_not_span_both_texts),
         cmocka_unit_test(test_utf8_valid_judges_a_table_of_sequences),
         cmocka_unit_test(test_utf8_valid_checks_every_byte_around_the_eight_byte_fast_path),
     };

@@ -1,0 +1,2 @@
+R
+short textj
