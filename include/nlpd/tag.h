@@ -80,9 +80,14 @@ typedef struct nlpd_tag_opts {
     /* Also report cardinal and ordinal numbers (off by default: most users
      * do not want every "three" as an entity). */
     int numbers;
+    /* 1 (default): after tagging each sentence, one pass over the document
+     * keeps one label per name and finds later mentions of a name ("Sergei
+     * Shoigu ... Shoigu said"), and tags a nationality standing alone as
+     * MISC. 0: every sentence on its own. */
+    int document;
 } nlpd_tag_opts;
 
-#define NLPD_TAG_OPTS_INIT {1, 1, 0}
+#define NLPD_TAG_OPTS_INIT {1, 1, 0, 1}
 
 /* --- Models ---------------------------------------------------------------- */
 

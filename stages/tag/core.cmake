@@ -24,6 +24,7 @@ add_library(nlpd_tag STATIC
   tag.c         # public API: a run over the sentences of a text
   features.c    # feature extraction, shared with the trainer
   crf.c         # Viterbi, forward-backward
+  docpass.c     # one label per name across a document, later mentions
   model.c       # model files and the word cluster table
   ${_tag_gen})
 target_include_directories(nlpd_tag PUBLIC ${PROJECT_SOURCE_DIR}/include

@@ -1,7 +1,7 @@
 /* stages/tag/tag.c — the public API of the tagger: per sentence, the
  * features of each token (features.c), the CRF's best labels (Viterbi),
- * a marginal probability for each name found (forward-backward), and the
- * pattern entities (dates, times, money, percentages, numbers) merged with
+ * a marginal probability for each name found (forward-backward); then the
+ * document pass over the names (docpass.c) and the pattern entities (dates, times, money, percentages, numbers) merged with
  * the names so that none overlap.
  */
 #include <math.h>
@@ -38,6 +38,7 @@ struct nlpd_tagger {
     const nlpd_tag_model *m;
     nlpd_tag_opts opts;
     nlpd__tag_fx fx;
+    nlpd__tag_dc dc;
     /* Per sentence (grown to the longest sentence seen). */
     float *emit;    /* n * L */
     double *demit;  /* n * L, for forward-backward */
@@ -90,6 +91,7 @@ nlpd_tagger_free(nlpd_tagger **self_p)
         return;
     nlpd_tagger *tg = *self_p;
     nlpd__tag_fx_release(&tg->fx);
+    nlpd__tag_dc_release(&tg->dc);
     nlpd_free(tg->emit);
     nlpd_free(tg->demit);
     nlpd_free(tg->alpha);
@@ -372,6 +374,12 @@ nlpd_tagger_run(nlpd_tagger *self, const char *text, size_t len, const nlpd_spli
             size_t a = sentences[s].first_token;
             rc = sentence_names(self, tokens, a, a + sentences[s].n_tokens);
         }
+    }
+    if (rc == 0 && self->opts.names) {
+        unsigned what = self->opts.document ? NLPD__TAG_DC_ALL : 0;
+        rc = nlpd__tag_docpass(&self->dc, &self->fx, sentences, n_sentences, n_tokens,
+                               self->nationality, what, &self->names, &self->n_names,
+                               &self->names_cap);
     }
     if (rc == 0)
         rc = merge(self);

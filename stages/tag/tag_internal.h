@@ -255,6 +255,46 @@ int nlpd__tag_fx_doc(nlpd__tag_fx *fx, const nlpd_tag_model *m, const char *text
 size_t nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_t a, size_t b,
                           size_t i, uint32_t *out);
 
+/* --- The document pass over the names (docpass.c) -------------------------------- */
+
+#define NLPD__TAG_DC_MAXLEN 6
+#define NLPD__TAG_DC_MIN_VOTE 0.5f
+
+enum {
+    NLPD__TAG_DC_RELABEL = 1u << 0,     /* one label per name across the document */
+    NLPD__TAG_DC_ADD = 1u << 1,         /* later mentions of a name found */
+    NLPD__TAG_DC_PARTS = 1u << 2,       /* ... including a person's surname alone */
+    NLPD__TAG_DC_NATIONALITY = 1u << 3, /* a nationality alone is MISC */
+    NLPD__TAG_DC_ALL = 15u,
+};
+
+typedef struct nlpd__tag_dc_slot {
+    uint64_t key; /* 0: empty */
+    float vote[5];   /* by nlpd_entity_label, PER..MISC: summed probabilities */
+    uint32_t cnt[5]; /* ... and the number of votes */
+} nlpd__tag_dc_slot;
+
+/* The document pass's reusable arrays. */
+typedef struct nlpd__tag_dc {
+    nlpd__tag_dc_slot *slots;
+    size_t slots_cap, cap;
+    uint8_t *cover;
+    size_t cover_cap;
+    nlpd_tag_entity *added;
+    size_t n_added, added_cap;
+} nlpd__tag_dc;
+
+void nlpd__tag_dc_release(nlpd__tag_dc *dc);
+
+/* Applies the steps in `what` (NLPD__TAG_DC_*) to the names of a document
+ * (in text order, not overlapping, with token indices), after
+ * nlpd__tag_fx_doc filled fx: may relabel names and add names, keeping the
+ * order. `nationality` is the gazetteer's nationality class or -1. Returns
+ * 0 or NLPD_ENOMEM. */
+int nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sentence *sen,
+                      size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
+                      nlpd_tag_entity **names, size_t *n_names, size_t *names_cap);
+
 /* --- CRF -------------------------------------------------------------------------- */
 
 /* The best label path of n tokens given emission scores emit[t * L + y],

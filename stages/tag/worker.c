@@ -31,7 +31,7 @@
 #include "nlpd/stage.h"
 #include "nlpd/tag.h"
 
-#define STAGE_VERSION "1.0"
+#define STAGE_VERSION "1.1"
 
 typedef struct tag_stage {
     nlpd_tag_model *model; /* made by init(), freed by fini() */
@@ -54,7 +54,10 @@ usage(FILE *out)
     fprintf(out, "\nnlpd-tag options:\n"
                  "  --model FILE      a model file (default: the built-in \"en\" model)\n"
                  "  --numbers         also report cardinal and ordinal numbers\n"
-                 "  --no-patterns     names only: no dates, times, money or percentages\n");
+                 "  --no-patterns     names only: no dates, times, money or percentages\n"
+                 "  --sentences-only  no document pass: each sentence's names on their own\n"
+                 "                    (by default a name keeps one label across the\n"
+                 "                    document and its later mentions are found)\n");
 }
 
 /* Sets the version to "1.0 model=<model>", cut at a word boundary when the
@@ -91,6 +94,8 @@ tag_init(void **state, int argc, char **argv)
             opts.numbers = 1;
         } else if (strcmp(a, "--no-patterns") == 0) {
             opts.patterns = 0;
+        } else if (strcmp(a, "--sentences-only") == 0) {
+            opts.document = 0;
         } else {
             NLPD_LOG(NLPD_LOG_ERR, "stage=tag msg=\"unknown argument %s\"", a);
             usage(stderr);
@@ -112,8 +117,8 @@ tag_init(void **state, int argc, char **argv)
         return rc;
     }
     set_version(nlpd_tag_model_version(st->model));
-    NLPD_LOG(NLPD_LOG_INFO, "stage=tag model=\"%s\" patterns=%d numbers=%d",
-             nlpd_tag_model_version(st->model), opts.patterns, opts.numbers);
+    NLPD_LOG(NLPD_LOG_INFO, "stage=tag model=\"%s\" patterns=%d numbers=%d document=%d",
+             nlpd_tag_model_version(st->model), opts.patterns, opts.numbers, opts.document);
     *state = st;
     return 0;
 }

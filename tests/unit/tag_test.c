@@ -3,8 +3,8 @@
  * every path, model files (a tiny model built here, saved, loaded; corrupt,
  * truncated and newer files refused with the right code), training end to
  * end on a small set (tests/fixtures/tag/crf-train.jsonl, through
- * nlpd-tag-train), long and odd inputs, and the public API's argument
- * checks.
+ * nlpd-tag-train), the document pass over the names, long and odd inputs,
+ * and the public API's argument checks.
  */
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
@@ -775,6 +775,187 @@ test_nationalities_are_never_places(void **state)
     split_done(&so);
 }
 
+/* ---- the document pass ----------------------------------------------------------- */
+
+/* The index of the token that starts at the n-th (0-based) occurrence of
+ * `word` in the text. */
+static uint32_t
+tok_at(const split_out *so, const char *text, const char *word, int n)
+{
+    const char *p = text;
+    for (;;) {
+        p = strstr(p, word);
+        assert_non_null(p);
+        if (n-- == 0)
+            break;
+        p++;
+    }
+    for (size_t i = 0; i < so->nt; i++)
+        if (so->tok[i].start == (uint32_t)(p - text))
+            return (uint32_t)i;
+    fail_msg("no token starts at \"%s\"", word);
+    return 0;
+}
+
+static nlpd_tag_entity
+name_at(const split_out *so, const char *text, const char *words, int n, int label, float score)
+{
+    size_t len = strlen(words);
+    uint32_t first = tok_at(so, text, words, n);
+    uint32_t last = first;
+    while (so->tok[last].end < so->tok[first].start + len)
+        last++;
+    assert_int_equal(so->tok[last].end, so->tok[first].start + len);
+    nlpd_tag_entity e = {.first_token = first, .n_tokens = last - first + 1,
+                         .label = (uint8_t)label, .score = score};
+    return e;
+}
+
+typedef struct docpass_case {
+    nlpd_tag_model *m;
+    split_out so;
+    nlpd__tag_fx fx;
+    nlpd__tag_dc dc;
+    nlpd_tag_entity *names;
+    size_t n, cap;
+} docpass_case;
+
+static void
+docpass_run(docpass_case *c, const char *text, const nlpd_tag_entity *names, size_t n,
+            unsigned what)
+{
+    split_text(&c->so, text);
+    assert_int_equal(nlpd__tag_fx_doc(&c->fx, c->m, text, c->so.tok, c->so.nt, c->so.sen,
+                                      c->so.ns),
+                     0);
+    assert_int_equal(nlpd_grow((void **)&c->names, &c->cap, n + 1, sizeof(*c->names)), 0);
+    memcpy(c->names, names, n * sizeof(*names));
+    c->n = n;
+    int nat = nlpd__gaz_class_find(c->m->gaz, "nationality");
+    assert_true(nat >= 0);
+    assert_int_equal(nlpd__tag_docpass(&c->dc, &c->fx, c->so.sen, c->so.ns, c->so.nt, nat, what,
+                                       &c->names, &c->n, &c->cap),
+                     0);
+    for (size_t k = 1; k < c->n; k++)
+        assert_true(c->names[k - 1].first_token + c->names[k - 1].n_tokens <=
+                    c->names[k].first_token);
+}
+
+/* The label of the name at token `first` covering `n_tokens`, or -1. */
+static int
+label_of(const docpass_case *c, nlpd_tag_entity want)
+{
+    for (size_t k = 0; k < c->n; k++)
+        if (c->names[k].first_token == want.first_token &&
+            c->names[k].n_tokens == want.n_tokens)
+            return c->names[k].label;
+    return -1;
+}
+
+static void
+test_document_pass(void **state)
+{
+    (void)state;
+    docpass_case c = {0};
+    assert_int_equal(nlpd_tag_model_load_builtin(&c.m, "en"), 0);
+    static const char text[] =
+        "Prime Minister Margaret Thornbury arrived in Lisbon on Monday for two days of talks. "
+        "In the afternoon Thornbury met the president of the commission at Harwick Bank. "
+        "The Portuguese press said that Harwick Bank had paid for the dinner at Thornbury "
+        "Street. Margaret was not there, and neither was the press officer of Harwick Bank.";
+    split_text(&c.so, text);
+    nlpd_tag_entity given[] = {
+        name_at(&c.so, text, "Margaret Thornbury", 0, NLPD_ENT_PER, 0.9f),
+        name_at(&c.so, text, "Lisbon", 0, NLPD_ENT_LOC, 0.95f),
+        name_at(&c.so, text, "Harwick Bank", 0, NLPD_ENT_ORG, 0.8f),
+        name_at(&c.so, text, "Harwick Bank", 1, NLPD_ENT_LOC, 0.4f),
+    };
+    nlpd_tag_entity surname = name_at(&c.so, text, "Thornbury", 1, NLPD_ENT_PER, 0);
+    nlpd_tag_entity street = name_at(&c.so, text, "Thornbury", 2, NLPD_ENT_PER, 0);
+    nlpd_tag_entity first = name_at(&c.so, text, "Margaret", 1, NLPD_ENT_PER, 0);
+    nlpd_tag_entity nat = name_at(&c.so, text, "Portuguese", 0, NLPD_ENT_MISC, 0);
+    nlpd_tag_entity bank3 = name_at(&c.so, text, "Harwick Bank", 2, NLPD_ENT_ORG, 0);
+    nlpd_tag_entity in = name_at(&c.so, text, "In", 0, NLPD_ENT_PER, 0);
+
+    /* Nothing asked: nothing changes. */
+    docpass_run(&c, text, given, 4, 0);
+    assert_int_equal(c.n, 4);
+    assert_memory_equal(c.names, given, sizeof(given));
+
+    /* Everything. */
+    docpass_run(&c, text, given, 4, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, given[3]), NLPD_ENT_ORG); /* 0.8 ORG beats 0.4 LOC */
+    assert_int_equal(label_of(&c, surname), NLPD_ENT_PER);  /* "Thornbury met" */
+    assert_int_equal(label_of(&c, first), NLPD_ENT_PER);    /* "Margaret was" */
+    assert_int_equal(label_of(&c, bank3), NLPD_ENT_ORG);    /* a third mention */
+    assert_int_equal(label_of(&c, nat), NLPD_ENT_MISC);     /* a nationality alone */
+    assert_int_equal(label_of(&c, street), -1); /* "Thornbury Street" runs on */
+    assert_int_equal(label_of(&c, in), -1);
+    assert_int_equal(c.n, 4 + 4);
+    for (size_t k = 0; k < c.n; k++)
+        assert_true(c.names[k].score > 0.0f && c.names[k].score <= 1.0f);
+
+    /* Steps one at a time. */
+    docpass_run(&c, text, given, 4, NLPD__TAG_DC_RELABEL);
+    assert_int_equal(c.n, 4);
+    assert_int_equal(label_of(&c, given[3]), NLPD_ENT_ORG);
+    docpass_run(&c, text, given, 4, NLPD__TAG_DC_ADD);
+    assert_int_equal(label_of(&c, given[3]), NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, surname), -1); /* parts not asked for */
+    assert_int_equal(label_of(&c, bank3), NLPD_ENT_ORG);
+    assert_int_equal(label_of(&c, nat), -1);
+    docpass_run(&c, text, given, 4, NLPD__TAG_DC_NATIONALITY);
+    assert_int_equal(c.n, 5);
+    assert_int_equal(label_of(&c, nat), NLPD_ENT_MISC);
+
+    /* Weak evidence adds nothing: a person found with probability 0.3. */
+    nlpd_tag_entity weak[] = {given[0], given[1]};
+    weak[0].score = 0.3f;
+    docpass_run(&c, text, weak, 2, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, surname), -1);
+    assert_int_equal(label_of(&c, first), -1);
+
+    /* A sentence's first word that the text also uses in lower case is a
+     * common word, not a mention: "Reed" after "Annabel Reed". */
+    static const char text2[] = "The painter Annabel Reed lives by the lake with her family. "
+                                "Reed grows by the water, and the reed is green in spring. "
+                                "Her friends say that Reed paints it every year.";
+    split_text(&c.so, text2);
+    nlpd_tag_entity reed[] = {name_at(&c.so, text2, "Annabel Reed", 0, NLPD_ENT_PER, 0.9f)};
+    docpass_run(&c, text2, reed, 1, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, name_at(&c.so, text2, "Reed", 1, NLPD_ENT_PER, 0)), -1);
+    assert_int_equal(label_of(&c, name_at(&c.so, text2, "Reed", 2, NLPD_ENT_PER, 0)),
+                     NLPD_ENT_PER);
+
+    /* Through the public API, with the shipped model: the option turns the
+     * pass off, and its results keep the API's promises. */
+    nlpd_tagger *tg;
+    nlpd_tag_opts opts = NLPD_TAG_OPTS_INIT;
+    assert_int_equal(opts.document, 1);
+    for (int doc = 0; doc <= 1; doc++) {
+        opts.document = doc;
+        assert_int_equal(nlpd_tagger_new(&tg, c.m, &opts), 0);
+        split_text(&c.so, text);
+        assert_int_equal(nlpd_tagger_run(tg, text, strlen(text), c.so.tok, c.so.nt, c.so.sen,
+                                         c.so.ns),
+                         0);
+        check_entities(tg, c.so.tok, c.so.nt, c.so.sen, c.so.ns);
+        const nlpd_tag_entity *e;
+        size_t ne = nlpd_tagger_entities(tg, &e);
+        int portuguese = 0;
+        for (size_t k = 0; k < ne; k++)
+            portuguese |= e[k].first_token == nat.first_token && e[k].label == NLPD_ENT_MISC;
+        assert_int_equal(portuguese, doc);
+        nlpd_tagger_free(&tg);
+    }
+
+    nlpd__tag_fx_release(&c.fx);
+    nlpd__tag_dc_release(&c.dc);
+    nlpd_free(c.names);
+    split_done(&c.so);
+    nlpd_tag_model_free(&c.m);
+}
+
 static void
 test_api_checks(void **state)
 {
@@ -845,6 +1026,7 @@ main(void)
         cmocka_unit_test(test_train_end_to_end),
         cmocka_unit_test(test_odd_inputs),
         cmocka_unit_test(test_nationalities_are_never_places),
+        cmocka_unit_test(test_document_pass),
         cmocka_unit_test(test_api_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,7 @@
  *     single-threaded and deterministic: the same files and options give a
  *     byte-identical model.
  *
- *   nlpd-tag-train annotate [--model F] [--names-only] < docs.jsonl > out.jsonl
+ *   nlpd-tag-train annotate [--model F] [--names-only] [--sentences-only] < docs.jsonl > out.jsonl
  *       Tags each document (text only) and writes id, text and entities.
  *
  *   nlpd-tag-train bench [--model F] [--repeat N] FILE.jsonl...
@@ -54,7 +54,7 @@ usage(FILE *f)
     fprintf(f,
             "usage: nlpd-tag-train train [--bits N] [--l2 X] [--l1 X] [--iter N] [--clusters F]\n"
             "                            [--no-partial|--partial-all] [--desc S] -o MODEL FILE[:w=X][:misc|:nomisc]...\n"
-            "       nlpd-tag-train annotate [--model F] [--names-only] < docs.jsonl > out.jsonl\n"
+            "       nlpd-tag-train annotate [--model F] [--names-only] [--sentences-only] < docs.jsonl > out.jsonl\n"
             "       nlpd-tag-train bench [--model F] [--repeat N] FILE.jsonl...\n");
 }
 
@@ -171,6 +171,8 @@ cmd_annotate(int argc, char **argv)
             model = argv[++i];
         } else if (strcmp(argv[i], "--names-only") == 0) {
             opts.patterns = 0;
+        } else if (strcmp(argv[i], "--sentences-only") == 0) {
+            opts.document = 0;
         } else {
             usage(stderr);
             return 2;

@@ -1,0 +1,260 @@
+/* stages/tag/docpass.c — one pass over a document's names after the CRF:
+ * a name keeps one label across the article, and its later mentions are
+ * found even where the sentence alone says too little.
+ *
+ * News names someone in full once ("Sergei Shoigu") and then by surname
+ * ("Shoigu arrived"); the CRF sees one sentence at a time and misses some
+ * of the short mentions, or labels the same name two ways. The pass:
+ *
+ *  1. votes: every name the CRF found votes, with its marginal
+ *     probability, for its label under its exact token sequence; a
+ *     person's name of two or more tokens also votes PER for its first
+ *     and last token ("parts");
+ *  2. relabels each name whose sequence has a stronger label elsewhere in
+ *     the document (a one-token name also hears the parts' votes); its
+ *     score becomes the mean probability of the winning label's votes;
+ *  3. adds the mentions the CRF left out: a capitalized token sequence
+ *     outside any name that equals a voted name (or a single token that
+ *     equals a part) becomes a name with the winning label when the
+ *     mean probability of that label's votes is at least
+ *     NLPD__TAG_DC_MIN_VOTE (0.5: more likely than not), unless it is
+ *     the first word of a sentence whose lower-case form the document also
+ *     uses (then it is probably a common word) or it runs on into more
+ *     capitalized words (then it is part of something longer);
+ *  4. a capitalized sequence outside any name that is exactly one
+ *     gazetteer nationality ("Russian", "North Korean") is MISC, as CoNLL
+ *     annotates nationalities.
+ *
+ * Work is linear in the tokens (sequences are looked up up to
+ * NLPD__TAG_DC_MAXLEN tokens long) and uses the tagger's reusable arrays.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlpd/alloc.h"
+#include "nlpd/error.h"
+#include "tag_internal.h"
+
+#define MAXLEN NLPD__TAG_DC_MAXLEN
+
+static uint64_t
+seq_key(const nlpd__tag_tok *t, size_t i, size_t n, int part)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull + (uint64_t)n * 0x9e3779b97f4a7c15ull + (uint64_t)part;
+    for (size_t k = 0; k < n; k++)
+        h = nlpd__mix64(h ^ t[i + k].word);
+    return h | 1; /* 0 marks an empty slot */
+}
+
+static nlpd__tag_dc_slot *
+slot_of(nlpd__tag_dc *dc, uint64_t key, int insert)
+{
+    size_t mask = dc->cap - 1;
+    for (size_t j = (size_t)(key >> 7) & mask;; j = (j + 1) & mask) {
+        nlpd__tag_dc_slot *s = &dc->slots[j];
+        if (s->key == key)
+            return s;
+        if (s->key == 0) {
+            if (!insert)
+                return NULL;
+            s->key = key;
+            return s;
+        }
+    }
+}
+
+static int
+dc_reserve(nlpd__tag_dc *dc, size_t n_names, size_t n_tokens)
+{
+    size_t want = 64;
+    while (want < 8 * n_names + 8)
+        want *= 2;
+    if (want > dc->slots_cap) {
+        nlpd__tag_dc_slot *s = nlpd_malloc(want * sizeof(*s));
+        if (s == NULL)
+            return NLPD_ENOMEM;
+        nlpd_free(dc->slots);
+        dc->slots = s;
+        dc->slots_cap = want;
+    }
+    dc->cap = want;
+    memset(dc->slots, 0, want * sizeof(*dc->slots));
+    if (nlpd_grow((void **)&dc->cover, &dc->cover_cap, n_tokens, sizeof(*dc->cover)) != 0)
+        return NLPD_ENOMEM;
+    return 0;
+}
+
+void
+nlpd__tag_dc_release(nlpd__tag_dc *dc)
+{
+    nlpd_free(dc->slots);
+    nlpd_free(dc->cover);
+    nlpd_free(dc->added);
+    memset(dc, 0, sizeof(*dc));
+}
+
+static int
+capitalized(const nlpd__tag_tok *t)
+{
+    return t->shape == NLPD_SHAPE_CAPITALIZED || t->shape == NLPD_SHAPE_UPPER ||
+           t->shape == NLPD_SHAPE_MIXED;
+}
+
+/* The label with the most summed probability; *w gets the mean probability
+ * of its votes. */
+static int
+best_label(const nlpd__tag_dc_slot *s, float *w)
+{
+    int best = 0;
+    for (int l = 1; l <= 4; l++)
+        if (s->vote[l] > (best ? s->vote[best] : 0.0f))
+            best = l;
+    if (w)
+        *w = best ? s->vote[best] / (float)s->cnt[best] : 0.0f;
+    return best;
+}
+
+static int
+cmp_first(const void *a, const void *b)
+{
+    const nlpd_tag_entity *x = a, *y = b;
+    return (x->first_token > y->first_token) - (x->first_token < y->first_token);
+}
+
+int
+nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sentence *sen,
+                  size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
+                  nlpd_tag_entity **names, size_t *n_names, size_t *names_cap)
+{
+    const nlpd__tag_tok *t = fx->tok;
+    nlpd_tag_entity *nm = *names;
+    size_t nn = *n_names;
+    int rc = dc_reserve(dc, nn, n_tokens);
+    if (rc != 0)
+        return rc;
+    /* 1. Votes. */
+    for (size_t k = 0; k < nn; k++) {
+        const nlpd_tag_entity *e = &nm[k];
+        if (e->label < NLPD_ENT_PER || e->label > NLPD_ENT_MISC || e->n_tokens > MAXLEN)
+            continue;
+        nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, e->first_token, e->n_tokens, 0), 1);
+        s->vote[e->label] += e->score;
+        s->cnt[e->label]++;
+        if (e->label == NLPD_ENT_PER && e->n_tokens >= 2 && (what & NLPD__TAG_DC_PARTS)) {
+            size_t ends[2] = {e->first_token, e->first_token + e->n_tokens - 1};
+            for (int j = 0; j < 2; j++) {
+                if (t[ends[j]].shape != NLPD_SHAPE_CAPITALIZED || t[ends[j]].ncp < 2)
+                    continue;
+                nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, ends[j], 1, 1), 1);
+                p->vote[NLPD_ENT_PER] += e->score;
+                p->cnt[NLPD_ENT_PER]++;
+            }
+        }
+    }
+    /* 2. Relabel. */
+    if (what & NLPD__TAG_DC_RELABEL) {
+        for (size_t k = 0; k < nn; k++) {
+            nlpd_tag_entity *e = &nm[k];
+            if (e->label < NLPD_ENT_PER || e->label > NLPD_ENT_MISC || e->n_tokens > MAXLEN)
+                continue;
+            nlpd__tag_dc_slot v = *slot_of(dc, seq_key(t, e->first_token, e->n_tokens, 0), 0);
+            if (e->n_tokens == 1) {
+                const nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, e->first_token, 1, 1), 0);
+                if (p != NULL) {
+                    v.vote[NLPD_ENT_PER] += p->vote[NLPD_ENT_PER];
+                    v.cnt[NLPD_ENT_PER] += p->cnt[NLPD_ENT_PER];
+                }
+            }
+            float w;
+            int best = best_label(&v, &w);
+            if (best != 0 && best != e->label && v.vote[best] > v.vote[e->label]) {
+                e->label = (uint8_t)best;
+                e->score = w > 1.0f ? 1.0f : (w > 0.0f ? w : 1e-6f);
+            }
+        }
+    }
+    /* 3 and 4. Mentions outside the names. */
+    if (!(what & (NLPD__TAG_DC_ADD | NLPD__TAG_DC_NATIONALITY)))
+        return 0;
+    memset(dc->cover, 0, n_tokens * sizeof(*dc->cover));
+    for (size_t k = 0; k < nn; k++)
+        for (uint32_t j = 0; j < nm[k].n_tokens; j++)
+            dc->cover[nm[k].first_token + j] = 1;
+    dc->n_added = 0;
+    uint64_t nat_b = 0, nat_i = 0;
+    if (nationality >= 0) {
+        nat_b = 1ull << (2 * nationality);
+        nat_i = nat_b << 1;
+    }
+    for (size_t si = 0; si < n_sentences; si++) {
+        size_t a = sen[si].first_token, b = a + sen[si].n_tokens;
+        if (t[a].sent != NLPD__TAG_SENT_NORMAL)
+            continue; /* headlines and all caps: capitals say little */
+        for (size_t i = a; i < b; i++) {
+            if (dc->cover[i] || !capitalized(&t[i]))
+                continue;
+            if (i == a && (t[i].doc & NLPD__TAG_DOC_SEEN_LOWER))
+                continue;
+            int label = 0;
+            size_t len = 0;
+            float w = 0;
+            if (what & NLPD__TAG_DC_ADD) {
+                size_t maxl = b - i < MAXLEN ? b - i : MAXLEN;
+                for (size_t l = maxl; l >= 1 && label == 0; l--) {
+                    int free = 1;
+                    for (size_t j = i; j < i + l && free; j++)
+                        free = !dc->cover[j];
+                    if (!free || !capitalized(&t[i + l - 1]))
+                        continue;
+                    if (i + l < b && capitalized(&t[i + l]))
+                        continue; /* runs on: part of a longer name */
+                    const nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, i, l, 0), 0);
+                    if (s != NULL && (label = best_label(s, &w)) != 0) {
+                        len = l;
+                        break;
+                    }
+                    if (l == 1 && (s = slot_of(dc, seq_key(t, i, 1, 1), 0)) != NULL) {
+                        label = NLPD_ENT_PER;
+                        w = s->vote[NLPD_ENT_PER] / (float)s->cnt[NLPD_ENT_PER];
+                        len = 1;
+                    }
+                }
+            }
+            if (label == 0 && (what & NLPD__TAG_DC_NATIONALITY) && (t[i].gaz & nat_b)) {
+                size_t j = i + 1;
+                while (j < b && (t[j].gaz & nat_i) && !dc->cover[j])
+                    j++;
+                if (j == b || !(t[j].gaz & nat_i)) {
+                    label = NLPD_ENT_MISC;
+                    len = j - i;
+                    w = 0.5f;
+                }
+            }
+            if (label != NLPD_ENT_MISC && w < NLPD__TAG_DC_MIN_VOTE)
+                label = 0; /* the document's own evidence is too weak */
+            if (label == 0)
+                continue;
+            nlpd_tag_entity e = {
+                .first_token = (uint32_t)i,
+                .n_tokens = (uint32_t)len,
+                .label = (uint8_t)label,
+                .score = w > 1.0f ? 1.0f : w,
+            };
+            if (nlpd_grow((void **)&dc->added, &dc->added_cap, dc->n_added + 1,
+                          sizeof(*dc->added)) != 0)
+                return NLPD_ENOMEM;
+            dc->added[dc->n_added++] = e;
+            for (size_t j = i; j < i + len; j++)
+                dc->cover[j] = 1;
+            i += len - 1;
+        }
+    }
+    if (dc->n_added == 0)
+        return 0;
+    if (nlpd_grow((void **)names, names_cap, nn + dc->n_added, sizeof(**names)) != 0)
+        return NLPD_ENOMEM;
+    memcpy(*names + nn, dc->added, dc->n_added * sizeof(*dc->added));
+    *n_names = nn + dc->n_added;
+    qsort(*names, *n_names, sizeof(**names), cmp_first);
+    return 0;
+}
