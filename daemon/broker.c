@@ -470,8 +470,9 @@ broker_on_heartbeat(nlpd__zwatch *zw, nlpd__frames *fr)
 void
 broker_detach(nlpd_daemon *d, flight *f)
 {
-    (void)d;
-    if (f->holder != NULL)
+    if (f->ack_wait)
+        durable_detach(d, f);
+    else if (f->holder != NULL)
         held_remove(f->holder, f);
     else if (f->next < f->pl->n)
         /* Not held and not done: it waits in its next stage's queue. */

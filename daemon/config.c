@@ -62,6 +62,14 @@ nlpd_config_defaults(nlpd_config *cfg, const char *self_exe)
     cfg->drain_timeout_ms = 10000;
     cfg->backoff_min_ms = 200;
     cfg->backoff_max_ms = 30000;
+    cfg->journal = 1;
+    cfg->journal_sync_full = 0;
+    cfg->group_commit_ms = 10;
+    cfg->group_commit_docs = 256;
+    cfg->result_retention_s = 7 * 86400;
+    cfg->result_max_bytes = 1ull << 30;
+    cfg->prune_interval_ms = 60000;
+    cfg->max_attempts = 3;
     for (size_t i = 0; i < sizeof(default_pipeline) / sizeof(default_pipeline[0]); i++)
         snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%s",
                  default_pipeline[i]);
@@ -273,6 +281,70 @@ parse_ms(const char *v, uint32_t *out)
     return 0;
 }
 
+/* "3600", "90s", "30m", "12h", "7d" -> seconds. */
+static int
+parse_seconds(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno != 0 || v[0] == '-')
+        return -1;
+    uint64_t mult;
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400;
+    else
+        return -1;
+    if (n > UINT64_MAX / 1000000u / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+        strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+             strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+int
+nlpd_state_dir(const char *given, char *out, size_t out_len)
+{
+    int n;
+    const char *env;
+    if (given != NULL && given[0] != '\0') {
+        n = snprintf(out, out_len, "%s", given);
+    } else if ((env = getenv("NLPD_STATE_DIR")) != NULL && env[0] != '\0') {
+        n = snprintf(out, out_len, "%s", env);
+    } else if ((env = getenv("STATE_DIRECTORY")) != NULL && env[0] != '\0') {
+        /* systemd passes one path per StateDirectory= entry, ':'-separated. */
+        n = snprintf(out, out_len, "%.*s", (int)strcspn(env, ":"), env);
+    } else if (geteuid() == 0) {
+        n = snprintf(out, out_len, "/var/lib/nlpd");
+    } else if ((env = getenv("XDG_STATE_HOME")) != NULL && env[0] == '/') {
+        n = snprintf(out, out_len, "%s/nlpd", env);
+    } else if ((env = getenv("HOME")) != NULL && env[0] == '/') {
+        n = snprintf(out, out_len, "%s/.local/state/nlpd", env);
+    } else {
+        return NLPD_EINVAL;
+    }
+    return n < 0 || (size_t)n >= out_len ? NLPD_EINVAL : 0;
+}
+
 static int
 parse_int(const char *v, long lo, long hi, long *out)
 {
@@ -366,6 +438,35 @@ daemon_key(load_ctx *c, const char *key, const char *value)
             return fail(c, "%s must be a size such as 1G, not '%s'", key, value);
     } else if (strcmp(key, "front") == 0) {
         snprintf(cfg->front_extra, sizeof(cfg->front_extra), "%s", value);
+    } else if (strcmp(key, "state_dir") == 0) {
+        if (strlen(value) >= sizeof(cfg->state_dir))
+            return fail(c, "%s is too long: %s", key, value);
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
+    } else if (strcmp(key, "journal") == 0) {
+        if (parse_bool(value, &cfg->journal) != 0)
+            return fail(c, "%s must be on or off, not '%s'", key, value);
+    } else if (strcmp(key, "journal_sync") == 0) {
+        if (strcmp(value, "full") == 0)
+            cfg->journal_sync_full = 1;
+        else if (strcmp(value, "group") == 0)
+            cfg->journal_sync_full = 0;
+        else
+            return fail(c, "%s must be full or group, not '%s'", key, value);
+    } else if (strcmp(key, "group_commit_docs") == 0) {
+        if (parse_int(value, 1, 100000, &n) != 0)
+            return fail(c, "%s must be a number from 1 to 100000, not '%s'", key, value);
+        cfg->group_commit_docs = (uint32_t)n;
+    } else if (strcmp(key, "max_attempts") == 0) {
+        if (parse_int(value, 1, 1000, &n) != 0)
+            return fail(c, "%s must be a number from 1 to 1000, not '%s'", key, value);
+        cfg->max_attempts = (uint32_t)n;
+    } else if (strcmp(key, "result_retention") == 0) {
+        if (parse_seconds(value, &cfg->result_retention_s) != 0)
+            return fail(c, "%s must be a duration such as 7d, 12h or 0 (keep), not '%s'", key,
+                        value);
+    } else if (strcmp(key, "result_max_bytes") == 0) {
+        if (parse_size(value, &cfg->result_max_bytes) != 0)
+            return fail(c, "%s must be a size such as 1G or 0 (no limit), not '%s'", key, value);
     } else {
         uint32_t *slot = NULL;
         if (strcmp(key, "heartbeat_ms") == 0)
@@ -382,6 +483,10 @@ daemon_key(load_ctx *c, const char *key, const char *value)
             slot = &cfg->backoff_min_ms;
         else if (strcmp(key, "restart_backoff_max_ms") == 0)
             slot = &cfg->backoff_max_ms;
+        else if (strcmp(key, "group_commit_ms") == 0)
+            slot = &cfg->group_commit_ms;
+        else if (strcmp(key, "prune_interval_ms") == 0)
+            slot = &cfg->prune_interval_ms;
         if (slot == NULL)
             return fail(c, "unknown key '%s' in [daemon]", key);
         if (parse_ms(value, slot) != 0)
@@ -586,6 +691,10 @@ nlpd_config_finish(nlpd_config *cfg, char *why, size_t why_len)
         snprintf(why, why_len, "heartbeat_timeout_ms must be at least twice heartbeat_ms");
         return NLPD_ECONFIG;
     }
+    if (cfg->prune_interval_ms < 100) {
+        snprintf(why, why_len, "prune_interval_ms must be at least 100ms");
+        return NLPD_ECONFIG;
+    }
     if (cfg->backoff_min_ms == 0 || cfg->backoff_max_ms < cfg->backoff_min_ms) {
         snprintf(why, why_len, "restart backoff needs 0 < min <= max");
         return NLPD_ECONFIG;
@@ -651,6 +760,15 @@ nlpd_config_print(const nlpd_config *cfg, void *out_)
             cfg->backoff_min_ms, cfg->backoff_max_ms);
     if (cfg->front_extra[0])
         fprintf(out, "front = %s\n", cfg->front_extra);
+    fprintf(out, "state_dir = %s\n", cfg->state_dir[0] ? cfg->state_dir : "(default)");
+    fprintf(out, "journal = %s\njournal_sync = %s\n", cfg->journal ? "on" : "off",
+            cfg->journal_sync_full ? "full" : "group");
+    fprintf(out, "group_commit_ms = %u\ngroup_commit_docs = %u\n", cfg->group_commit_ms,
+            cfg->group_commit_docs);
+    fprintf(out, "result_retention = %llus\nresult_max_bytes = %llu\nprune_interval_ms = %u\n",
+            (unsigned long long)cfg->result_retention_s,
+            (unsigned long long)cfg->result_max_bytes, cfg->prune_interval_ms);
+    fprintf(out, "max_attempts = %u\n", cfg->max_attempts);
     fprintf(out, "\n[pipeline]\nstages =");
     for (int i = 0; i < cfg->n_pipeline; i++)
         fprintf(out, " %s", cfg->pipeline[i]);

@@ -44,6 +44,17 @@ typedef struct nlpd_config {
     uint32_t backoff_max_ms;
     char front_extra[256]; /* an extra front-door endpoint (tcp://...), empty: none */
 
+    /* The durable journal (daemon/journal.h). */
+    char state_dir[256];       /* empty: nlpd_state_dir() decides */
+    int journal;               /* 0: off (nothing survives a crash) */
+    int journal_sync_full;     /* 1: commit before each "accepted"; 0: group commit */
+    uint32_t group_commit_ms;  /* group: commit at most this long after the first write */
+    uint32_t group_commit_docs; /* ... or once this many writes wait */
+    uint64_t result_retention_s; /* results older than this are pruned (0: kept) */
+    uint64_t result_max_bytes;   /* the oldest results go past this size (0: no limit) */
+    uint32_t prune_interval_ms;
+    uint32_t max_attempts;     /* crashes or time-outs of a stage on one document */
+
     nlpd_stage_cfg stages[NLPD_MAX_STAGES]; /* every stage defined (sections) */
     int n_stages;
     char pipeline[NLPD_MAX_STAGES][48]; /* stage names in order */
@@ -81,6 +92,13 @@ int nlpd_config_copy(nlpd_config *dst, const nlpd_config *src);
 
 /* Writes the effective configuration as INI text to `out` (a FILE *). */
 void nlpd_config_print(const nlpd_config *cfg, void *out);
+
+/* Resolves the state directory (the journal's home): `given` if not empty,
+ * else $NLPD_STATE_DIR, else the first of $STATE_DIRECTORY (systemd's
+ * StateDirectory=), else /var/lib/nlpd for root, else $XDG_STATE_HOME/nlpd,
+ * else $HOME/.local/state/nlpd. Writes it to `out`. Returns 0 or
+ * NLPD_EINVAL (too long, or no home to put it in). */
+int nlpd_state_dir(const char *given, char *out, size_t out_len);
 
 /* Splits a command line into words: whitespace separates, '...' and "..."
  * quote, backslash escapes the next character; no expansion of any kind.

@@ -12,7 +12,10 @@
  * Files: main.c (start, signals, stop), config.c (INI), supervisor.c
  * (worker processes, restarts, time limits, reload), broker.c (stage
  * sockets, dispatch, routing), front.c (submissions, results, feed),
- * control.c (status), flight.c (documents in flight, keys), sdnotify.c.
+ * control.c (status, results, dead letters), flight.c (documents in
+ * flight, keys), journal.c (the SQLite journal and result store) and
+ * durable.c (the journal in the daemon: accept after commit, results into
+ * the store, replay at start, prune), sdnotify.c.
  */
 #ifndef NLPD_DAEMON_H
 #define NLPD_DAEMON_H
@@ -24,6 +27,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "journal.h"
 #include "nlpd/doc.h"
 #include "nlpd_internal.h"
 
@@ -62,6 +66,8 @@ struct flight {
     uint8_t reply_json; /* ... as JSON */
     uint8_t had_error;  /* some stage added an error record */
     uint8_t started_reported;
+    uint8_t ack_wait;  /* journaled, waiting for its commit (in d->ack_wait) */
+    uint8_t no_store;  /* unfinished at shutdown: stays pending in the journal */
     pipeline *pl;
     int next;           /* index in pl of the stage to run next; pl->n: done */
     uint64_t skip_mask; /* bit i: the client did not ask for stage i */
@@ -195,6 +201,20 @@ struct nlpd_daemon {
     nlpd__arena *front_arena; /* decoding submissions */
     uint64_t key_last_ms;
     uint8_t key_rand[10];
+
+    /* The journal (durable.c); NULL when off or not open (journal_why says
+     * why the front door refuses). */
+    nlpd_journal *journal;
+    char state_dir[256];
+    char journal_why[1536];
+    int journal_err;
+    flight_list ack_wait;     /* accepted, journaled, waiting for the commit */
+    uv_timer_t commit_timer;  /* group commit */
+    int commit_timer_on;
+    int commit_now;           /* commit at the end of this loop turn */
+    int64_t replay_after, replay_upto; /* seq range still to replay */
+    uint64_t last_prune_us, last_open_try_us;
+    uint64_t duplicates, replayed, journal_errors, commits;
 };
 
 /* flight.c */
@@ -235,6 +255,36 @@ int front_open(nlpd_daemon *d);
 void front_close(nlpd_daemon *d);
 /* The document is done: reply to a waiting client, publish, forget. */
 void front_sink(nlpd_daemon *d, flight *f);
+/* The journal's commit for `f` returned `rc`: answer "accepted" and route
+ * it, or refuse it (code "journal", `why`) and free it. */
+void front_commit_done(nlpd_daemon *d, flight *f, int rc, const char *why);
+/* Puts a journaled document back in flight (replay, retry): no client
+ * waits for it. Returns 0 or NLPD_ENOMEM / NLPD_EBUSY (already in flight). */
+int front_replay(nlpd_daemon *d, const nlpd_journal_doc *jd, flight_list *out);
+
+/* durable.c */
+/* Opens the journal and starts replaying what it holds not done. A journal
+ * that cannot be opened is logged and retried; meanwhile the front door
+ * refuses. Returns 0 (also then) or an error that should stop the start. */
+int durable_open(nlpd_daemon *d);
+/* Commits what is pending and closes the journal. */
+void durable_close(nlpd_daemon *d);
+/* Journals an accepted flight; it is answered "accepted" and routed once
+ * the commit returns (at once with journal_sync = full). Returns 0 or an
+ * error (f untouched: the caller refuses and frees it). */
+int durable_accept(nlpd_daemon *d, flight *f, const char *flags);
+/* Commits the open transaction and answers the flights waiting for it:
+ * "accepted" and on their way, or refused when the commit failed. */
+int durable_commit(nlpd_daemon *d);
+/* Commits now if a commit was asked for during this loop turn. */
+void durable_flush(nlpd_daemon *d);
+/* Stores the result of a finished flight. Returns 0, 1 for a duplicate
+ * (the key has a result already), or an error (logged). */
+int durable_store(nlpd_daemon *d, flight *f);
+/* Replays more, prunes on schedule, retries a journal that did not open. */
+void durable_tick(nlpd_daemon *d, uint64_t now);
+/* Removes a flight from the commit wait (broker_detach). */
+void durable_detach(nlpd_daemon *d, flight *f);
 
 /* control.c */
 int control_open(nlpd_daemon *d);

@@ -161,7 +161,8 @@ parse_flags(const nlpd__frames *fr, submit_flags *fl, char *bad, size_t bad_len)
 /* Which pipeline stages the client asked to skip. Returns 0, or -1 with a
  * message naming an unknown stage. */
 static int
-skip_mask(nlpd_daemon *d, const Nlpd__V1__Options *o, uint64_t *mask, char *why, size_t why_len)
+skip_mask(nlpd_daemon *d, const Nlpd__V1__Options *o, uint64_t *mask, char *why, size_t why_len,
+          int lenient)
 {
     *mask = 0;
     if (o == NULL || o->n_stages == 0)
@@ -174,6 +175,8 @@ skip_mask(nlpd_daemon *d, const Nlpd__V1__Options *o, uint64_t *mask, char *why,
             if (strcmp(pl->st[k]->name, o->stages[i]) == 0)
                 found = k;
         }
+        if (found < 0 && lenient)
+            continue; /* a stage gone since the document was accepted */
         if (found < 0) {
             int n = snprintf(why, why_len, "unknown stage '%.48s' in options.stages (pipeline:",
                              o->stages[i]);
@@ -209,6 +212,12 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
     }
     if (d->state == D_STOPPING) {
         refuse(d, fr, "stopping", "the daemon is shutting down");
+        return;
+    }
+    if (d->cfg.journal && d->journal == NULL) {
+        snprintf(why, sizeof(why), "the journal is not open, so nothing can be accepted: %.400s",
+                 d->journal_why[0] ? d->journal_why : "not opened yet");
+        refuse(d, fr, "journal", why);
         return;
     }
     size_t len = nlpd__frame_size(fr, 4);
@@ -258,7 +267,7 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
         return;
     }
     uint64_t mask;
-    if (skip_mask(d, doc->options, &mask, why, sizeof(why)) != 0) {
+    if (skip_mask(d, doc->options, &mask, why, sizeof(why), 0) != 0) {
         nlpd_free(json_pb);
         refuse(d, fr, "bad_request", why);
         return;
@@ -301,13 +310,89 @@ handle_submit(nlpd_daemon *d, nlpd__frames *fr)
     HASH_ADD_STR(d->flights, key, f);
     d->n_flight++;
     d->flight_bytes += f->bytes;
-    d->accepted++;
 
-    if (reply(d, &f->client, &f->corr, NLPD_C_ACCEPTED, f->key, NULL) != 0)
+    if (d->cfg.journal) {
+        /* Recorded first; answered when the record is committed. */
+        char flags[256];
+        nlpd__frame_str(fr, 3, flags, sizeof(flags));
+        int rc = durable_accept(d, f, flags);
+        if (rc != 0) {
+            snprintf(why, sizeof(why), "cannot record the document: %.440s",
+                     d->journal != NULL ? nlpd_journal_why(d->journal) : d->journal_why);
+            flight_free(d, f);
+            refuse(d, fr, "journal", why);
+        }
+        return;
+    }
+    front_commit_done(d, f, 0, NULL);
+}
+
+static void
+refuse_flight(nlpd_daemon *d, flight *f, const char *code, const char *message)
+{
+    d->refused++;
+    NLPD_LOG(NLPD_LOG_INFO, "refused=%s msg=\"%s\"", code, message);
+    reply(d, &f->client, &f->corr, NLPD_C_REFUSED, code, message);
+    nlpd__zwatch_mark(&d->front_w);
+}
+
+void
+front_commit_done(nlpd_daemon *d, flight *f, int rc, const char *why)
+{
+    if (rc != 0) {
+        refuse_flight(d, f, "journal", why != NULL && why[0] ? why : nlpd_strerror(rc));
+        flight_free(d, f);
+        return;
+    }
+    d->accepted++;
+    if (d->front == NULL || reply(d, &f->client, &f->corr, NLPD_C_ACCEPTED, f->key, NULL) != 0)
         f->wait = 0; /* the client is gone; the document still goes through */
     NLPD_LOG(NLPD_LOG_DEBUG, "doc=%s size=%zu msg=accepted", f->key, f->bytes);
-    broker_route(d, f);
     nlpd__zwatch_mark(&d->front_w);
+    broker_route(d, f);
+}
+
+int
+front_replay(nlpd_daemon *d, const nlpd_journal_doc *jd, flight_list *out)
+{
+    if (flight_find(d, jd->key, strlen(jd->key)) != NULL)
+        return NLPD_EBUSY;
+    char why[256];
+    uint64_t mask = 0;
+    nlpd__arena *arena = d->front_arena;
+    nlpd__arena_reset(arena);
+    Nlpd__V1__Document *doc = nlpd__v1__document__unpack(nlpd__arena_allocator(arena), jd->len,
+                                                         jd->doc);
+    if (doc != NULL)
+        skip_mask(d, doc->options, &mask, why, sizeof(why), 1);
+    flight *f = flight_new(d);
+    if (f == NULL)
+        return NLPD_ENOMEM;
+    snprintf(f->key, sizeof(f->key), "%s", jd->key);
+    if (zmq_msg_init_size(&f->doc, jd->len) != 0) {
+        flight_free(d, f);
+        return NLPD_ENOMEM;
+    }
+    if (jd->len > 0)
+        memcpy(zmq_msg_data(&f->doc), jd->doc, jd->len);
+    f->skip_mask = mask;
+    f->pl = d->pl;
+    pipeline_ref(f->pl);
+    f->accepted_us = nlpd__mono_us();
+    f->bytes = jd->len;
+    HASH_ADD_STR(d->flights, key, f);
+    d->n_flight++;
+    d->flight_bytes += f->bytes;
+    d->replayed++;
+    if (doc == NULL) {
+        /* It was checked when accepted; a journal that changed under us
+         * gets a clear record rather than a stage's confusion. */
+        flight_add_error(d, f, "daemon", "malformed",
+                         "the journaled document is not an nlpd.v1.Document", 1);
+        f->next = f->pl->n;
+    }
+    flight_list_push_back(out, f);
+    return 0;
 }
 
 static void
@@ -383,6 +468,11 @@ send_result(nlpd_daemon *d, flight *f)
 void
 front_sink(nlpd_daemon *d, flight *f)
 {
+    if (durable_store(d, f) == 1) {
+        /* This key's result is stored already: the user saw it once. */
+        flight_free(d, f);
+        return;
+    }
     d->completed++;
     if (f->had_error)
         d->failed_docs++;

@@ -34,6 +34,7 @@ usage(FILE *out)
             "\n"
             "  -c, --config FILE       read FILE (INI; repeat: later files override earlier)\n"
             "  -r, --runtime-dir DIR   where the sockets live [NLPD_RUNTIME_DIR]\n"
+            "  -s, --state-dir DIR     where the journal lives [NLPD_STATE_DIR]\n"
             "  -l, --log-level LEVEL   err, warning, notice, info, debug\n"
             "      --check-config      print the effective configuration and exit\n"
             "  -V, --version\n"
@@ -181,15 +182,29 @@ flush_in_flight(nlpd_daemon *d)
 {
     if (d->n_flight == 0)
         return;
-    NLPD_LOG(NLPD_LOG_WARNING, "in_flight=%zu msg=\"drain deadline passed; returning unfinished "
-                               "documents with an error\"",
-             d->n_flight);
+    /* Documents waiting for their commit are accepted first: they are on
+     * disk once it returns. */
+    durable_commit(d);
+    NLPD_LOG(NLPD_LOG_WARNING, "in_flight=%zu journaled=%d msg=\"drain deadline passed; returning "
+                               "unfinished documents with an error\"",
+             d->n_flight, d->journal != NULL);
     flight *f, *tmp;
     HASH_ITER(hh, d->flights, f, tmp)
     {
         broker_detach(d, f);
-        flight_add_error(d, f, "daemon", "shutdown",
-                         "the daemon stopped before this document was finished", 0);
+        if (d->journal != NULL) {
+            /* Its journal entry stays pending: the next start finishes it
+             * and stores the result. */
+            f->no_store = 1;
+            flight_add_error(d, f, "daemon", "shutdown",
+                             "the daemon stopped before this document was finished; it stays "
+                             "in the journal and its result will be stored after the restart "
+                             "(nlpctl get KEY)",
+                             0);
+        } else {
+            flight_add_error(d, f, "daemon", "shutdown",
+                             "the daemon stopped before this document was finished", 0);
+        }
         front_sink(d, f);
     }
 }
@@ -208,6 +223,7 @@ close_everything(nlpd_daemon *d)
     if (stopped_everything)
         return;
     stopped_everything = 1;
+    durable_close(d);
     front_close(d);
     control_close(d);
     if (d->pl != NULL) {
@@ -229,6 +245,7 @@ on_tick(uv_timer_t *t)
     nlpd_daemon *d = t->data;
     uint64_t now = nlpd__mono_us();
     supervisor_tick(d, now);
+    durable_tick(d, now);
     if (d->state == D_STOPPING) {
         static int drained;
         if (!drained && (d->n_flight == 0 || now >= d->drain_deadline_us)) {
@@ -273,6 +290,7 @@ static void
 on_prepare(uv_prepare_t *p)
 {
     nlpd_daemon *d = p->data;
+    durable_flush(d);
     broker_flush(d);
     if (d->front != NULL)
         nlpd__zwatch_flush(&d->front_w);
@@ -299,8 +317,8 @@ on_signal(uv_signal_t *h, int signum)
 /* --- Main ----------------------------------------------------------------- */
 
 static int
-load_all(nlpd_daemon *d, const char *runtime_dir_arg, int log_level_arg, char *why,
-         size_t why_len)
+load_all(nlpd_daemon *d, const char *runtime_dir_arg, const char *state_dir_arg, int log_level_arg,
+         char *why, size_t why_len)
 {
     nlpd_config_defaults(&d->cfg, d->self_exe);
     for (int i = 0; i < d->n_config_paths; i++) {
@@ -310,6 +328,13 @@ load_all(nlpd_daemon *d, const char *runtime_dir_arg, int log_level_arg, char *w
     }
     if (runtime_dir_arg != NULL)
         snprintf(d->cfg.runtime_dir, sizeof(d->cfg.runtime_dir), "%s", runtime_dir_arg);
+    if (state_dir_arg != NULL) {
+        if (strlen(state_dir_arg) >= sizeof(d->cfg.state_dir)) {
+            snprintf(why, why_len, "--state-dir is too long");
+            return NLPD_ECONFIG;
+        }
+        snprintf(d->cfg.state_dir, sizeof(d->cfg.state_dir), "%s", state_dir_arg);
+    }
     if (log_level_arg >= 0)
         d->cfg.log_level = log_level_arg;
     return nlpd_config_finish(&d->cfg, why, why_len);
@@ -321,11 +346,12 @@ main(int argc, char **argv)
     static nlpd_daemon the_daemon;
     nlpd_daemon *d = &the_daemon;
     const char *paths[64];
-    const char *runtime_dir_arg = NULL;
+    const char *runtime_dir_arg = NULL, *state_dir_arg = NULL;
     int log_level_arg = -1, check_only = 0;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"runtime-dir", required_argument, NULL, 'r'},
+        {"state-dir", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'l'},
         {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},
@@ -333,7 +359,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "c:r:l:Vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:r:s:l:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             if (d->n_config_paths >= 64) {
@@ -344,6 +370,9 @@ main(int argc, char **argv)
             break;
         case 'r':
             runtime_dir_arg = optarg;
+            break;
+        case 's':
+            state_dir_arg = optarg;
             break;
         case 'l':
             log_level_arg = nlpd_log_level_parse(optarg);
@@ -380,7 +409,7 @@ main(int argc, char **argv)
     }
     char why[700];
     nlpd_log_set_sink(nlpd_log_stderr, NULL, log_level_arg >= 0 ? log_level_arg : NLPD_LOG_INFO);
-    if (load_all(d, runtime_dir_arg, log_level_arg, why, sizeof(why)) != 0) {
+    if (load_all(d, runtime_dir_arg, state_dir_arg, log_level_arg, why, sizeof(why)) != 0) {
         fprintf(stderr, "nlpd: %s\n", why);
         return 1;
     }
@@ -391,6 +420,9 @@ main(int argc, char **argv)
     }
     nlpd_log_set_sink(nlpd_log_stderr, NULL, d->cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit reached by the journal is an error to report (the
+     * front door refuses), not a reason to die. */
+    signal(SIGXFSZ, SIG_IGN);
 
     d->lock_fd = -1;
     d->exit_code = 1;
@@ -422,6 +454,8 @@ main(int argc, char **argv)
         rc = front_open(d);
     if (rc == 0)
         rc = supervisor_start(d);
+    if (rc == 0)
+        rc = durable_open(d);
     d->tick.data = d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
     d->prepare.data = d;
     uv_timer_init(&loop, &d->tick);

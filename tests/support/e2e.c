@@ -187,17 +187,20 @@ spawn_daemon(nlpd_e2e *e, const char *config)
     snprintf(e->rundir, sizeof(e->rundir), "%s/run", e->dir);
     snprintf(e->conf, sizeof(e->conf), "%s/nlpd.conf", e->dir);
     snprintf(e->log, sizeof(e->log), "%s/nlpd.log", e->dir);
+    snprintf(e->statedir, sizeof(e->statedir), "%s/state", e->dir);
     if (config != NULL)
         nlpd_e2e_write_config(e, config);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, e->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    char *argv[8];
+    char *argv[12];
     int n = 0;
     argv[n++] = (char *)nlpd_e2e_bin("nlpd");
     argv[n++] = (char *)"--runtime-dir";
     argv[n++] = e->rundir;
+    argv[n++] = (char *)"--state-dir";
+    argv[n++] = e->statedir;
     if (config != NULL) {
         argv[n++] = (char *)"--config";
         argv[n++] = e->conf;

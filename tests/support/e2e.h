@@ -20,6 +20,7 @@ typedef struct nlpd_e2e {
     char rundir[512];   /* dir/run */
     char conf[512];     /* dir/nlpd.conf */
     char log[512];      /* dir/nlpd.log: the daemon's stderr */
+    char statedir[512]; /* dir/state: the journal */
     pid_t pid;
     nlpd_client *client;
     uint64_t corr;

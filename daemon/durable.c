@@ -1,0 +1,296 @@
+/* daemon/durable.c — the journal in the daemon.
+ *
+ * A submission is written to the journal's open transaction and waits in
+ * d->ack_wait; the commit (at once with journal_sync = full, else after
+ * group_commit_ms or group_commit_docs writes) answers every waiting client
+ * "accepted" and sends the documents on, or refuses them all when it
+ * failed. A client thus never hears "accepted" for a document not on disk.
+ * Results go into the same transaction; what a crash loses of them is
+ * made again, since their documents are still pending after a restart.
+ * On start every pending document is replayed in accept order, as many at
+ * a time as max_in_flight allows.
+ */
+#include <string.h>
+
+#include "daemon.h"
+#include "nlpd/alloc.h"
+#include "nlpd/log.h"
+
+#define OPEN_RETRY_US 5000000u
+
+static void
+on_commit_timer(uv_timer_t *t)
+{
+    nlpd_daemon *d = t->data;
+    d->commit_timer_on = 0;
+    durable_commit(d);
+}
+
+/* A write went into the transaction: commit soon. */
+static void
+schedule_commit(nlpd_daemon *d)
+{
+    if (nlpd_journal_uncommitted(d->journal) >= d->cfg.group_commit_docs) {
+        d->commit_now = 1;
+        return;
+    }
+    if (!d->commit_timer_on) {
+        d->commit_timer_on = 1;
+        uv_timer_start(&d->commit_timer, on_commit_timer, d->cfg.group_commit_ms, 0);
+    }
+}
+
+static int
+try_open(nlpd_daemon *d)
+{
+    char why[sizeof(d->journal_why)];
+    int rc = nlpd_journal_open(&d->journal, d->state_dir, why, sizeof(why));
+    if (rc != 0) {
+        if (rc != d->journal_err || strcmp(why, d->journal_why) != 0)
+            NLPD_LOG(NLPD_LOG_ERR,
+                     "err=%s msg=\"cannot open the journal: %s; refusing documents until it "
+                     "opens (retried every %us)\"",
+                     nlpd_err_name(rc), why, OPEN_RETRY_US / 1000000u);
+        snprintf(d->journal_why, sizeof(d->journal_why), "%s", why);
+        d->journal_err = rc;
+        return rc;
+    }
+    d->journal_err = 0;
+    d->journal_why[0] = '\0';
+    d->replay_after = 0;
+    d->replay_upto = nlpd_journal_last_seq(d->journal);
+    uint64_t pending = 0, results = 0, dead = 0, cursor = 0;
+    nlpd_journal_stats(d->journal, &pending, &results, NULL, &dead, &cursor);
+    NLPD_LOG(NLPD_LOG_NOTICE,
+             "state_dir=%s sync=%s pending=%llu results=%llu dead_letters=%llu cursor=%llu "
+             "msg=\"journal open\"",
+             d->state_dir, d->cfg.journal_sync_full ? "full" : "group",
+             (unsigned long long)pending, (unsigned long long)results, (unsigned long long)dead,
+             (unsigned long long)cursor);
+    if (pending == 0)
+        d->replay_after = d->replay_upto;
+    return 0;
+}
+
+int
+durable_open(nlpd_daemon *d)
+{
+    d->commit_timer.data = d;
+    uv_timer_init(d->loop, &d->commit_timer);
+    if (!d->cfg.journal) {
+        NLPD_LOG(NLPD_LOG_NOTICE, "msg=\"journal off: accepted documents do not survive a "
+                                  "crash and no results are stored\"");
+        return 0;
+    }
+    if (nlpd_state_dir(d->cfg.state_dir, d->state_dir, sizeof(d->state_dir)) != 0) {
+        NLPD_LOG(NLPD_LOG_ERR, "msg=\"no state directory: set state_dir in [daemon]\"");
+        return NLPD_EINVAL;
+    }
+    d->last_open_try_us = nlpd__mono_us();
+    try_open(d);
+    durable_tick(d, nlpd__mono_us());
+    return 0;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void
+durable_close(nlpd_daemon *d)
+{
+    if (d->journal != NULL) {
+        durable_commit(d);
+        nlpd_journal_close(&d->journal);
+    }
+    if (d->commit_timer.loop != NULL && !uv_is_closing((uv_handle_t *)&d->commit_timer))
+        uv_close((uv_handle_t *)&d->commit_timer, on_timer_closed);
+}
+
+int
+durable_accept(nlpd_daemon *d, flight *f, const char *flags)
+{
+    if (d->journal == NULL)
+        return d->journal_err != 0 ? d->journal_err : NLPD_EINVAL;
+    int rc = nlpd_journal_accept(d->journal, f->key, zmq_msg_data(&f->doc), zmq_msg_size(&f->doc),
+                                 flags, nlpd__now_us());
+    if (rc != 0) {
+        d->journal_errors++;
+        NLPD_LOG(NLPD_LOG_ERR, "doc=%s err=%s msg=\"%s\"", f->key, nlpd_err_name(rc),
+                 nlpd_journal_why(d->journal));
+        return rc;
+    }
+    f->ack_wait = 1;
+    flight_list_push_back(&d->ack_wait, f);
+    if (d->cfg.journal_sync_full)
+        durable_commit(d);
+    else
+        schedule_commit(d);
+    return 0;
+}
+
+int
+durable_commit(nlpd_daemon *d)
+{
+    d->commit_now = 0;
+    if (d->commit_timer_on) {
+        uv_timer_stop(&d->commit_timer);
+        d->commit_timer_on = 0;
+    }
+    if (d->journal == NULL)
+        return 0;
+    size_t n = nlpd_journal_uncommitted(d->journal);
+    int rc = nlpd_journal_commit(d->journal);
+    char why[sizeof(d->journal_why)] = "";
+    if (rc != 0) {
+        d->journal_errors++;
+        snprintf(why, sizeof(why), "cannot record the document: %s", nlpd_journal_why(d->journal));
+        NLPD_LOG(NLPD_LOG_ERR,
+                 "err=%s writes=%zu refused=%zu msg=\"journal commit failed: %s; the documents "
+                 "it held are refused, the results it held are made again after a restart\"",
+                 nlpd_err_name(rc), n, d->ack_wait.n, nlpd_journal_why(d->journal));
+    } else if (n > 0) {
+        d->commits++;
+    }
+    flight *f;
+    while ((f = flight_list_pop_front(&d->ack_wait)) != NULL) {
+        f->ack_wait = 0;
+        front_commit_done(d, f, rc, why);
+    }
+    return rc;
+}
+
+void
+durable_flush(nlpd_daemon *d)
+{
+    if (d->commit_now)
+        durable_commit(d);
+}
+
+void
+durable_detach(nlpd_daemon *d, flight *f)
+{
+    if (f->ack_wait) {
+        flight_list_remove(&d->ack_wait, f);
+        f->ack_wait = 0;
+    }
+}
+
+int
+durable_store(nlpd_daemon *d, flight *f)
+{
+    if (d->journal == NULL || f->no_store)
+        return 0;
+    uint64_t cursor = 0;
+    int rc = nlpd_journal_done(d->journal, f->key, f->had_error, zmq_msg_data(&f->doc),
+                               zmq_msg_size(&f->doc), nlpd__now_us(), &cursor);
+    if (rc == 1) {
+        d->duplicates++;
+        NLPD_LOG(NLPD_LOG_WARNING, "doc=%s msg=\"a second result for a stored key: dropped\"",
+                 f->key);
+        return 1;
+    }
+    if (rc != 0) {
+        d->journal_errors++;
+        NLPD_LOG(NLPD_LOG_ERR,
+                 "doc=%s err=%s msg=\"result not stored (%s); the document stays pending and "
+                 "runs again after a restart\"",
+                 f->key, nlpd_err_name(rc), nlpd_journal_why(d->journal));
+        return rc;
+    }
+    schedule_commit(d);
+    return 0;
+}
+
+/* --- Replay ----------------------------------------------------------------- */
+
+typedef struct replay_ctx {
+    nlpd_daemon *d;
+    flight_list out;
+    size_t seen;
+    int failed;
+} replay_ctx;
+
+static int
+replay_one(void *arg, const nlpd_journal_doc *jd)
+{
+    replay_ctx *c = arg;
+    c->seen++;
+    c->d->replay_after = jd->seq;
+    int rc = front_replay(c->d, jd, &c->out);
+    if (rc == NLPD_ENOMEM) {
+        c->d->replay_after = jd->seq - 1; /* again later */
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Puts as many pending documents in flight as there is room for. The
+ * flights are routed only after the read is over, since routing may write
+ * results to the journal. */
+static void
+replay_more(nlpd_daemon *d)
+{
+    if (d->journal == NULL || d->replay_after >= d->replay_upto || d->state == D_STOPPING)
+        return;
+    size_t room = d->n_flight < d->cfg.max_in_flight ? d->cfg.max_in_flight - d->n_flight : 0;
+    if (room > 256)
+        room = 256;
+    if (room == 0)
+        return;
+    replay_ctx c = {.d = d};
+    int64_t start = d->replay_after;
+    int rc = nlpd_journal_pending(d->journal, d->replay_after, d->replay_upto, room, replay_one,
+                                  &c);
+    if (rc < 0) {
+        NLPD_LOG(NLPD_LOG_ERR, "err=%s msg=\"cannot read the journal to replay: %s\"",
+                 nlpd_err_name(rc), nlpd_journal_why(d->journal));
+        d->replay_after = start;
+    } else if (c.seen < room && !c.failed) {
+        d->replay_after = d->replay_upto; /* nothing more */
+    }
+    flight *f;
+    while ((f = flight_list_pop_front(&c.out)) != NULL)
+        broker_route(d, f);
+    if (c.seen > 0)
+        NLPD_LOG(NLPD_LOG_INFO, "replayed=%zu total=%llu msg=\"journaled documents back in flight\"",
+                 c.seen, (unsigned long long)d->replayed);
+    if (d->replay_after >= d->replay_upto && d->replayed > 0)
+        NLPD_LOG(NLPD_LOG_NOTICE, "replayed=%llu msg=\"journal replay complete\"",
+                 (unsigned long long)d->replayed);
+}
+
+void
+durable_tick(nlpd_daemon *d, uint64_t now)
+{
+    if (!d->cfg.journal)
+        return;
+    if (d->journal == NULL) {
+        if (d->state != D_STOPPING && now - d->last_open_try_us >= OPEN_RETRY_US) {
+            d->last_open_try_us = now;
+            try_open(d);
+        }
+        return;
+    }
+    replay_more(d);
+    if ((d->cfg.result_retention_s > 0 || d->cfg.result_max_bytes > 0) &&
+        now - d->last_prune_us >= (uint64_t)d->cfg.prune_interval_ms * 1000u) {
+        d->last_prune_us = now;
+        durable_commit(d);
+        uint64_t removed = 0;
+        uint64_t unix_now = nlpd__now_us();
+        uint64_t keep_us = d->cfg.result_retention_s * 1000000u;
+        uint64_t before = d->cfg.result_retention_s > 0 && unix_now > keep_us ? unix_now - keep_us
+                                                                              : 0;
+        int rc = nlpd_journal_prune(d->journal, before, d->cfg.result_max_bytes, &removed);
+        if (rc != 0)
+            NLPD_LOG(NLPD_LOG_ERR, "err=%s msg=\"prune failed: %s\"", nlpd_err_name(rc),
+                     nlpd_journal_why(d->journal));
+        else if (removed > 0)
+            NLPD_LOG(NLPD_LOG_INFO, "removed=%llu msg=\"old results pruned\"",
+                     (unsigned long long)removed);
+    }
+}
