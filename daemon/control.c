@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "nlpd/alloc.h"
+#include "nlpd/json.h"
 #include "nlpd/log.h"
 
 static void on_control_msg(nlpd__zwatch *w, nlpd__frames *fr);
@@ -181,6 +182,27 @@ control_status_json(nlpd_daemon *d)
         (json_int_t)d->gen, "stages", stages);
     if (root == NULL)
         return NULL;
+    json_t *jn = json_pack("{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "enabled", d->cfg.journal,
+                           "state_dir", d->state_dir, "sync",
+                           d->cfg.journal_sync_full ? "full" : "group", "error",
+                           d->cfg.journal && d->journal == NULL ? d->journal_why : "",
+                           "waiting_commit", (json_int_t)d->ack_wait.n, "commits",
+                           (json_int_t)d->commits, "replayed", (json_int_t)d->replayed,
+                           "duplicates_dropped", (json_int_t)d->duplicates, "errors",
+                           (json_int_t)d->journal_errors, "replaying",
+                           d->journal != NULL && d->replay_after < d->replay_upto);
+    if (jn != NULL && d->journal != NULL) {
+        uint64_t pending = 0, results = 0, bytes = 0, dead = 0, cursor = 0;
+        if (nlpd_journal_stats(d->journal, &pending, &results, &bytes, &dead, &cursor) == 0) {
+            json_object_set_new(jn, "pending", json_integer((json_int_t)pending));
+            json_object_set_new(jn, "results", json_integer((json_int_t)results));
+            json_object_set_new(jn, "result_bytes", json_integer((json_int_t)bytes));
+            json_object_set_new(jn, "dead_letters", json_integer((json_int_t)dead));
+            json_object_set_new(jn, "last_cursor", json_integer((json_int_t)cursor));
+        }
+    }
+    if (jn != NULL)
+        json_object_set_new(root, "journal", jn);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (s == NULL)
@@ -188,6 +210,181 @@ control_status_json(nlpd_daemon *d)
     char *out = nlpd_strdup(s);
     free(s);
     return out;
+}
+
+/* --- The result store -------------------------------------------------------- */
+
+/* Bodies of replies stop growing past this (at least one result goes). */
+#define RESULTS_MAX_BYTES (8u << 20)
+
+/* Appends the result's document as JSON. */
+static int
+append_doc_json(nlpd_daemon *d, nlpd__buf *b, const void *doc, size_t len)
+{
+    char *json = NULL;
+    size_t jlen = 0;
+    int rc = nlpd_doc_parse(d->scratch, doc, len);
+    if (rc == 0)
+        rc = nlpd_doc_to_json(d->scratch, NLPD_JSON_DEFAULT, &json, &jlen);
+    if (rc == 0)
+        rc = nlpd__buf_append(b, json, jlen);
+    nlpd_free(json);
+    return rc;
+}
+
+typedef struct results_ctx {
+    nlpd_daemon *d;
+    nlpd__buf b;
+    int rc;
+} results_ctx;
+
+static int
+on_get(void *arg, const nlpd_journal_result *r)
+{
+    results_ctx *c = arg;
+    c->rc = append_doc_json(c->d, &c->b, r->doc, r->len);
+    return c->rc != 0;
+}
+
+/* One line per result: {"cursor":N,"key":K,"status":S,"done_unix_us":T,"document":{...}}. */
+static int
+on_result_line(void *arg, const nlpd_journal_result *r)
+{
+    results_ctx *c = arg;
+    if (c->b.len >= RESULTS_MAX_BYTES)
+        return 1;
+    char head[200];
+    int n = snprintf(head, sizeof(head),
+                     "{\"cursor\":%llu,\"key\":\"%s\",\"status\":\"%s\",\"done_unix_us\":%llu,"
+                     "\"document\":",
+                     (unsigned long long)r->cursor, r->key, r->error ? "error" : "ok",
+                     (unsigned long long)r->done_unix_us);
+    size_t mark = c->b.len;
+    c->rc = nlpd__buf_append(&c->b, head, (size_t)n);
+    if (c->rc == 0)
+        c->rc = append_doc_json(c->d, &c->b, r->doc, r->len);
+    if (c->rc == 0)
+        c->rc = nlpd__buf_append(&c->b, "}\n", 2);
+    if (c->rc == NLPD_EPROTO || c->rc == NLPD_EUTF8) {
+        /* A stored result that no longer decodes: say so in its place. */
+        c->b.len = mark;
+        n = snprintf(head, sizeof(head),
+                     "{\"cursor\":%llu,\"key\":\"%s\",\"status\":\"unreadable\"}\n",
+                     (unsigned long long)r->cursor, r->key);
+        c->rc = nlpd__buf_append(&c->b, head, (size_t)n);
+    }
+    return c->rc != 0;
+}
+
+static int
+on_dead_json(void *arg, const nlpd_journal_dead *dl)
+{
+    json_t *arr = arg;
+    json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I}", "id", (json_int_t)dl->id,
+                                         "key", dl->key, "stage", dl->stage, "error", dl->error,
+                                         "attempts", (json_int_t)dl->attempts, "dead_unix_us",
+                                         (json_int_t)dl->dead_unix_us));
+    return 0;
+}
+
+static char *
+buf_take(nlpd__buf *b)
+{
+    char *out = nlpd_malloc(b->len + 1);
+    if (out != NULL) {
+        if (b->len > 0)
+            memcpy(out, b->data, b->len);
+        out[b->len] = '\0';
+    }
+    nlpd__buf_release(b);
+    return out;
+}
+
+static int
+valid_key(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'A' && k[i] <= 'Z') ||
+              (k[i] >= 'a' && k[i] <= 'z')))
+            return 0;
+    }
+    return 1;
+}
+
+/* GET KEY, RESULTS AFTER LIMIT, DEADLETTERS, RETRY ID. Returns the body
+ * (nlpd_malloc'd) and sets *verb. */
+static char *
+store_request(nlpd_daemon *d, const char *req, const char **verb)
+{
+    char msg[300];
+    *verb = "ERROR";
+    if (d->journal == NULL) {
+        snprintf(msg, sizeof(msg), "%s", d->cfg.journal ? "the journal is not open"
+                                                        : "the journal is off (journal = off)");
+        return nlpd_strdup(msg);
+    }
+    /* Readers see only what is committed, so a cursor handed out is never
+     * taken back by a crash. */
+    durable_commit(d);
+    results_ctx c = {.d = d};
+    if (strncmp(req, "GET ", 4) == 0) {
+        const char *key = req + 4;
+        if (!valid_key(key))
+            return nlpd_strdup("GET takes a document key");
+        int rc = nlpd_journal_get(d->journal, key, on_get, &c);
+        if (rc == 0 && c.rc == 0) {
+            *verb = "OK";
+            return buf_take(&c.b);
+        }
+        nlpd__buf_release(&c.b);
+        if (rc == NLPD_ENOENT) {
+            int st = nlpd_journal_state(d->journal, key);
+            snprintf(msg, sizeof(msg), "%s: %s", key,
+                     st == NLPD_JOURNAL_PENDING ? "accepted and not finished yet"
+                     : st == NLPD_JOURNAL_DEAD  ? "in the dead letters (nlpctl deadletters)"
+                                                : "no such result (unknown key, or pruned)");
+        } else {
+            snprintf(msg, sizeof(msg), "%s", nlpd_strerror(c.rc != 0 ? c.rc : rc));
+        }
+        return nlpd_strdup(msg);
+    }
+    unsigned long long after = 0, limit = 0;
+    char tail;
+    if (sscanf(req, "RESULTS %llu %llu%c", &after, &limit, &tail) == 2) {
+        if (limit == 0 || limit > 100000)
+            limit = 100000;
+        int rc = nlpd_journal_results(d->journal, after, (size_t)limit, on_result_line, &c);
+        if (rc >= 0 && c.rc == 0) {
+            *verb = "OK";
+            return buf_take(&c.b);
+        }
+        nlpd__buf_release(&c.b);
+        return nlpd_strdup(nlpd_strerror(rc < 0 ? rc : c.rc));
+    }
+    if (strcmp(req, "DEADLETTERS") == 0) {
+        json_t *arr = json_array();
+        int rc = nlpd_journal_dead_letters(d->journal, on_dead_json, arr);
+        char *s = rc == 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        if (s == NULL)
+            return nlpd_strdup(rc != 0 ? nlpd_journal_why(d->journal) : "out of memory");
+        char *out = nlpd_strdup(s);
+        free(s);
+        *verb = "OK";
+        return out;
+    }
+    long long id = 0;
+    if (sscanf(req, "RETRY %lld%c", &id, &tail) == 1) {
+        int rc = durable_retry(d, id, msg, sizeof(msg));
+        if (rc == 0)
+            *verb = "OK";
+        return nlpd_strdup(msg);
+    }
+    return nlpd_strdup("unknown request (STATUS, RELOAD, GET KEY, RESULTS AFTER LIMIT, "
+                       "DEADLETTERS, RETRY ID are known)");
 }
 
 static void
@@ -209,8 +406,13 @@ on_control_msg(nlpd__zwatch *zw, nlpd__frames *fr)
         supervisor_reload(d);
         body = nlpd_strdup("{\"reload\":\"started\"}");
     } else {
-        verb = "ERROR";
-        body = nlpd_strdup("unknown request (STATUS and RELOAD are known)");
+        char text[256];
+        if (nlpd__frame_str(fr, at, text, sizeof(text)) >= (int)sizeof(text)) {
+            verb = "ERROR";
+            body = nlpd_strdup("request too long");
+        } else {
+            body = store_request(d, text, &verb);
+        }
     }
     zmq_msg_t id;
     zmq_msg_init(&id);

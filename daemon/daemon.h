@@ -283,6 +283,9 @@ void durable_flush(nlpd_daemon *d);
 int durable_store(nlpd_daemon *d, flight *f);
 /* Replays more, prunes on schedule, retries a journal that did not open. */
 void durable_tick(nlpd_daemon *d, uint64_t now);
+/* Makes dead letter `id` pending again and puts it back in flight. On 0
+ * `msg` holds a JSON answer; else the reason. */
+int durable_retry(nlpd_daemon *d, int64_t id, char *msg, size_t msg_len);
 /* Removes a flight from the commit wait (broker_detach). */
 void durable_detach(nlpd_daemon *d, flight *f);
 

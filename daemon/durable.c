@@ -294,3 +294,48 @@ durable_tick(nlpd_daemon *d, uint64_t now)
                      (unsigned long long)removed);
     }
 }
+
+static int
+retry_one(void *arg, const nlpd_journal_doc *jd)
+{
+    replay_ctx *c = arg;
+    c->seen++;
+    int rc = front_replay(c->d, jd, &c->out);
+    if (rc != 0)
+        c->failed = rc;
+    return 0;
+}
+
+int
+durable_retry(nlpd_daemon *d, int64_t id, char *msg, size_t msg_len)
+{
+    if (d->journal == NULL) {
+        snprintf(msg, msg_len, "the journal is not open");
+        return NLPD_EINVAL;
+    }
+    char key[33];
+    int rc = nlpd_journal_retry(d->journal, id, key);
+    if (rc == 0)
+        rc = durable_commit(d);
+    if (rc != 0) {
+        snprintf(msg, msg_len, "%s",
+                 rc == NLPD_ENOENT ? "no such dead letter" : nlpd_journal_why(d->journal));
+        return rc;
+    }
+    replay_ctx c = {.d = d};
+    rc = nlpd_journal_pending_one(d->journal, key, retry_one, &c);
+    if (rc == 0)
+        rc = c.failed;
+    flight *f;
+    while ((f = flight_list_pop_front(&c.out)) != NULL)
+        broker_route(d, f);
+    if (rc != 0) {
+        /* It is pending in the journal: the next start runs it. */
+        snprintf(msg, msg_len, "{\"key\":\"%s\",\"retried\":\"after the next start\"}", key);
+        return 0;
+    }
+    NLPD_LOG(NLPD_LOG_NOTICE, "doc=%s dead_letter=%lld msg=\"dead letter retried\"", key,
+             (long long)id);
+    snprintf(msg, msg_len, "{\"key\":\"%s\",\"retried\":\"now\"}", key);
+    return 0;
+}

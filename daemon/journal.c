@@ -260,7 +260,7 @@ migrate(nlpd_journal *j)
             sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
-        if (v > 0 || version > 0)
+        if (version > 0)
             NLPD_LOG(NLPD_LOG_NOTICE, "journal=%s from=%lld to=%lld msg=\"journal schema upgraded\"",
                      j->path, (long long)v, (long long)(v + 1));
     }

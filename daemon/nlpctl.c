@@ -106,6 +106,10 @@ static const char usage_main[] =
     "  status           show the daemon, its stages and workers\n"
     "  reload           re-read the configuration (as SIGHUP does)\n"
     "  ping             check the daemon answers, and how fast\n"
+    "  get KEY          print the stored result of one document\n"
+    "  results          print stored results in order from a cursor (--follow: keep on)\n"
+    "  deadletters      list the documents given up on\n"
+    "  retry ID         put dead letter ID back in the pipeline\n"
     "\n"
     "Global options:\n"
     "  --runtime-dir DIR  where the daemon's sockets are (default: $NLPD_RUNTIME_DIR,\n"
@@ -168,6 +172,33 @@ static const char usage_reload[] = "Usage: nlpctl reload\n"
 static const char usage_ping[] = "Usage: nlpctl ping\n"
                                  "Pings the front door; prints the daemon's version and the "
                                  "round-trip time.\n";
+
+static const char usage_get[] =
+    "Usage: nlpctl get [OPTIONS] KEY\n"
+    "Prints the stored result of the document with daemon key KEY (the key\n"
+    "\"accepted\" answered with) as one JSON object, as annotate writes it.\n"
+    "\n"
+    "  --minimal    only the evaluation fields (and errors)\n";
+
+static const char usage_results[] =
+    "Usage: nlpctl results [OPTIONS]\n"
+    "Prints the stored results with a cursor above --after, in cursor order, one per\n"
+    "line: {\"cursor\", \"key\", \"status\", \"done_unix_us\", \"document\"}. A consumer\n"
+    "resumes from the last cursor it handled and misses nothing the store keeps\n"
+    "(result_retention, result_max_bytes).\n"
+    "\n"
+    "  --after N    start after cursor N (default 0: from the oldest kept)\n"
+    "  --limit N    stop after N results\n"
+    "  --follow     when all are printed, wait for new ones until interrupted\n";
+
+static const char usage_deadletters[] =
+    "Usage: nlpctl deadletters\n"
+    "Lists the documents given up on (a stage failed on each max_attempts times),\n"
+    "as JSON: id, key, stage, error, attempts, dead_unix_us.\n";
+
+static const char usage_retry[] = "Usage: nlpctl retry ID\n"
+                                  "Puts dead letter ID back in the pipeline with its attempts "
+                                  "reset.\n";
 
 /* Says what was wrong with an option (getopt itself is silenced: opterr
  * is 0 and option strings start with ':') and returns EXIT_USAGE. */
@@ -1154,6 +1185,180 @@ cmd_reload(const global *g, int argc, char **argv)
     return 0;
 }
 
+/* --- The result store ----------------------------------------------------- */
+
+static int
+cmd_get(const global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"minimal", no_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int minimal = 0;
+    optind = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm':
+            minimal = 1;
+            break;
+        case 'h':
+            fputs(usage_get, stdout);
+            return 0;
+        default:
+            return bad_option(argv[0], ch, argv);
+        }
+    }
+    if (optind + 1 != argc) {
+        say("get: give one document key");
+        return EXIT_USAGE;
+    }
+    const char *key = argv[optind];
+    if (strlen(key) == 0 || strlen(key) > 32 || strspn(key, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                            "abcdefghijklmnopqrstuvwxyz") !=
+                                                    strlen(key)) {
+        say("get: '%s' is not a document key", key);
+        return EXIT_USAGE;
+    }
+    char req[64];
+    snprintf(req, sizeof(req), "GET %s", key);
+    char *reply = NULL;
+    int status = control(g, req, &reply);
+    if (status != 0)
+        return status;
+    if (minimal) {
+        char *m = NULL;
+        if (nlpd_client_minimal_json(reply, strlen(reply), &m, NULL) != 0) {
+            say("get: the daemon's answer is not a JSON object");
+            nlpd_free(reply);
+            return EXIT_RUNTIME;
+        }
+        nlpd_free(reply);
+        reply = m;
+    }
+    printf("%s\n", reply);
+    nlpd_free(reply);
+    return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+static int
+cmd_results(const global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"after", required_argument, NULL, 'a'}, {"limit", required_argument, NULL, 'n'},
+        {"follow", no_argument, NULL, 'f'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    unsigned long long after = 0, limit = 0;
+    int follow = 0;
+    optind = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a':
+            if (parse_count(optarg, 0, INT64_MAX, &after) != 0) {
+                say("results: --after takes a cursor (a number), not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'n':
+            if (parse_count(optarg, 1, INT64_MAX, &limit) != 0) {
+                say("results: --limit takes a positive number, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            follow = 1;
+            break;
+        case 'h':
+            fputs(usage_results, stdout);
+            return 0;
+        default:
+            return bad_option(argv[0], ch, argv);
+        }
+    }
+    if (optind < argc) {
+        say("results: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    unsigned long long printed = 0;
+    while (!interrupted) {
+        unsigned long long want = 1000;
+        if (limit > 0 && limit - printed < want)
+            want = limit - printed;
+        char req[96];
+        snprintf(req, sizeof(req), "RESULTS %llu %llu", after, want);
+        char *reply = NULL;
+        int status = control(g, req, &reply);
+        if (status != 0)
+            return status;
+        size_t got = 0;
+        for (char *line = reply, *nl; *line != '\0'; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (nl == NULL)
+                break;
+            unsigned long long c = 0;
+            if (sscanf(line, "{\"cursor\":%llu", &c) != 1 || c <= after) {
+                say("results: unexpected line from the daemon");
+                nlpd_free(reply);
+                return EXIT_RUNTIME;
+            }
+            fwrite(line, 1, (size_t)(nl - line) + 1, stdout);
+            after = c;
+            got++;
+        }
+        nlpd_free(reply);
+        printed += got;
+        if (fflush(stdout) != 0)
+            return EXIT_RUNTIME;
+        if (limit > 0 && printed >= limit)
+            return 0;
+        if (got == 0) {
+            if (!follow)
+                return 0;
+            for (int i = 0; i < 500 / SLICE_MS + 1 && !interrupted; i++)
+                usleep(SLICE_MS * 1000);
+        }
+    }
+    return EXIT_INTERRUPTED;
+}
+
+static int
+cmd_deadletters(const global *g, int argc, char **argv)
+{
+    int rc = parse_help_only(argc, argv, usage_deadletters);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    char *reply = NULL;
+    int status = control(g, "DEADLETTERS", &reply);
+    if (status != 0)
+        return status;
+    printf("%s\n", reply);
+    nlpd_free(reply);
+    return 0;
+}
+
+static int
+cmd_retry(const global *g, int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_retry, stdout);
+        return 0;
+    }
+    unsigned long long id = 0;
+    if (argc != 2 || parse_count(argv[1], 1, INT64_MAX, &id) != 0) {
+        say("retry: give one dead letter id (nlpctl deadletters lists them)");
+        return EXIT_USAGE;
+    }
+    char req[64];
+    snprintf(req, sizeof(req), "RETRY %llu", id);
+    char *reply = NULL;
+    int status = control(g, req, &reply);
+    if (status != 0)
+        return status;
+    printf("%s\n", reply);
+    nlpd_free(reply);
+    return 0;
+}
+
 /* --- ping ---------------------------------------------------------------- */
 
 /* Pings and waits for the matching PONG until `deadline_us`. Returns 0
@@ -1229,6 +1434,8 @@ typedef struct command {
 static const command commands[] = {
     {"submit", cmd_submit}, {"annotate", cmd_annotate}, {"tail", cmd_tail},
     {"status", cmd_status}, {"reload", cmd_reload},     {"ping", cmd_ping},
+    {"get", cmd_get},       {"results", cmd_results},   {"deadletters", cmd_deadletters},
+    {"retry", cmd_retry},
 };
 
 int
