@@ -80,6 +80,7 @@ struct nlpd_doc {
     vec pk_annotations, pk_annotation_ptrs;
     vec pk_errors, pk_error_ptrs;
     vec pk_traces, pk_trace_ptrs;
+    vec pk_flags, pk_shapes; /* a third column padded for what came without one */
 };
 
 static const char empty[] = "";
@@ -199,6 +200,8 @@ nlpd_doc_free(nlpd_doc **self_p)
     vec_release(&d->pk_error_ptrs);
     vec_release(&d->pk_traces);
     vec_release(&d->pk_trace_ptrs);
+    vec_release(&d->pk_flags);
+    vec_release(&d->pk_shapes);
     nlpd_free(d);
     *self_p = NULL;
 }
@@ -754,24 +757,64 @@ typedef struct delta {
         }                                                                                          \
     } while (0)
 
+/* The third column (sentence flags, token shapes) of the additions, as the
+ * delta must carry it. Repeated fields append when protobuf merges, so when
+ * the document's own spans came without that column (a producer that wrote
+ * none: `had` spans, `had_col` 0) the merged arrays would differ in length
+ * and the document be refused as malformed. Then the column is left out
+ * when the additions' values are all 0, or else written for every span,
+ * zeros first for those received. Sets *col and *n; NLPD_ENOMEM when the
+ * scratch cannot grow. */
+static int
+third_column(const u32cols *c, size_t had, size_t had_col, vec *pad, uint32_t **col, size_t *n)
+{
+    *col = c->col[2];
+    *n = c->n;
+    if (had == 0 || had_col == had)
+        return 0;
+    int any = 0;
+    for (size_t i = 0; i < c->n && !any; i++)
+        any = c->col[2][i] != 0;
+    if (!any) {
+        *col = NULL;
+        *n = 0;
+        return 0;
+    }
+    if (vec_reserve(pad, sizeof(uint32_t), had + c->n) != 0)
+        return NLPD_ENOMEM;
+    uint32_t *p = pad->data;
+    memset(p, 0, had * sizeof(*p));
+    memcpy(p + had, c->col[2], c->n * sizeof(*p));
+    *col = p;
+    *n = had + c->n;
+    return 0;
+}
+
 static int
 delta_build(nlpd_doc *self, delta *dl)
 {
     nlpd__v1__document__init(&dl->doc);
+    const Nlpd__V1__Sentences *ps = self->pb != NULL ? self->pb->sentences : NULL;
+    const Nlpd__V1__Tokens *pt = self->pb != NULL ? self->pb->tokens : NULL;
     if (self->sentences.n > 0) {
         nlpd__v1__sentences__init(&dl->sentences);
-        dl->sentences.n_start = dl->sentences.n_end = dl->sentences.n_flags = self->sentences.n;
+        dl->sentences.n_start = dl->sentences.n_end = self->sentences.n;
         dl->sentences.start = self->sentences.col[0];
         dl->sentences.end = self->sentences.col[1];
-        dl->sentences.flags = self->sentences.col[2];
+        if (third_column(&self->sentences, ps != NULL ? ps->n_start : 0,
+                         ps != NULL ? ps->n_flags : 0, &self->pk_flags, &dl->sentences.flags,
+                         &dl->sentences.n_flags) != 0)
+            return NLPD_ENOMEM;
         dl->doc.sentences = &dl->sentences;
     }
     if (self->tokens.n > 0) {
         nlpd__v1__tokens__init(&dl->tokens);
-        dl->tokens.n_start = dl->tokens.n_end = dl->tokens.n_shape = self->tokens.n;
+        dl->tokens.n_start = dl->tokens.n_end = self->tokens.n;
         dl->tokens.start = self->tokens.col[0];
         dl->tokens.end = self->tokens.col[1];
-        dl->tokens.shape = self->tokens.col[2];
+        if (third_column(&self->tokens, pt != NULL ? pt->n_start : 0, pt != NULL ? pt->n_shape : 0,
+                         &self->pk_shapes, &dl->tokens.shape, &dl->tokens.n_shape) != 0)
+            return NLPD_ENOMEM;
         dl->doc.tokens = &dl->tokens;
     }
     if (self->has_summary) {

@@ -9,13 +9,14 @@
  *     build/fuzz/bin/doc_fuzz -max_total_time=600 -timeout=10 \
  *         build/fuzz/corpus-doc tests/fuzz/corpus/doc
  *
- * The input. When its first byte is 0xF8-0xFF (never the first byte of a
- * Document: field 31 with wire type 0 is 0xF8 0x01, so the few inputs that
- * mean it lose that field) it is a control byte: bits 0-2 give a number n
- * of additions and the next 3 n bytes describe them (kind % 5: sentence,
- * token, entity, annotation, summary; and two cut points scaled to the text
- * length + 4, so some lie past the end); bit 3 asks for a failing allocator
- * at call 1 + the next byte. The rest is the encoded Document.
+ * The input. When its first byte is 0xF8-0xFF (a tag of field 31 and up:
+ * the few inputs that mean it lose that field) it is a control byte: its
+ * bits 0-2 give a number n of additions; a flags byte follows (bit 0: a
+ * failing allocator at call 1 + the byte after it), then 3 n bytes describe
+ * the additions (kind % 5: sentence, token, entity, annotation, summary
+ * index; bit 3 of the kind is a sentence's flag or a token's shape; two cut
+ * points scaled to the text length + 4, so some lie past the end). The rest
+ * is the encoded Document.
  *
  * What is checked:
  *  - nlpd_doc_parse fails with NLPD_EPROTO (or NLPD_ENOMEM with the failing
@@ -31,7 +32,8 @@
  *    object whose "text" is the text as sent (lossless when it is UTF-8) and
  *    whose spans lie inside it;
  *  - decode -> encode -> decode -> encode gives the same bytes twice, and the
- *    re-decoded document the same views;
+ *    re-decoded document the same views (for bytes that pass the front
+ *    door's nlpd__wire_validate: see the comment at round_trip's call);
  *  - an addition is refused with NLPD_EINVAL exactly when its span is not
  *    inside the text; the bytes received followed by the delta (what the
  *    daemon forwards) decode to the document with the additions appended.
@@ -83,7 +85,7 @@ check_json(nlpd_doc *doc)
     CHECK(rc == 0, "nlpd_doc_to_json failed: %s", nlpd_err_name(rc));
     CHECK(strlen(out) == len, "the JSON's length is not %zu", len);
     json_error_t err;
-    json_t *root = json_loadb(out, len, 0, &err);
+    json_t *root = json_loadb(out, len, JSON_ALLOW_NUL, &err);
     CHECK(json_is_object(root), "the output is no JSON object: %s", err.text);
     size_t sent_len;
     const char *sent = nlpd_doc_sent_text(doc, &sent_len);
@@ -269,7 +271,17 @@ additions(nlpd_doc *doc, const uint8_t *buf, size_t len, const addition *add, si
     if (nlpd_doc_new(&m) != 0)
         abort();
     int rc = nlpd_doc_parse(m, merged, len + (size_t)dn);
-    CHECK(rc == 0, "the document and its delta do not decode: %s", nlpd_err_name(rc));
+    if (rc != 0) {
+        char why[256] = "protobuf-c refuses it";
+        nlpd__arena *a = NULL;
+        if (nlpd__arena_new(&a) != 0)
+            abort();
+        Nlpd__V1__Document *pb =
+            nlpd__v1__document__unpack(nlpd__arena_allocator(a), len + (size_t)dn, merged);
+        if (pb != NULL)
+            nlpd__doc_spans_valid(pb, why, sizeof(why));
+        CHECK(rc == 0, "the document and its delta do not decode: %s (%s)", nlpd_err_name(rc), why);
+    }
     CHECK(nlpd_doc_sentences(m, &st, &en, NULL) == ns0 + ns, "sentences not appended");
     CHECK(nlpd_doc_tokens(m, &st, &en, NULL) == nt0 + nt, "tokens not appended");
     CHECK(nlpd_doc_entity_count(m) == ne0 + ne, "entities not appended");
@@ -286,18 +298,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n_add = 0;
     long fail_at = 0;
     const uint8_t *hdr = NULL;
-    if (size > 0 && data[0] >= 0xF8) {
-        uint8_t ctl = data[0];
-        data++, size--;
-        n_add = ctl & 7u;
+    if (size >= 2 && data[0] >= 0xF8) {
+        n_add = data[0] & 7u;
+        uint8_t flags = data[1];
+        data += 2, size -= 2;
+        if ((flags & 1) && size > 0) {
+            fail_at = 1 + data[0];
+            data++, size--;
+        }
         if (n_add * 3 > size)
             n_add = size / 3;
         hdr = data;
         data += 3 * n_add, size -= 3 * n_add;
-        if ((ctl & 8) && size > 0) {
-            fail_at = 1 + data[0];
-            data++, size--;
-        }
     }
     /* An exact copy, so that ASan sees a read past the end. */
     uint8_t *buf = malloc(size ? size : 1);
@@ -334,7 +346,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         check_views(doc);
         check_json(doc);
-        round_trip(doc);
+        /* protobuf-c 1.4.1 accepts a field number 0 written as a
+         * two-byte tag (0x81 0x00), keeps it as an unknown field, and
+         * re-encodes it as 0x01, which it then refuses: the daemon's front
+         * door refuses such bytes (nlpd__wire_validate), so the round trip
+         * is promised for what it lets through. */
+        if (wire_ok)
+            round_trip(doc);
         for (size_t i = 0; i < n_add; i++) {
             size_t tlen;
             nlpd_doc_text(doc, &tlen);

@@ -178,7 +178,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t out_len = 0;
     rc = nlpd_doc_to_json(doc, NLPD_JSON_DEFAULT, &out, &out_len);
     CHECK(rc == 0, "nlpd_doc_to_json: %s", nlpd_err_name(rc));
-    json_t *back = json_loadb(out, out_len, 0, &jerr);
+    json_t *back = json_loadb(out, out_len, JSON_ALLOW_NUL, &jerr);
     CHECK(json_is_object(back), "the output is no JSON object: %s", jerr.text);
     json_t *bt = json_object_get(back, "text");
     CHECK(json_is_string(bt) && json_string_length(bt) == in_len &&

@@ -6,8 +6,9 @@ doc, json and summarize fuzz targets (tests/fuzz/corpus/<name>/seed-*).
 
 Standard library only. The doc seeds are encoded nlpd.v1.Document messages
 (proto/nlpd.proto), written with the small protobuf encoder below. The texts
-are made up for the purpose. Files named regress-* (minimized crashes) are
-not touched, except regress-map-short.pb (a fixed bug, kept as made here).
+are made up for the purpose. Files named regress-* are inputs
+that found a bug (kept as regression seeds); those written here are
+hand-made equivalents, the others are libFuzzer's and not touched.
 """
 import os
 import struct
@@ -148,9 +149,15 @@ def doc_seeds():
         "seed-truncated.pb": ingested[: len(ingested) // 2],
         "seed-unknown-fields.pb": u(1, 1) + s(10, "text") + u(99, 7) + s(100, b"\x01\x02"),
         # A control byte: three additions (sentence, token, entity), in and past the text.
-        "seed-ctl-additions.bin": bytes([0xFB, 0, 0, 120, 1, 30, 60, 2, 10, 255]) + ingested,
-        "seed-ctl-additions-map.bin": bytes([0xFC, 0, 0, 255, 3, 0, 100, 4, 200, 0, 2, 50, 60]) + mapped,
-        "seed-ctl-alloc.bin": bytes([0xF9, 0, 0, 255, 7]) + ingested,
+        "seed-ctl-additions.bin": bytes([0xFB, 0, 0, 0, 120, 1, 30, 60, 2, 10, 255]) + ingested,
+        "seed-ctl-additions-map.bin": bytes([0xFC, 0, 0, 0, 255, 3, 0, 100, 4, 200, 0, 2, 50, 60]) + mapped,
+        "seed-ctl-alloc.bin": bytes([0xF9, 1, 7, 0, 0, 255]) + ingested,
+        # Found by doc_fuzz: sentences and tokens received without flags and
+        # shapes, then one of each added with a flag / shape: the document
+        # and its delta differed in array lengths and did not decode.
+        "regress-delta-no-flags.bin": (bytes([0xFA, 0, 10, 0, 40, 11, 0, 40]) + s(10, "One. Two.") +
+                                       s(20, packed(1, [0]) + packed(2, [4])) +
+                                       s(21, packed(1, [0]) + packed(2, [3]))),
     }
     return seeds
 
@@ -244,18 +251,17 @@ def summarize_seeds():
         "seed-empty-sentences.txt": "...\n\n!!?",
         "seed-symbols.txt": "$$$ %%% ### 123 456. \u00e9\u00e8 \u4e2d\u6587. emoji \U0001f600.",
         # Budgets: sentences, words, ratio, invalid ratio, two budgets.
-        "seed-ctl-sentences.bin": bytes([0xF9, 2]) + story.encode(),
-        "seed-ctl-words.bin": bytes([0xFA, 5]) + story.encode(),
-        "seed-ctl-ratio.bin": bytes([0xFB, 60]) + story.encode(),
-        "seed-ctl-ratio-bad.bin": bytes([0xFB, 255]) + story.encode(),
-        "seed-ctl-two-budgets.bin": bytes([0xF9 | 64, 3]) + story.encode(),
+        "seed-ctl-sentences.bin": bytes([0xF8, 1, 2]) + story.encode(),
+        "seed-ctl-words.bin": bytes([0xF8, 2, 5]) + story.encode(),
+        "seed-ctl-ratio.bin": bytes([0xF8, 3, 60]) + story.encode(),
+        "seed-ctl-ratio-bad.bin": bytes([0xF8, 3, 255]) + story.encode(),
+        "seed-ctl-two-budgets.bin": bytes([0xF8, 1 | 64, 3]) + story.encode(),
         # Regions (headline, lede, body), entities, title and lede.
-        "seed-ctl-regions.bin": bytes([0xFC | 8 | 16, 2, 1, 0, 25, 2, 26, 55, 4, 56, 255,
-                                       3, 60, 80, 100, 110, 200, 220, 30, 20]) + full.encode(),
+        "seed-ctl-regions.bin": bytes([0xF8, 4 | 8 | 16, 2, 1, 0, 25, 2, 26, 55, 4, 56, 255, 3, 60, 80, 100, 110, 200, 220, 30, 20]) + full.encode(),
         # Raw sentences, some out of order or past the end.
-        "seed-ctl-raw.bin": bytes([0xF8 | 32, 4, 0, 40, 40, 90, 80, 120, 200, 255]) + story.encode(),
-        "seed-ctl-raw-regions.bin": bytes([0xF8 | 4 | 32, 1, 4, 200, 100, 4, 0, 100, 2, 100, 90]) + story.encode(),
-        "seed-ctl-alloc.bin": bytes([0xF8 | 64, 40]) + story.encode(),
+        "seed-ctl-raw.bin": bytes([0xF8, 0 | 32, 4, 0, 40, 40, 90, 80, 120, 200, 255]) + story.encode(),
+        "seed-ctl-raw-regions.bin": bytes([0xF8, 0 | 4 | 32, 1, 4, 200, 100, 4, 0, 100, 2, 100, 90]) + story.encode(),
+        "seed-ctl-alloc.bin": bytes([0xF8, 0 | 64, 40]) + story.encode(),
     }
 
 

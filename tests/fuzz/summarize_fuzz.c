@@ -7,8 +7,8 @@
  *     build/fuzz/bin/summarize_fuzz -max_total_time=600 -timeout=10 \
  *         build/fuzz/corpus-summarize tests/fuzz/corpus/summarize
  *
- * The input. When its first byte is 0xF8-0xFF (never in UTF-8) it is a
- * control byte and a header follows, in this order:
+ * The input. When its first byte is 0xF8-0xFF (never in UTF-8) a flags
+ * byte follows, then a header whose parts the flags ask for, in this order:
  *
  *   bits 0-1  the budget, from the next byte b: 0 none (the default),
  *             1 sentences = b (0 is "not set"), 2 words = 4 b, 3 a ratio
@@ -146,9 +146,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t reg_b[MAX_REG][3], ent_b[MAX_ENT][2], raw_b[32][2], tl_b[2] = {0, 0};
     size_t n_raw = 0;
     header h = {NULL, 0};
-    if (size > 0 && data[0] >= 0xF8) {
-        uint8_t ctl = data[0];
-        h = (header){data + 1, size - 1};
+    if (size >= 2 && data[0] >= 0xF8) {
+        uint8_t ctl = data[1];
+        h = (header){data + 2, size - 2};
         unsigned kind = ctl & 3u;
         if (kind != 0) {
             uint8_t b = next(&h);

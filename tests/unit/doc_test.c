@@ -1228,6 +1228,66 @@ test_doc_parse_refuses_a_map_that_does_not_span_both_texts(void **state)
     nlpd_doc_free(&doc);
 }
 
+/* Found by doc_fuzz (tests/fuzz/corpus/doc/regress-delta-no-flags.bin):
+ * sentences received without flags (a producer that wrote none) and one
+ * added with a flag made a delta whose flags, appended when protobuf
+ * merges, no longer lined up with the sentences: the document received
+ * followed by the delta was refused as malformed by every later stage. */
+static void
+test_doc_delta_keeps_flags_and_shapes_aligned_with_spans_received_without_them(void **state)
+{
+    (void)state;
+    Nlpd__V1__Document d = NLPD__V1__DOCUMENT__INIT;
+    Nlpd__V1__Sentences sen = NLPD__V1__SENTENCES__INIT;
+    Nlpd__V1__Tokens tok = NLPD__V1__TOKENS__INIT;
+    uint32_t s_start[] = {0}, s_end[] = {4}, t_start[] = {0}, t_end[] = {3};
+    sen.n_start = sen.n_end = 1;
+    sen.start = s_start;
+    sen.end = s_end;
+    tok.n_start = tok.n_end = 1;
+    tok.start = t_start;
+    tok.end = t_end;
+    d.text.data = (uint8_t *)"One. Two.";
+    d.text.len = 9;
+    d.sentences = &sen;
+    d.tokens = &tok;
+    size_t len;
+    uint8_t *buf = pack_doc(&d, &len);
+    for (int flagged = 0; flagged <= 1; flagged++) {
+        nlpd_doc *doc = parse_new(buf, len);
+        assert_int_equal(nlpd_doc_add_sentence(doc, 5, 9, (uint32_t)flagged), 0);
+        assert_int_equal(nlpd_doc_add_token(doc, 5, 8, (uint32_t)flagged * NLPD_SHAPE_CAPITALIZED),
+                         0);
+        ssize_t dn = nlpd_doc_delta_size(doc);
+        assert_true(dn > 0);
+        uint8_t *merged = malloc(len + (size_t)dn);
+        assert_non_null(merged);
+        memcpy(merged, buf, len);
+        assert_int_equal(nlpd_doc_delta_pack(doc, merged + len), dn);
+        nlpd_doc *m = parse_new(merged, len + (size_t)dn);
+        const uint32_t *st, *en, *fl, *sh;
+        assert_int_equal(nlpd_doc_sentences(m, &st, &en, &fl), 2);
+        assert_int_equal(nlpd_doc_tokens(m, &st, &en, &sh), 2);
+        if (flagged) {
+            /* Zeros for what came without, then the additions' values. */
+            assert_non_null(fl);
+            assert_int_equal(fl[0], 0);
+            assert_int_equal(fl[1], 1);
+            assert_non_null(sh);
+            assert_int_equal(sh[0], NLPD_SHAPE_OTHER);
+            assert_int_equal(sh[1], NLPD_SHAPE_CAPITALIZED);
+        } else {
+            /* All zero: the column stays absent. */
+            assert_null(fl);
+            assert_null(sh);
+        }
+        nlpd_doc_free(&m);
+        nlpd_doc_free(&doc);
+        free(merged);
+    }
+    free(buf);
+}
+
 /* --- UTF-8 ---------------------------------------------------------------------------- */
 
 typedef struct utf8_case {
@@ -1371,6 +1431,8 @@ main(void)
         cmocka_unit_test(test_doc_validate_rejects_invalid_utf8_hidden_after_a_nul),
         cmocka_unit_test(test_doc_validate_rejects_spans_outside_the_text),
         cmocka_unit_test(test_doc_parse_refuses_a_map_that_does_not_span_both_texts),
+        cmocka_unit_test(
+            test_doc_delta_keeps_flags_and_shapes_aligned_with_spans_received_without_them),
         cmocka_unit_test(test_utf8_valid_judges_a_table_of_sequences),
         cmocka_unit_test(test_utf8_valid_checks_every_byte_around_the_eight_byte_fast_path),
     };
