@@ -9,13 +9,15 @@
  *  1. votes: every name the CRF found votes, with its marginal
  *     probability, for its label under its exact token sequence; a
  *     person's name of two or more tokens also votes PER for its first
- *     and last token ("parts");
+ *     and last token ("parts"), and any other name of two or more
+ *     capitalized words votes for its acronym ("World Health Organization"
+ *     for "WHO");
  *  2. relabels each name whose sequence has a stronger label elsewhere in
  *     the document (a one-token name also hears the parts' votes); its
  *     score becomes the mean probability of the winning label's votes;
  *  3. adds the mentions the CRF left out: a capitalized token sequence
  *     outside any name that equals a voted name (or a single token that
- *     equals a part) becomes a name with the winning label when the
+ *     equals a part, or an upper-case token that equals an acronym) becomes a name with the winning label when the
  *     mean probability of that label's votes is at least
  *     NLPD__TAG_DC_MIN_VOTE (0.5: more likely than not), unless it is
  *     the first word of a sentence whose lower-case form the document also
@@ -37,13 +39,43 @@
 
 #define MAXLEN NLPD__TAG_DC_MAXLEN
 
+/* Kinds of keys. */
+enum { K_NAME = 0, K_PART = 1, K_ACRONYM = 2 };
+
 static uint64_t
-seq_key(const nlpd__tag_tok *t, size_t i, size_t n, int part)
+seq_key(const nlpd__tag_tok *t, size_t i, size_t n, int kind)
 {
-    uint64_t h = 0x6a09e667f3bcc908ull + (uint64_t)n * 0x9e3779b97f4a7c15ull + (uint64_t)part;
+    uint64_t h = 0x6a09e667f3bcc908ull + (uint64_t)n * 0x9e3779b97f4a7c15ull + (uint64_t)kind;
     for (size_t k = 0; k < n; k++)
         h = nlpd__mix64(h ^ t[i + k].word);
     return h | 1; /* 0 marks an empty slot */
+}
+
+/* The key under which a one-token acronym of the name [i, i + n) is
+ * found: the first letters of its capitalized words ("World Health
+ * Organization" gives WHO; "of", "the" and "&" are skipped). 0 when the
+ * name has no acronym (fewer than two such words, or another word in
+ * it). */
+static uint64_t
+acronym_key(const char *text, const nlpd_split_token *tok, const nlpd__tag_tok *t, size_t i,
+            size_t n)
+{
+    char ini[NLPD__TAG_DC_MAXLEN];
+    size_t k = 0;
+    for (size_t j = i; j < i + n; j++) {
+        const char *w = text + tok[j].start;
+        if (t[j].shape == NLPD_SHAPE_CAPITALIZED) {
+            ini[k++] = w[0];
+        } else if (t[j].shape == NLPD_SHAPE_LOWER || t[j].shape == NLPD_SHAPE_SYMBOL) {
+            continue; /* "of", "the", "&" */
+        } else {
+            return 0;
+        }
+    }
+    if (k < 2 || (unsigned char)ini[0] >= 0x80)
+        return 0;
+    nlpd__tag_tok one = {.word = nlpd__fnv(NLPD__FNV_INIT, ini, k)};
+    return seq_key(&one, 0, 1, K_ACRONYM);
 }
 
 static nlpd__tag_dc_slot *
@@ -122,7 +154,8 @@ cmp_first(const void *a, const void *b)
 }
 
 int
-nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sentence *sen,
+nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
+                  const nlpd_split_token *tok, const nlpd_split_sentence *sen,
                   size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
                   nlpd_tag_entity **names, size_t *n_names, size_t *names_cap)
 {
@@ -137,15 +170,23 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sen
         const nlpd_tag_entity *e = &nm[k];
         if (e->label < NLPD_ENT_PER || e->label > NLPD_ENT_MISC || e->n_tokens > MAXLEN)
             continue;
-        nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, e->first_token, e->n_tokens, 0), 1);
+        nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, e->first_token, e->n_tokens, K_NAME), 1);
         s->vote[e->label] += e->score;
         s->cnt[e->label]++;
+        if (e->label != NLPD_ENT_PER && e->n_tokens >= 2 && (what & NLPD__TAG_DC_ACRONYMS)) {
+            uint64_t key = acronym_key(text, tok, t, e->first_token, e->n_tokens);
+            if (key != 0) {
+                nlpd__tag_dc_slot *a = slot_of(dc, key, 1);
+                a->vote[e->label] += e->score;
+                a->cnt[e->label]++;
+            }
+        }
         if (e->label == NLPD_ENT_PER && e->n_tokens >= 2 && (what & NLPD__TAG_DC_PARTS)) {
             size_t ends[2] = {e->first_token, e->first_token + e->n_tokens - 1};
             for (int j = 0; j < 2; j++) {
                 if (t[ends[j]].shape != NLPD_SHAPE_CAPITALIZED || t[ends[j]].ncp < 2)
                     continue;
-                nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, ends[j], 1, 1), 1);
+                nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, ends[j], 1, K_PART), 1);
                 p->vote[NLPD_ENT_PER] += e->score;
                 p->cnt[NLPD_ENT_PER]++;
             }
@@ -157,12 +198,17 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sen
             nlpd_tag_entity *e = &nm[k];
             if (e->label < NLPD_ENT_PER || e->label > NLPD_ENT_MISC || e->n_tokens > MAXLEN)
                 continue;
-            nlpd__tag_dc_slot v = *slot_of(dc, seq_key(t, e->first_token, e->n_tokens, 0), 0);
+            nlpd__tag_dc_slot v = *slot_of(dc, seq_key(t, e->first_token, e->n_tokens, K_NAME), 0);
             if (e->n_tokens == 1) {
-                const nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, e->first_token, 1, 1), 0);
+                const nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, e->first_token, 1, K_PART), 0);
                 if (p != NULL) {
                     v.vote[NLPD_ENT_PER] += p->vote[NLPD_ENT_PER];
                     v.cnt[NLPD_ENT_PER] += p->cnt[NLPD_ENT_PER];
+                }
+                p = slot_of(dc, seq_key(t, e->first_token, 1, K_ACRONYM), 0);
+                for (int l = 1; p != NULL && l <= 4; l++) {
+                    v.vote[l] += p->vote[l];
+                    v.cnt[l] += p->cnt[l];
                 }
             }
             float w;
@@ -208,14 +254,18 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sen
                         continue;
                     if (i + l < b && capitalized(&t[i + l]))
                         continue; /* runs on: part of a longer name */
-                    const nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, i, l, 0), 0);
+                    const nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, i, l, K_NAME), 0);
                     if (s != NULL && (label = best_label(s, &w)) != 0) {
                         len = l;
                         break;
                     }
-                    if (l == 1 && (s = slot_of(dc, seq_key(t, i, 1, 1), 0)) != NULL) {
+                    if (l == 1 && (s = slot_of(dc, seq_key(t, i, 1, K_PART), 0)) != NULL) {
                         label = NLPD_ENT_PER;
                         w = s->vote[NLPD_ENT_PER] / (float)s->cnt[NLPD_ENT_PER];
+                        len = 1;
+                    } else if (l == 1 && t[i].shape == NLPD_SHAPE_UPPER &&
+                               (s = slot_of(dc, seq_key(t, i, 1, K_ACRONYM), 0)) != NULL &&
+                               (label = best_label(s, &w)) != 0) {
                         len = 1;
                     }
                 }

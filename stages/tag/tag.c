@@ -377,8 +377,8 @@ nlpd_tagger_run(nlpd_tagger *self, const char *text, size_t len, const nlpd_spli
     }
     if (rc == 0 && self->opts.names) {
         unsigned what = self->opts.document ? NLPD__TAG_DC_ALL : 0;
-        rc = nlpd__tag_docpass(&self->dc, &self->fx, sentences, n_sentences, n_tokens,
-                               self->nationality, what, &self->names, &self->n_names,
+        rc = nlpd__tag_docpass(&self->dc, &self->fx, text, tokens, sentences, n_sentences,
+                               n_tokens, self->nationality, what, &self->names, &self->n_names,
                                &self->names_cap);
     }
     if (rc == 0)

@@ -147,6 +147,7 @@ enum {
     NLPD__TAG_F_GAZ = 1u << 0,
     NLPD__TAG_F_CLUSTERS = 1u << 1,
     NLPD__TAG_F_PATTERNS = 1u << 2,
+    NLPD__TAG_F_KNOWN_ = (1u << 3) - 1, /* a model with others is refused */
 };
 
 struct nlpd_tag_model {
@@ -265,7 +266,8 @@ enum {
     NLPD__TAG_DC_ADD = 1u << 1,         /* later mentions of a name found */
     NLPD__TAG_DC_PARTS = 1u << 2,       /* ... including a person's surname alone */
     NLPD__TAG_DC_NATIONALITY = 1u << 3, /* a nationality alone is MISC */
-    NLPD__TAG_DC_ALL = 15u,
+    NLPD__TAG_DC_ACRONYMS = 1u << 4,    /* "WHO" after "World Health Organization" */
+    NLPD__TAG_DC_ALL = 31u,
 };
 
 typedef struct nlpd__tag_dc_slot {
@@ -291,7 +293,8 @@ void nlpd__tag_dc_release(nlpd__tag_dc *dc);
  * nlpd__tag_fx_doc filled fx: may relabel names and add names, keeping the
  * order. `nationality` is the gazetteer's nationality class or -1. Returns
  * 0 or NLPD_ENOMEM. */
-int nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const nlpd_split_sentence *sen,
+int nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
+                      const nlpd_split_token *tok, const nlpd_split_sentence *sen,
                       size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
                       nlpd_tag_entity **names, size_t *n_names, size_t *names_cap);
 
