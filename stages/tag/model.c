@@ -515,6 +515,12 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
                  trainer, NLPD__TAG_TRAINER_VERSION);
         return NLPD_EVERSION;
     }
+    if (features & ~(uint32_t)NLPD__TAG_F_KNOWN_) {
+        NLPD_LOG(NLPD_LOG_ERR,
+                 "stage=tag msg=\"model uses features (0x%x) that this version does not know\"",
+                 features & ~(uint32_t)NLPD__TAG_F_KNOWN_);
+        return NLPD_EVERSION;
+    }
     if (labels != L) {
         why = "unknown label set";
         goto fail;
