@@ -109,6 +109,26 @@ durable_close(nlpd_daemon *d)
         uv_close((uv_handle_t *)&d->commit_timer, on_timer_closed);
 }
 
+/* A failed write took the open transaction with it: the documents waiting
+ * for its commit are not on disk and are refused. */
+static void
+transaction_lost(nlpd_daemon *d)
+{
+    if (!nlpd_journal_take_lost(d->journal))
+        return;
+    char why[sizeof(d->journal_why)];
+    snprintf(why, sizeof(why), "cannot record the document: %s", nlpd_journal_why(d->journal));
+    NLPD_LOG(NLPD_LOG_ERR,
+             "refused=%zu msg=\"the journal rolled back its open transaction; the documents it "
+             "held are refused, the results it held are made again after a restart\"",
+             d->ack_wait.n);
+    flight *f;
+    while ((f = flight_list_pop_front(&d->ack_wait)) != NULL) {
+        f->ack_wait = 0;
+        front_commit_done(d, f, NLPD_EINVAL, why);
+    }
+}
+
 int
 durable_accept(nlpd_daemon *d, flight *f, const char *flags)
 {
@@ -118,8 +138,8 @@ durable_accept(nlpd_daemon *d, flight *f, const char *flags)
                                  flags, nlpd__now_us());
     if (rc != 0) {
         d->journal_errors++;
-        NLPD_LOG(NLPD_LOG_ERR, "doc=%s err=%s msg=\"%s\"", f->key, nlpd_err_name(rc),
-                 nlpd_journal_why(d->journal));
+        NLPD_LOG(NLPD_LOG_ERR, "doc=%s msg=\"%s\"", f->key, nlpd_journal_why(d->journal));
+        transaction_lost(d);
         return rc;
     }
     f->ack_wait = 1;
@@ -148,9 +168,9 @@ durable_commit(nlpd_daemon *d)
         d->journal_errors++;
         snprintf(why, sizeof(why), "cannot record the document: %s", nlpd_journal_why(d->journal));
         NLPD_LOG(NLPD_LOG_ERR,
-                 "err=%s writes=%zu refused=%zu msg=\"journal commit failed: %s; the documents "
-                 "it held are refused, the results it held are made again after a restart\"",
-                 nlpd_err_name(rc), n, d->ack_wait.n, nlpd_journal_why(d->journal));
+                 "writes=%zu refused=%zu msg=\"journal commit failed: %s; the documents it held "
+                 "are refused, the results it held are made again after a restart\"",
+                 n, d->ack_wait.n, nlpd_journal_why(d->journal));
     } else if (n > 0) {
         d->commits++;
     }
@@ -195,9 +215,10 @@ durable_store(nlpd_daemon *d, flight *f)
     if (rc != 0) {
         d->journal_errors++;
         NLPD_LOG(NLPD_LOG_ERR,
-                 "doc=%s err=%s msg=\"result not stored (%s); the document stays pending and "
-                 "runs again after a restart\"",
-                 f->key, nlpd_err_name(rc), nlpd_journal_why(d->journal));
+                 "doc=%s msg=\"result not stored (%s); the document stays pending and runs "
+                 "again after a restart\"",
+                 f->key, nlpd_journal_why(d->journal));
+        transaction_lost(d);
         return rc;
     }
     schedule_commit(d);

@@ -102,6 +102,7 @@ struct nlpd_journal {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
     int in_tx;
+    int lost; /* an error rolled the open transaction back */
     size_t uncommitted;
     uint64_t result_bytes; /* sum of the stored results' sizes */
     int lock_fd;
@@ -366,7 +367,22 @@ run(nlpd_journal *j, int which)
     int err = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : jfail(j, rc, "%.40s", statements[which]);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    if (err != 0 && j->in_tx && sqlite3_get_autocommit(j->db)) {
+        /* SQLite rolled the whole transaction back (an I/O error, a full
+         * disk): every write since the last commit is gone. */
+        j->in_tx = 0;
+        j->uncommitted = 0;
+        j->lost = 1;
+    }
     return err;
+}
+
+int
+nlpd_journal_take_lost(nlpd_journal *j)
+{
+    int lost = j->lost;
+    j->lost = 0;
+    return lost;
 }
 
 static int

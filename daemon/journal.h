@@ -93,8 +93,9 @@ const char *nlpd_journal_why(const nlpd_journal *j);
 
 /* Records an accepted document: its key, its encoded form (`doc`, `len`
  * bytes, borrowed) and the client's flags (may be NULL). Part of the open
- * transaction (one is begun if none is). Returns 0 or an error; on error
- * the transaction is still open and holds the earlier writes. */
+ * transaction (one is begun if none is). Returns 0 or an error; after an
+ * error, nlpd_journal_take_lost() says whether the earlier writes of the
+ * transaction were lost with it. */
 int nlpd_journal_accept(nlpd_journal *j, const char *key, const void *doc, size_t len,
                         const char *flags, uint64_t accepted_unix_us);
 
@@ -118,6 +119,11 @@ int nlpd_journal_retry(nlpd_journal *j, int64_t id, char key[33]);
 
 /* Stores the attempt count of a pending document. */
 int nlpd_journal_set_attempts(nlpd_journal *j, const char *key, unsigned attempts);
+
+/* After a failed write: returns 1 (once) when the failure rolled back the
+ * whole open transaction, so every write since the last commit is gone
+ * (the caller must not count on any of them), else 0. */
+int nlpd_journal_take_lost(nlpd_journal *j);
 
 /* Writes made since the last commit. */
 size_t nlpd_journal_uncommitted(const nlpd_journal *j);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,20 +180,25 @@ is_running(json_t *s, void *arg)
     return st != NULL && strcmp(st, "running") == 0;
 }
 
+/* Starts the daemon in e->dir (a new one unless `again`), its files no
+ * larger than `fsize` bytes when that is not 0. */
 static void
-spawn_daemon(nlpd_e2e *e, const char *config)
+spawn_daemon_in(nlpd_e2e *e, const char *config, int again, long fsize)
 {
-    memset(e, 0, sizeof(*e));
-    e->dir = nlpd_test_tmpdir("nlpd-e2e");
-    snprintf(e->rundir, sizeof(e->rundir), "%s/run", e->dir);
-    snprintf(e->conf, sizeof(e->conf), "%s/nlpd.conf", e->dir);
-    snprintf(e->log, sizeof(e->log), "%s/nlpd.log", e->dir);
-    snprintf(e->statedir, sizeof(e->statedir), "%s/state", e->dir);
-    if (config != NULL)
-        nlpd_e2e_write_config(e, config);
+    if (!again) {
+        memset(e, 0, sizeof(*e));
+        e->dir = nlpd_test_tmpdir("nlpd-e2e");
+        snprintf(e->rundir, sizeof(e->rundir), "%s/run", e->dir);
+        snprintf(e->conf, sizeof(e->conf), "%s/nlpd.conf", e->dir);
+        snprintf(e->log, sizeof(e->log), "%s/nlpd.log", e->dir);
+        snprintf(e->statedir, sizeof(e->statedir), "%s/state", e->dir);
+        if (config != NULL)
+            nlpd_e2e_write_config(e, config);
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, e->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, e->log,
+                                     O_WRONLY | O_CREAT | (again ? O_APPEND : O_TRUNC), 0600);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     char *argv[12];
     int n = 0;
@@ -201,7 +207,7 @@ spawn_daemon(nlpd_e2e *e, const char *config)
     argv[n++] = e->rundir;
     argv[n++] = (char *)"--state-dir";
     argv[n++] = e->statedir;
-    if (config != NULL) {
+    if (again ? access(e->conf, R_OK) == 0 : config != NULL) {
         argv[n++] = (char *)"--config";
         argv[n++] = e->conf;
     }
@@ -209,11 +215,27 @@ spawn_daemon(nlpd_e2e *e, const char *config)
     static char bin[1024];
     snprintf(bin, sizeof(bin), "%s", argv[0]);
     argv[0] = bin;
+    /* The limit is inherited: set around the spawn, then put back. */
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    if (fsize > 0) {
+        struct rlimit small = old;
+        small.rlim_cur = (rlim_t)fsize;
+        setrlimit(RLIMIT_FSIZE, &small);
+    }
     int rc = posix_spawn(&e->pid, bin, &fa, NULL, argv, environ);
+    if (fsize > 0)
+        setrlimit(RLIMIT_FSIZE, &old);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         fail_msg("cannot start %s: %s", bin, strerror(rc));
     live_add(e);
+}
+
+static void
+spawn_daemon(nlpd_e2e *e, const char *config)
+{
+    spawn_daemon_in(e, config, 0, 0);
 }
 
 static int
@@ -249,6 +271,48 @@ nlpd_e2e_start(nlpd_e2e *e, const char *config)
     }
     if (nlpd_client_open(&e->client, e->rundir, NULL) != 0)
         fail_msg("cannot open a client");
+}
+
+static void
+wait_running(nlpd_e2e *e)
+{
+    if (!nlpd_e2e_wait_status(e, is_running, NULL, 30000)) {
+        nlpd_e2e_dump_log(e);
+        kill(e->pid, SIGKILL);
+        waitpid(e->pid, NULL, 0);
+        fail_msg("the daemon did not become ready");
+    }
+    if (nlpd_client_open(&e->client, e->rundir, NULL) != 0)
+        fail_msg("cannot open a client");
+}
+
+void
+nlpd_e2e_start_limited(nlpd_e2e *e, const char *config, long fsize)
+{
+    spawn_daemon_in(e, config, 0, fsize);
+    wait_running(e);
+}
+
+void
+nlpd_e2e_crash(nlpd_e2e *e)
+{
+    nlpd_client_close(&e->client);
+    if (e->pid > 0) {
+        kill(e->pid, SIGKILL);
+        waitpid(e->pid, NULL, 0);
+        live_remove(e->pid);
+        e->pid = 0;
+    }
+    /* Its workers get SIGTERM from the kernel when it dies (they asked
+     * for it); let them go before a new daemon binds the same sockets. */
+    sleep_ms(300);
+}
+
+void
+nlpd_e2e_restart(nlpd_e2e *e)
+{
+    spawn_daemon_in(e, NULL, 1, 0);
+    wait_running(e);
 }
 
 void

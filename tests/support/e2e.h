@@ -37,6 +37,18 @@ void nlpd_e2e_start(nlpd_e2e *e, const char *config);
  * daemons that are not meant to become ready). */
 void nlpd_e2e_start_unready(nlpd_e2e *e, const char *config);
 
+/* As nlpd_e2e_start, with the daemon's files limited to `fsize` bytes
+ * (RLIMIT_FSIZE, inherited by the daemon): a full disk for its journal. */
+void nlpd_e2e_start_limited(nlpd_e2e *e, const char *config, long fsize);
+
+/* Kills the daemon with SIGKILL (no drain, no last commit) and waits for
+ * it; the temp dir, its config and its state dir stay for a restart. */
+void nlpd_e2e_crash(nlpd_e2e *e);
+
+/* Starts the daemon again in the same temp dir, with the same config and
+ * state dir (its log is appended to); waits until it is running. */
+void nlpd_e2e_restart(nlpd_e2e *e);
+
 /* Replaces the config file (for reload tests). */
 void nlpd_e2e_write_config(nlpd_e2e *e, const char *config);
 
