@@ -89,6 +89,8 @@ typedef struct opts {
     int smoke;
     int json;
     int only; /* 0: both; 1: bare only; 2: nlpd only (for profiling) */
+    const char *journal; /* off, group, full, default (the daemon's) */
+    long group_commit_ms; /* -1: the daemon's default */
 } opts;
 
 static void
@@ -110,6 +112,12 @@ usage(FILE *out)
             "  --smoke           200 documents, no paced runs (CI: it still runs)\n"
             "  --json            the report to stderr, one JSON line to stdout\n"
             "  --only bare|nlpd  measure one side only (to profile it); no ratio\n"
+            "  --journal MODE    nlpd's journal: off (the default here: the cost of moving\n"
+            "                    documents alone), group (group commit), full (a synced\n"
+            "                    commit per document) or default (the daemon's: group).\n"
+            "                    The journal lives in the benchmark's temp dir, so the\n"
+            "                    figures are those of the disk that holds it\n"
+            "  --group-commit-ms N  group_commit_ms of the daemon (default: the daemon's)\n"
             "\n"
             "Executables are taken from $NLPD_BUILD_DIR/bin, else beside this one.\n",
             NLPD_MAX_WINDOW);
@@ -159,11 +167,12 @@ parse_opts(opts *o, int argc, char **argv)
 {
     memset(o, 0, sizeof(*o));
     unsigned long long docs = 0, size = 4096, window = 64, stages = 4, stage_window = 0,
-                       bare_window = 0;
+                       bare_window = 0, group_ms = 1000000;
     const num_opt nums[] = {
         {"--docs", 20, 100000000, &docs},           {"--size", 16, 1u << 24, &size},
         {"--window", 1, NLPD_MAX_WINDOW, &window},  {"--stages", 1, MAX_STAGES, &stages},
         {"--stage-window", 1, 1024, &stage_window}, {"--bare-window", 0, 1000000, &bare_window},
+        {"--group-commit-ms", 0, 10000, &group_ms},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -182,6 +191,10 @@ parse_opts(opts *o, int argc, char **argv)
         } else if (i + 1 < argc && strcmp(a, "--only") == 0 &&
                    (strcmp(argv[i + 1], "bare") == 0 || strcmp(argv[i + 1], "nlpd") == 0)) {
             o->only = strcmp(argv[++i], "bare") == 0 ? 1 : 2;
+        } else if (i + 1 < argc && strcmp(a, "--journal") == 0 &&
+                   (strcmp(argv[i + 1], "off") == 0 || strcmp(argv[i + 1], "group") == 0 ||
+                    strcmp(argv[i + 1], "full") == 0 || strcmp(argv[i + 1], "default") == 0)) {
+            o->journal = argv[++i];
         } else {
             fprintf(stderr, "nlpd-bench-pipeline: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -194,6 +207,9 @@ parse_opts(opts *o, int argc, char **argv)
     o->stages = (int)stages;
     o->stage_window = (unsigned)stage_window;
     o->bare_window = (unsigned)bare_window;
+    o->group_commit_ms = group_ms == 1000000 ? -1 : (long)group_ms;
+    if (o->journal == NULL)
+        o->journal = "off";
     return 0;
 }
 
@@ -1205,7 +1221,14 @@ write_config(const opts *o, const char *path, const char *passthrough)
         die_msg("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "[daemon]\nlog_level = warning\n\n[pipeline]\nstages =");
+    fprintf(f, "[daemon]\nlog_level = warning\n");
+    if (strcmp(o->journal, "off") == 0)
+        fprintf(f, "journal = off\n");
+    else if (strcmp(o->journal, "default") != 0)
+        fprintf(f, "journal = on\njournal_sync = %s\n", o->journal);
+    if (o->group_commit_ms >= 0)
+        fprintf(f, "group_commit_ms = %ld\n", o->group_commit_ms);
+    fprintf(f, "\n[pipeline]\nstages =");
     for (int i = 1; i <= o->stages; i++)
         fprintf(f, " p%d", i);
     fprintf(f, "\n");
@@ -1222,11 +1245,13 @@ run_nlpd(const opts *o, const char *dir, const uint8_t *pb, size_t pb_len, figur
 {
     int rc = -1;
     char nlpd[PATH_MAX], pt[PATH_MAX], conf[PATH_MAX], rundir[PATH_MAX], log[PATH_MAX];
+    char statedir[PATH_MAX];
     if (bin_path(nlpd, sizeof(nlpd), "nlpd") != 0 ||
         bin_path(pt, sizeof(pt), "nlpd-passthrough") != 0)
         return -1;
     snprintf(conf, sizeof(conf), "%s/nlpd.conf", dir);
     snprintf(rundir, sizeof(rundir), "%s/run", dir);
+    snprintf(statedir, sizeof(statedir), "%s/state", dir);
     snprintf(log, sizeof(log), "%s/nlpd.log", dir);
     if (write_config(o, conf, pt) != 0)
         return -1;
@@ -1234,7 +1259,8 @@ run_nlpd(const opts *o, const char *dir, const uint8_t *pb, size_t pb_len, figur
     nlpdrv x;
     memset(&x, 0, sizeof(x));
     int idx = -1;
-    char *argv[] = {nlpd, (char *)"--runtime-dir", rundir, (char *)"--config", conf, NULL};
+    char *argv[] = {nlpd,       (char *)"--runtime-dir", rundir, (char *)"--state-dir",
+                    statedir,   (char *)"--config",      conf,   NULL};
     idx = spawn("nlpd", argv, log);
     if (idx < 0)
         return -1;
@@ -1424,6 +1450,10 @@ print_header(const opts *o, const run_info *ri)
                 "  nlpd    : %u documents in flight when flat out; the daemon's stage window\n",
                 o->window);
     }
+    fprintf(report, "  journal : %s", o->journal);
+    if (o->group_commit_ms >= 0)
+        fprintf(report, ", group_commit_ms %ld", o->group_commit_ms);
+    fprintf(report, "\n");
     fflush(report);
 }
 
@@ -1580,6 +1610,9 @@ print_json(const opts *o, const run_info *ri, const figures *bf, const figures *
                           (json_int_t)o->stage_window, "smoke", o->smoke);
     if (j == NULL)
         return;
+    json_object_set_new(j, "journal", json_string(o->journal));
+    if (o->group_commit_ms >= 0)
+        json_object_set_new(j, "group_commit_ms", json_integer(o->group_commit_ms));
     if (o->only != 2)
         json_object_set_new(j, "bare", side_json(bf, "msgs_per_s"));
     if (o->only != 1)
