@@ -277,20 +277,28 @@ long_documents(nlpd_summarizer *sz, int smoke)
 int
 main(int argc, char **argv)
 {
-    int smoke = 0, runs = 5, no_long = 0;
+    int smoke = 0, runs = 5, no_long = 0, only = 0; /* only: 1 sentences, 2 ratio */
     double min_s = 1.0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0) {
             smoke = 1;
         } else if (strcmp(argv[i], "--no-long") == 0) {
             no_long = 1;
+        } else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
+            i++;
+            only = strcmp(argv[i], "sentences") == 0 ? 1 : strcmp(argv[i], "ratio") == 0 ? 2 : -1;
+            if (only < 0) {
+                fprintf(stderr, "nlpd-bench-summarize: --budget sentences|ratio\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             min_s = atof(argv[++i]);
         } else {
             fprintf(stderr,
-                    "usage: nlpd-bench-summarize [--smoke] [--runs N] [--seconds S] [--no-long]\n");
+                    "usage: nlpd-bench-summarize [--smoke] [--runs N] [--seconds S] [--no-long] "
+                    "[--budget sentences|ratio]\n");
             return 2;
         }
     }
@@ -326,8 +334,10 @@ main(int argc, char **argv)
     printf("one core, %d runs of >= %.2f s of CPU time each (articles/s of CPU time per run):\n",
            runs, min_s);
     const nlpd_summarize_budget b3 = {.sentences = 3}, br = {.ratio = 0.4};
-    throughput(sz, arts, n, &b3, "summary_sentences 3", runs, min_s, split_s);
-    throughput(sz, arts, n, &br, "summary_ratio 0.4", runs, min_s, split_s);
+    if (only != 2)
+        throughput(sz, arts, n, &b3, "summary_sentences 3", runs, min_s, split_s);
+    if (only != 1)
+        throughput(sz, arts, n, &br, "summary_ratio 0.4", runs, min_s, split_s);
     if (!no_long)
         long_documents(sz, smoke);
     nlpd_summarizer_free(&sz);
