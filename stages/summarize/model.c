@@ -30,34 +30,11 @@ const unsigned char nlpd__sum_class[256] = {
 #undef T
 #undef S
 
-struct nlpd_summarize_model {
-    uint64_t *keys; /* 0: empty */
-    float *idf;
-    size_t mask; /* capacity - 1, a power of two minus one */
-    size_t n_terms;
-    uint32_t units;
-    float idf_unseen;
-    char version[64];
-};
 
 static float
 idf_of(uint32_t units, uint32_t df)
 {
     return logf(((float)units + 1.0f) / ((float)df + 1.0f));
-}
-
-float
-nlpd__sum_model_idf_hash(const nlpd_summarize_model *m, uint64_t h)
-{
-    size_t i = (size_t)h & m->mask;
-    for (;;) {
-        uint64_t k = m->keys[i];
-        if (k == h)
-            return m->idf[i];
-        if (k == 0)
-            return m->idf_unseen;
-        i = (i + 1) & m->mask;
-    }
 }
 
 float
@@ -90,12 +67,12 @@ static int
 insert(nlpd_summarize_model *m, uint64_t h, float idf)
 {
     size_t i = (size_t)h & m->mask;
-    while (m->keys[i] != 0 && m->keys[i] != h)
+    while (m->slots[i].key != 0 && m->slots[i].key != h)
         i = (i + 1) & m->mask;
-    if (m->keys[i] == 0)
+    if (m->slots[i].key == 0)
         m->n_terms++;
-    m->keys[i] = h;
-    m->idf[i] = idf;
+    m->slots[i].key = h;
+    m->slots[i].idf = idf;
     return 0;
 }
 
@@ -115,9 +92,8 @@ nlpd_summarize_model_load_buffer(nlpd_summarize_model **out, const void *buf, si
     nlpd_summarize_model *m = nlpd_calloc(1, sizeof(*m));
     if (m == NULL)
         return NLPD_ENOMEM;
-    m->keys = nlpd_calloc(cap, sizeof(*m->keys));
-    m->idf = nlpd_calloc(cap, sizeof(*m->idf));
-    if (m->keys == NULL || m->idf == NULL) {
+    m->slots = nlpd_calloc(cap, sizeof(*m->slots));
+    if (m->slots == NULL) {
         nlpd_summarize_model_free(&m);
         return NLPD_ENOMEM;
     }
@@ -203,8 +179,7 @@ nlpd_summarize_model_free(nlpd_summarize_model **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     nlpd_summarize_model *m = *self_p;
-    nlpd_free(m->keys);
-    nlpd_free(m->idf);
+    nlpd_free(m->slots);
     nlpd_free(m);
     *self_p = NULL;
 }

@@ -27,6 +27,12 @@ static inline uint64_t
 nlpd__sum_term_hash_room(const char *s, size_t len, size_t room)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
+    if (len - 1 < 8 && room >= 8) { /* 1 to 8 bytes, as most words: one load */
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = nlpd__sum_mix(h, v & (~0ull >> (8 * (8 - len))));
+        goto done;
+    }
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t v;
@@ -45,9 +51,10 @@ nlpd__sum_term_hash_room(const char *s, size_t len, size_t room)
         }
         h = nlpd__sum_mix(h, v); /* bytes past the term are 0 here */
     }
-    h ^= h >> 29;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 32;
+done:
+    /* No finalizer: each step is a bijection of h (for terms of up to
+     * eight bytes and one length no two hashes are equal), and the high
+     * half is folded into the low half, which the tables index by. */
     return h != 0 ? h : 1;
 }
 
@@ -69,7 +76,35 @@ nlpd__sum_is_term_byte(unsigned char c)
     return nlpd__sum_class[c] & NLPD__SUM_TERM;
 }
 
+/* The background term statistics: idf by term hash, open addressing. */
+typedef struct nlpd__sum_slot {
+    uint64_t key; /* 0: empty */
+    float idf;    /* key and idf in one 16-byte record: a probe reads one line */
+    uint32_t pad;
+} nlpd__sum_slot;
+
+struct nlpd_summarize_model {
+    nlpd__sum_slot *slots;
+    size_t mask; /* capacity - 1, a power of two minus one */
+    size_t n_terms;
+    uint32_t units;
+    float idf_unseen;
+    char version[64];
+};
+
 /* The model's idf of a term hash. */
-float nlpd__sum_model_idf_hash(const nlpd_summarize_model *m, uint64_t h);
+static inline float
+nlpd__sum_model_idf_hash(const nlpd_summarize_model *m, uint64_t h)
+{
+    size_t i = (size_t)h & m->mask;
+    for (;;) {
+        uint64_t k = m->slots[i].key;
+        if (k == h)
+            return m->slots[i].idf;
+        if (k == 0)
+            return m->idf_unseen;
+        i = (i + 1) & m->mask;
+    }
+}
 
 #endif /* NLPD_SUMMARIZE_INTERNAL_H */
