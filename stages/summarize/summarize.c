@@ -84,9 +84,10 @@ struct nlpd_summarizer {
     size_t n_post, cap_post;
     /* The shared postings of candidate i, those of terms that another
      * candidate has too, in the same order: [sh_lo[i], sh_lo[i] + sh_n[i])
-     * (sh_lo, sh_n: cap_s). Only they link two sentences in MMR. */
+     * (sh_lo, sh_n: cap_s), and self_w[i] the sum of their squared
+     * weights. Only they link two sentences, in the graph and in MMR. */
     uint32_t *sh_term, *sh_lo, *sh_n;
-    float *sh_w;
+    float *sh_w, *self_w;
 
     /* Vocabulary (cap_v), through `vocab`. */
     table vocab;
@@ -294,7 +295,7 @@ nlpd_summarizer_free(nlpd_summarizer **self_p)
                       s->selected, s->order,   s->post_term, s->post_w,    s->v_term,  s->v_acc,
                       s->v_cent,   s->v_title, s->v_lede,    s->ent_count, s->m_sent,  s->m_ent,
                       s->maxsim,   s->upto,    s->scratch,   s->sh_term,   s->sh_lo,
-                      s->sh_n,     s->sh_w};
+                      s->sh_n,     s->sh_w,    s->self_w};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         nlpd_free(arrays[i]);
     table_free(&s->vocab);
@@ -331,7 +332,7 @@ reserve_sentences(nlpd_summarizer *s, size_t n)
                            (void **)&s->cand_k,  (void **)&s->score,  (void **)&s->pr,
                            (void **)&s->pr_next, (void **)&s->deg,    (void **)&s->selected,
                            (void **)&s->order,   (void **)&s->maxsim, (void **)&s->upto,
-                           (void **)&s->sh_lo,   (void **)&s->sh_n};
+                           (void **)&s->sh_lo,   (void **)&s->sh_n,   (void **)&s->self_w};
     const size_t elem[] = {1,
                            1,
                            sizeof(uint32_t),
@@ -348,7 +349,8 @@ reserve_sentences(nlpd_summarizer *s, size_t n)
                            sizeof(float),
                            sizeof(uint32_t),
                            sizeof(uint32_t),
-                           sizeof(uint32_t)};
+                           sizeof(uint32_t),
+                           sizeof(float)};
     int rc = grow_all(list, elem, sizeof(elem) / sizeof(elem[0]), cap);
     if (rc == 0) {
         float *f = nlpd_realloc(s->feat, cap * NLPD_SUMMARIZE_N_FEATURES * sizeof(float));
@@ -623,7 +625,10 @@ weigh_evidence(nlpd_summarizer *s, float *v, size_t hi)
 
 /* Continuous LexRank over the candidates: PageRank on the complete graph
  * of cosine similarities without self-loops, W = S S^T - I. The degrees
- * W 1 = S (S^T 1) - 1 are in deg[] (score_features) and pr[] is 1 / m. */
+ * W 1 = S (S^T 1) - 1 are in deg[] (score_features) and pr[] is 1 / m.
+ * A step is S (S^T r) - r over the shared postings: a term that one
+ * sentence alone has only adds to that sentence's self-loop, which the
+ * step takes away again, so it is left out of both (self_w). */
 static void
 centrality(nlpd_summarizer *s, const uint32_t *cand, size_t m)
 {
@@ -635,9 +640,9 @@ centrality(nlpd_summarizer *s, const uint32_t *cand, size_t m)
             if (s->deg[i] == 0.0f)
                 continue;
             float r = s->pr[i] / s->deg[i];
-            const uint32_t *t = s->post_term + s->post_lo[i];
-            const float *w = s->post_w + s->post_lo[i];
-            uint32_t k = 0, n = s->post_n[i];
+            const uint32_t *t = s->sh_term + s->sh_lo[i];
+            const float *w = s->sh_w + s->sh_lo[i];
+            uint32_t k = 0, n = s->sh_n[i];
             for (; k + 4 <= n; k += 4) { /* a sentence holds a term once */
                 acc[t[k]] += r * w[k];
                 acc[t[k + 1]] += r * w[k + 1];
@@ -651,10 +656,9 @@ centrality(nlpd_summarizer *s, const uint32_t *cand, size_t m)
         for (size_t c = 0; c < m; c++) {
             size_t i = cand[c];
             float q = 0.0f;
-            if (s->deg[i] > 0.0f)
-                q = dot_postings(s->post_term + s->post_lo[i], s->post_w + s->post_lo[i],
-                                 s->post_n[i], acc) -
-                    s->pr[i] / s->deg[i];
+            if (s->deg[i] > 0.0f) /* less the self-loop, over the shared postings too */
+                q = dot_postings(s->sh_term + s->sh_lo[i], s->sh_w + s->sh_lo[i], s->sh_n[i], acc) -
+                    s->pr[i] / s->deg[i] * s->self_w[i];
             if (q < 0.0f)
                 q = 0.0f; /* rounding */
             s->pr_next[i] = (1.0f - PAGERANK_DAMPING) / (float)m + PAGERANK_DAMPING * q;
@@ -1020,14 +1024,13 @@ score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
         const uint32_t *t = s->post_term + s->post_lo[i];
         const float *w = s->post_w + s->post_lo[i];
         uint32_t n = s->post_n[i];
-        float dc = 0.0f, dt = 0.0f, dd = 0.0f;
+        float dc = 0.0f, dt = 0.0f, dd = 0.0f, self = 0.0f;
         uint32_t lo = ns;
         if (tn > 0.0f) {
             for (uint32_t k = 0; k < n; k++) {
                 uint32_t tk = t[k];
                 dc += w[k] * vc[tk];
                 dt += w[k] * vtit[tk];
-                dd += w[k] * va[tk];
                 sh_term[ns] = tk; /* the shared postings, copied without a branch */
                 sh_w[ns] = w[k];
                 ns += vt[tk].df > 1;
@@ -1036,7 +1039,6 @@ score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
             for (uint32_t k = 0; k < n; k++) {
                 uint32_t tk = t[k];
                 dc += w[k] * vc[tk];
-                dd += w[k] * va[tk];
                 sh_term[ns] = tk;
                 sh_w[ns] = w[k];
                 ns += vt[tk].df > 1;
@@ -1044,6 +1046,11 @@ score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
         }
         s->sh_lo[i] = lo;
         s->sh_n[i] = ns - lo;
+        for (uint32_t k = lo; k < ns; k++) {
+            dd += sh_w[k] * va[sh_term[k]];
+            self += sh_w[k] * sh_w[k];
+        }
+        s->self_w[i] = self;
         /* The lede: a cosine is 0 without it (as the title's). */
         float dl = ln > 0.0f ? dot_postings(t, w, n, s->v_lede) : 0.0f;
         f[F_CENTROID] = cn > 0.0f ? dc / cn : 0.0f;
@@ -1051,7 +1058,10 @@ score_features(nlpd_summarizer *s, const uint32_t *cand, size_t m)
         f[F_LEDE] = ln > 0.0f ? dl / ln : 0.0f;
         f[F_POSITION] = s->w.position_scale / (s->w.position_scale + (float)c);
         f[F_LENGTH] = (float)s->words[i];
-        float d = n > 0 ? dd - 1.0f : 0.0f;
+        /* S_i . S^T 1 - 1, over the shared postings: a term of S_i alone
+         * adds w^2 to both terms (its S^T 1 is w), so it is left out of
+         * both, and 1 becomes the shared part of |S_i|^2. */
+        float d = n > 0 ? dd - self : 0.0f;
         s->deg[i] = d > 1e-6f ? d : 0.0f;
         s->pr[i] = 1.0f / (float)m;
     }
