@@ -64,7 +64,7 @@ nlpd_config_defaults(nlpd_config *cfg, const char *self_exe)
     cfg->backoff_max_ms = 30000;
     cfg->journal = 1;
     cfg->journal_sync_full = 0;
-    cfg->group_commit_ms = 10;
+    cfg->group_commit_ms = 2;
     cfg->group_commit_docs = 256;
     cfg->result_retention_s = 7 * 86400;
     cfg->result_max_bytes = 1ull << 30;

@@ -294,7 +294,7 @@ test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state
         sleep_ms(100);
     for (int i = 0; i < accepted->n; i++) {
         char req[64], *reply = NULL;
-        snprintf(req, sizeof(req), "GET %s", accepted->keys[i]);
+        snprintf(req, sizeof(req), "GET %.40s", accepted->keys[i]);
         int rc = nlpd_control_call(e.rundir, NULL, req, 5000, &reply);
         if (rc != 0)
             fail_msg("GET %s: %s", accepted->keys[i], reply ? reply : nlpd_strerror(rc));
