@@ -33,6 +33,9 @@
 
 #define NLPD_VERSION_STRING "0.1.0"
 #define NLPD_LATENCY_SAMPLES 2048
+/* Deaths from outside (SIGKILL, SIGTERM) with the same document in hand, in
+ * a row, that make it a dead letter: the kernel's OOM killer at work. */
+#define NLPD_OUTSIDE_KILLS_MAX 5
 
 typedef struct nlpd_daemon nlpd_daemon;
 typedef struct stage stage;
@@ -67,7 +70,9 @@ struct flight {
     uint8_t had_error;  /* some stage added an error record */
     uint8_t started_reported;
     uint8_t ack_wait;  /* journaled, waiting for its commit (in d->ack_wait) */
-    uint8_t no_store;  /* unfinished at shutdown: stays pending in the journal */
+    uint8_t no_store;  /* unfinished at shutdown, or dead: not in the result store */
+    unsigned attempts;      /* stage crashes and time-outs with it in hand */
+    unsigned outside_kills; /* workers killed from outside with it in hand, in a row */
     pipeline *pl;
     int next;           /* index in pl of the stage to run next; pl->n: done */
     uint64_t skip_mask; /* bit i: the client did not ask for stage i */
@@ -214,7 +219,7 @@ struct nlpd_daemon {
     int commit_now;           /* commit at the end of this loop turn */
     int64_t replay_after, replay_upto; /* seq range still to replay */
     uint64_t last_prune_us, last_open_try_us;
-    uint64_t duplicates, replayed, journal_errors, commits;
+    uint64_t duplicates, replayed, journal_errors, commits, dead_letters;
 };
 
 /* flight.c */
@@ -286,6 +291,12 @@ void durable_tick(nlpd_daemon *d, uint64_t now);
 /* Makes dead letter `id` pending again and puts it back in flight. On 0
  * `msg` holds a JSON answer; else the reason. */
 int durable_retry(nlpd_daemon *d, int64_t id, char *msg, size_t msg_len);
+/* Records a flight's attempt count in the journal. */
+void durable_attempt(nlpd_daemon *d, flight *f);
+/* Gives up on a flight (max_attempts reached): a dead letter in the
+ * journal, and its waiting client gets it with an error record saying so. */
+void durable_dead_letter(nlpd_daemon *d, flight *f, const char *stage_name, const char *code,
+                         const char *message);
 /* Removes a flight from the commit wait (broker_detach). */
 void durable_detach(nlpd_daemon *d, flight *f);
 

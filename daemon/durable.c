@@ -360,3 +360,49 @@ durable_retry(nlpd_daemon *d, int64_t id, char *msg, size_t msg_len)
     snprintf(msg, msg_len, "{\"key\":\"%s\",\"retried\":\"now\"}", key);
     return 0;
 }
+
+void
+durable_attempt(nlpd_daemon *d, flight *f)
+{
+    if (d->journal == NULL)
+        return;
+    if (nlpd_journal_set_attempts(d->journal, f->key, f->attempts) != 0) {
+        NLPD_LOG(NLPD_LOG_WARNING, "doc=%s msg=\"attempt count not journaled: %s\"", f->key,
+                 nlpd_journal_why(d->journal));
+        transaction_lost(d);
+        return;
+    }
+    schedule_commit(d);
+}
+
+void
+durable_dead_letter(nlpd_daemon *d, flight *f, const char *stage_name, const char *code,
+                    const char *message)
+{
+    char msg[700];
+    unsigned tries = f->attempts > f->outside_kills ? f->attempts : f->outside_kills;
+    snprintf(msg, sizeof(msg), "%s; given up after %u attempts: a dead letter (nlpctl deadletters)",
+             message, tries);
+    char error[400];
+    snprintf(error, sizeof(error), "%s: %s", code, message);
+    d->dead_letters++;
+    NLPD_LOG(NLPD_LOG_ERR, "stage=%s doc=%s attempts=%u code=%s msg=\"dead letter: %s\"",
+             stage_name, f->key, tries, code, message);
+    if (d->journal != NULL) {
+        int rc = nlpd_journal_dead_letter(d->journal, f->key, stage_name, error, tries,
+                                          nlpd__now_us());
+        if (rc != 0 && rc != NLPD_ENOENT) {
+            NLPD_LOG(NLPD_LOG_ERR, "doc=%s msg=\"dead letter not journaled: %s\"", f->key,
+                     nlpd_journal_why(d->journal));
+            transaction_lost(d);
+        } else {
+            schedule_commit(d);
+        }
+    }
+    /* The waiting client hears of it; the result store does not keep it
+     * (the dead letter does, until it is retried). */
+    flight_add_error(d, f, stage_name, code, msg, 1);
+    f->no_store = 1;
+    f->next = f->pl->n;
+    broker_route(d, f);
+}

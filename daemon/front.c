@@ -380,6 +380,7 @@ front_replay(nlpd_daemon *d, const nlpd_journal_doc *jd, flight_list *out)
     pipeline_ref(f->pl);
     f->accepted_us = nlpd__mono_us();
     f->bytes = jd->len;
+    f->attempts = jd->attempts;
     HASH_ADD_STR(d->flights, key, f);
     d->n_flight++;
     d->flight_bytes += f->bytes;

@@ -316,6 +316,36 @@ in_hand_error(nlpd_daemon *d, worker *w, int64_t status, int term_signal)
     st->errors++;
     NLPD_LOG(NLPD_LOG_WARNING, "stage=%s worker=%s doc=%s code=%s msg=\"%s\"", st->name, w->id,
              f->key, code, msg);
+    if (d->cfg.max_attempts > 1) {
+        /* Killed by the daemon for its time limit or a silence, or dead by
+         * a signal of its own (a fault, an abort) or an exit: the
+         * document's doing.
+         * SIGKILL or SIGTERM from outside (an operator, the kernel's OOM
+         * killer) is not, unless it keeps happening to the same document. */
+        int outside = w->killed == KILL_NONE && (term_signal == SIGKILL || term_signal == SIGTERM);
+        int fault = w->killed == KILL_TIMEOUT || w->killed == KILL_HUNG ||
+                    (w->killed == KILL_NONE && !outside && !w->remote);
+        if (fault) {
+            f->attempts++;
+            f->outside_kills = 0;
+        } else if (outside) {
+            f->outside_kills++;
+        }
+        durable_attempt(d, f);
+        if ((fault && f->attempts >= d->cfg.max_attempts) ||
+            f->outside_kills >= NLPD_OUTSIDE_KILLS_MAX) {
+            durable_dead_letter(d, f, st->name, code, msg);
+            return;
+        }
+        /* Again, at the front of the same stage's queue. */
+        NLPD_LOG(NLPD_LOG_NOTICE, "stage=%s doc=%s attempts=%u outside_kills=%u msg=\"retrying\"",
+                 st->name, f->key, f->attempts, f->outside_kills);
+        f->started_us = 0;
+        f->started_reported = 0;
+        broker_stage_enqueue_front(st, f);
+        broker_dispatch(d, st);
+        return;
+    }
     flight_add_error(d, f, st->name, code, msg, 0);
     f->next++;
     broker_route(d, f);

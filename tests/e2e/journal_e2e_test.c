@@ -75,6 +75,27 @@ keyset_find(const keyset *k, const char *key)
     return -1;
 }
 
+/* --- Chaos ------------------------------------------------------------------ */
+
+/* While on, every CHAOS_EVERY_MS a random worker of ingest or pt dies by
+ * SIGKILL, as the kernel or an operator would do it. */
+#define CHAOS_EVERY_MS 250
+static int chaos_on;
+static int chaos_kills;
+static uint64_t chaos_next;
+
+static void
+chaos_tick(nlpd_e2e *e, uint64_t now)
+{
+    if (!chaos_on || now < chaos_next)
+        return;
+    chaos_next = now + CHAOS_EVERY_MS;
+    const char *stage = rand() % 3 == 0 ? "ingest" : "pt";
+    int pid = nlpd_e2e_worker_pid(e, stage, rand() % 2);
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
+        chaos_kills++;
+}
+
 /* --- Streaming --------------------------------------------------------------- */
 
 /* Sends documents doc-0.. without waiting for results, resending what is
@@ -89,6 +110,7 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
     /* corr i+1 is document i; a busy one is sent again. */
     int *pending_resend = calloc((size_t)n_docs, sizeof(int));
     while (accepted->n < stop_after && now_ms() < deadline) {
+        chaos_tick(e, now_ms());
         /* Keep up to 64 unanswered submissions. */
         while (sent < n_docs && sent - answered < 64) {
             snprintf(line, sizeof(line),
@@ -132,11 +154,19 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
     return sent;
 }
 
+static int read_store_errors(nlpd_e2e *e, keyset *out, int *dups, int *errors);
+
 /* Reads the whole result store from cursor 0 into `out`: each key it hands
  * out counts in out->seen (keys not in `out` are added). Returns the number
  * of results read. */
 static int
 read_store(nlpd_e2e *e, keyset *out, int *dups)
+{
+    return read_store_errors(e, out, dups, NULL);
+}
+
+static int
+read_store_errors(nlpd_e2e *e, keyset *out, int *dups, int *errors)
 {
     unsigned long long after = 0;
     int total = 0;
@@ -170,6 +200,8 @@ read_store(nlpd_e2e *e, keyset *out, int *dups)
             }
             if (++out->seen[i] > 1)
                 (*dups)++;
+            if (errors != NULL && strcmp(json_string_value(json_object_get(o, "status")), "ok") != 0)
+                (*errors)++;
             json_decref(o);
             got++;
         }
@@ -398,6 +430,204 @@ test_journal_e2e_unusable_state_dir_refuses_with_the_reason(void **state)
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }
 
+static json_int_t
+stage_count(nlpd_e2e *e, const char *stage, const char *what)
+{
+    json_t *st = nlpd_e2e_status(e);
+    assert_non_null(st);
+    json_int_t n = json_integer_value(json_object_get(nlpd_e2e_stage(st, stage), what));
+    json_decref(st);
+    return n;
+}
+
+static json_int_t
+journal_count(nlpd_e2e *e, const char *what)
+{
+    json_t *st = nlpd_e2e_status(e);
+    assert_non_null(st);
+    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "journal"), what));
+    json_decref(st);
+    return n;
+}
+
+/* Waits until the journal's dead letters hold `n` and pt crashed `crashes`
+ * times. */
+static int
+wait_dead(nlpd_e2e *e, json_int_t n, json_int_t crashes)
+{
+    uint64_t deadline = now_ms() + 20000;
+    while (now_ms() < deadline) {
+        if (journal_count(e, "dead_letters") == n && stage_count(e, "pt", "crashes") == crashes)
+            return 1;
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* A document that crashes its stage every time: tried max_attempts times,
+ * then a dead letter; the stream goes on; retry puts it back. */
+static void
+test_journal_e2e_poison_document_becomes_a_dead_letter(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    char *conf = config_with("--crash-on POISON", "max_attempts = 3\n"
+                                                  "restart_backoff_min_ms = 20ms\n"
+                                                  "restart_backoff_max_ms = 200ms");
+    nlpd_e2e_start(&e, conf);
+    free(conf);
+    json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"p\",\"text\":\"This is POISON.\"}", NULL);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "crashed"), 1);
+    const char *key = json_string_value(json_object_get(r, "key"));
+    assert_non_null(key);
+    char pkey[64];
+    snprintf(pkey, sizeof(pkey), "%s", key);
+    json_t *err = json_array_get(json_object_get(r, "errors"), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "dead letter"));
+    assert_true(json_is_true(json_object_get(err, "fatal")));
+    json_decref(r);
+    assert_int_equal(stage_count(&e, "pt", "crashes"), 3);
+    assert_true(wait_dead(&e, 1, 3));
+
+    /* The rest of the stream flows. */
+    for (int i = 0; i < 20; i++) {
+        r = nlpd_e2e_annotate(&e, "{\"id\":\"ok\",\"text\":\"Fine. Really.\"}", NULL);
+        assert_non_null(r);
+        assert_null(json_object_get(r, "errors"));
+        json_decref(r);
+    }
+
+    char *reply = NULL;
+    assert_int_equal(nlpd_control_call(e.rundir, NULL, "DEADLETTERS", 5000, &reply), 0);
+    json_t *dl = json_loads(reply, 0, NULL);
+    nlpd_free(reply);
+    assert_int_equal(json_array_size(dl), 1);
+    json_t *d0 = json_array_get(dl, 0);
+    assert_string_equal(json_string_value(json_object_get(d0, "key")), pkey);
+    assert_string_equal(json_string_value(json_object_get(d0, "stage")), "pt");
+    assert_int_equal(json_integer_value(json_object_get(d0, "attempts")), 3);
+    assert_true(strncmp(json_string_value(json_object_get(d0, "error")), "crashed:", 8) == 0);
+    json_int_t id = json_integer_value(json_object_get(d0, "id"));
+    json_decref(dl);
+
+    char req[64];
+    snprintf(req, sizeof(req), "GET %.40s", pkey);
+    assert_int_equal(nlpd_control_call(e.rundir, NULL, req, 5000, &reply), NLPD_EINVAL);
+    assert_non_null(strstr(reply, "dead letters"));
+    nlpd_free(reply);
+
+    /* Retried: it runs again (three more crashes) and is a dead letter
+     * again, under a new id. */
+    snprintf(req, sizeof(req), "RETRY %lld", (long long)id);
+    assert_int_equal(nlpd_control_call(e.rundir, NULL, req, 5000, &reply), 0);
+    assert_non_null(strstr(reply, pkey));
+    nlpd_free(reply);
+    assert_true(wait_dead(&e, 1, 6));
+    assert_int_equal(nlpd_control_call(e.rundir, NULL, "DEADLETTERS", 5000, &reply), 0);
+    dl = json_loads(reply, 0, NULL);
+    nlpd_free(reply);
+    assert_int_not_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "id")), id);
+    json_decref(dl);
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
+/* A worker killed from outside is not the document's fault: the document
+ * in its hands runs again and comes out clean. */
+static void
+test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    char *conf = config_with("--sleep-ms 1500", "max_attempts = 3");
+    nlpd_e2e_start(&e, conf);
+    free(conf);
+    const char *l1 = "{\"id\":\"in-hand\",\"text\":\"First.\"}";
+    assert_int_equal(nlpd_client_submit(e.client, 7, "json wait reply=json", l1, strlen(l1), 5000),
+                     0);
+    /* Find the worker holding it. */
+    int pid = 0;
+    uint64_t deadline = now_ms() + 5000;
+    while (pid == 0 && now_ms() < deadline) {
+        json_t *st = nlpd_e2e_status(&e);
+        json_t *ws = json_object_get(nlpd_e2e_stage(st, "pt"), "workers");
+        for (size_t i = 0; i < json_array_size(ws); i++) {
+            json_t *w = json_array_get(ws, i);
+            if (json_integer_value(json_object_get(w, "held")) > 0)
+                pid = (int)json_integer_value(json_object_get(w, "pid"));
+        }
+        json_decref(st);
+        if (pid == 0)
+            sleep_ms(20);
+    }
+    assert_true(pid > 0);
+    sleep_ms(300);
+    kill(pid, SIGKILL);
+    nlpd_reply r;
+    do {
+        assert_int_equal(nlpd_client_recv(e.client, &r, 30000), 0);
+    } while (r.kind != NLPD_REPLY_RESULT);
+    assert_int_equal(r.error, 0);
+    json_t *j = json_loadb(r.payload, r.payload_len, 0, NULL);
+    assert_int_equal(nlpd_e2e_error_count(j, "crashed"), 0);
+    assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
+    json_decref(j);
+    assert_int_equal(journal_count(&e, "dead_letters"), 0);
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
+/* 2,000 documents stream in while a random worker is SIGKILLed every
+ * 250 ms: each accepted document's result is stored exactly once, clean,
+ * and none is a dead letter. */
+static void
+test_journal_e2e_chaos_every_document_exactly_once(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    char *conf = config_with("--sleep-ms 2", "max_attempts = 3\n"
+                                             "restart_backoff_min_ms = 20ms\n"
+                                             "restart_backoff_max_ms = 200ms\n"
+                                             "[stage ingest]\nreplicas = 2");
+    nlpd_e2e_start(&e, conf);
+    free(conf);
+    srand(6);
+    chaos_on = 1;
+    chaos_kills = 0;
+    chaos_next = now_ms() + CHAOS_EVERY_MS;
+    keyset *accepted = calloc(1, sizeof(*accepted));
+    int sent = stream(&e, 2000, 2000, accepted);
+    uint64_t deadline = now_ms() + 50000;
+    while (journal_pending(&e) > 0 && now_ms() < deadline) {
+        chaos_tick(&e, now_ms());
+        sleep_ms(20);
+    }
+    chaos_on = 0;
+    assert_int_equal(journal_pending(&e), 0);
+    keyset *store = calloc(1, sizeof(*store));
+    int dups = 0, errors = 0;
+    int results = read_store_errors(&e, store, &dups, &errors);
+    int missing = 0;
+    for (int i = 0; i < accepted->n; i++) {
+        if (keyset_find(store, accepted->keys[i]) < 0)
+            missing++;
+    }
+    json_int_t dead = journal_count(&e, "dead_letters");
+    fprintf(stderr,
+            "# chaos: kills=%d sent=%d accepted=%d delivered=%d duplicated=%d lost=%d "
+            "with_errors=%d dead_letters=%lld\n",
+            chaos_kills, sent, accepted->n, results, dups, missing, errors, (long long)dead);
+    assert_true(chaos_kills >= 4);
+    assert_int_equal(accepted->n, 2000);
+    assert_int_equal(results, 2000);
+    assert_int_equal(missing, 0);
+    assert_int_equal(dups, 0);
+    assert_int_equal(errors, 0);
+    assert_int_equal(dead, 0);
+    free(accepted);
+    free(store);
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
 int
 main(void)
 {
@@ -412,6 +642,13 @@ main(void)
         cmocka_unit_test_teardown(test_journal_e2e_full_disk_refuses_instead_of_accepting,
                                   nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_journal_e2e_unusable_state_dir_refuses_with_the_reason,
+                                  nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_journal_e2e_poison_document_becomes_a_dead_letter,
+                                  nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(
+            test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing,
+            nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_journal_e2e_chaos_every_document_exactly_once,
                                   nlpd_e2e_teardown),
     };
     return cmocka_run_group_tests_name("journal_e2e", tests, NULL, NULL);
