@@ -12,7 +12,8 @@
  *    at run time, nothing of it is kept; without ../shared, the project's
  *    feed fixture repeated to 4 KB). Each article is split into sentences
  *    once by nlpd_split (the split stage's library, timed too, for the
- *    share), then summarized by one summarizer, as the worker does, in
+ *    share; and tagged by nlpd_tag, timed, when the build has it), then
+ *    summarized by one summarizer, as the worker does, in
  *    passes of at least --seconds S (default 1) of the thread's CPU time
  *    (CLOCK_THREAD_CPUTIME_ID: time the shared machine gives to others does
  *    not count) per run; --runs runs
@@ -20,18 +21,24 @@
  *    best and the median (the machine is shared: the best is the least
  *    disturbed), for a budget of 3 sentences and for a ratio of 0.4; the
  *    heap allocations of the measured runs (should be none); and split's
- *    time per article beside summarize's.
+ *    and tag's time per article beside summarize's: the stage's share of
+ *    the default pipeline's library time (ingest and the daemon's own
+ *    work not counted).
  *  - Long documents: 1,250 to 100,000 sentences, time per document and
  *    per sentence (flat per sentence: linear, not quadratic).
  *  - --smoke: one short run of each (CI: it runs). --runs 1 --seconds 0
  *    --no-long runs each article exactly twice per budget (warm-up and
  *    one pass): for instruction counts under callgrind, which the shared
- *    machine's noise does not touch.
+ *    machine's noise does not touch; --budget sentences|ratio runs one of
+ *    the two budgets only.
  */
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
 #include "nlpd/split.h"
 #include "nlpd/summarize.h"
+#ifdef NLPD_BENCH_HAVE_TAG
+#include "nlpd/tag.h"
+#endif
 #include "test_support.h"
 
 #include <jansson.h>
@@ -46,6 +53,9 @@ typedef struct article {
     char *title;
     uint32_t *starts, *ends;
     size_t ns;
+    nlpd_split_token *toks; /* for the tagger */
+    nlpd_split_sentence *sents;
+    size_t nt;
 } article;
 
 /* The thread's CPU time: on a shared machine, the time another process
@@ -164,13 +174,21 @@ split_all(article *arts, size_t n)
             if (rep > 0)
                 continue;
             const nlpd_split_sentence *s;
+            const nlpd_split_token *t;
             a->ns = nlpd_split_sentences(sp, &s);
+            a->nt = nlpd_split_tokens(sp, &t);
             a->starts = malloc((a->ns + 1) * sizeof(uint32_t));
             a->ends = malloc((a->ns + 1) * sizeof(uint32_t));
+            a->sents = malloc((a->ns + 1) * sizeof(*a->sents));
+            a->toks = malloc((a->nt + 1) * sizeof(*a->toks));
+            if (a->starts == NULL || a->ends == NULL || a->sents == NULL || a->toks == NULL)
+                exit(2);
             for (size_t k = 0; k < a->ns; k++) {
                 a->starts[k] = s[k].start;
                 a->ends[k] = s[k].end;
             }
+            memcpy(a->sents, s, a->ns * sizeof(*s));
+            memcpy(a->toks, t, a->nt * sizeof(*t));
         }
         double t = (now() - t0) / (double)n;
         best = t < best ? t : best;
@@ -178,6 +196,36 @@ split_all(article *arts, size_t n)
     nlpd_split_free(&sp);
     nlpd_split_model_free(&m);
     return best;
+}
+
+/* Tags every article (the tag stage's library over split's tokens), best
+ * of 3 passes; returns the seconds per article, or 0 without nlpd_tag. */
+static double
+tag_all(const article *arts, size_t n)
+{
+#ifdef NLPD_BENCH_HAVE_TAG
+    nlpd_tag_model *m;
+    nlpd_tagger *tg;
+    if (nlpd_tag_model_load_builtin(&m, "en") != 0 || nlpd_tagger_new(&tg, m, NULL) != 0)
+        exit(2);
+    double best = 1e9;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (size_t i = 0; i < n; i++)
+            if (nlpd_tagger_run(tg, arts[i].text, arts[i].len, arts[i].toks, arts[i].nt,
+                                arts[i].sents, arts[i].ns) != 0)
+                exit(2);
+        double t = (now() - t0) / (double)n;
+        best = t < best ? t : best;
+    }
+    nlpd_tagger_free(&tg);
+    nlpd_tag_model_free(&m);
+    return best;
+#else
+    (void)arts;
+    (void)n;
+    return 0.0;
+#endif
 }
 
 static nlpd_summarize_input
@@ -195,7 +243,7 @@ input_of(const article *a)
 
 static void
 throughput(nlpd_summarizer *sz, const article *arts, size_t n, const nlpd_summarize_budget *b,
-           const char *name, int runs, double min_s, double split_s)
+           const char *name, int runs, double min_s, double split_s, double tag_s)
 {
     for (size_t i = 0; i < n; i++) { /* warm-up: buffers grow to the largest */
         nlpd_summarize_input in = input_of(&arts[i]);
@@ -226,9 +274,16 @@ throughput(nlpd_summarizer *sz, const article *arts, size_t n, const nlpd_summar
     printf("  articles/s; best %.0f, median %.0f (%.1f us/article); heap allocations in the "
            "runs: %ld\n",
            best, median, 1e6 / median, allocs);
-    printf("%-22s split library %.1f us/article: summarize is %.0f%% of split + summarize "
-           "(median)\n",
-           "", split_s * 1e6, 100.0 * (1.0 / median) / (1.0 / median + split_s));
+    double sum_s = 1.0 / median;
+    if (tag_s > 0.0)
+        printf("%-22s per article: split %.1f us, tag %.1f us, summarize %.1f us (median): "
+               "summarize is %.0f%% of split + tag + summarize, %.0f%% of split + summarize\n",
+               "", split_s * 1e6, tag_s * 1e6, sum_s * 1e6,
+               100.0 * sum_s / (split_s + tag_s + sum_s), 100.0 * sum_s / (split_s + sum_s));
+    else
+        printf("%-22s per article: split %.1f us, summarize %.1f us (median): summarize is "
+               "%.0f%% of split + summarize (no tag library in this build)\n",
+               "", split_s * 1e6, sum_s * 1e6, 100.0 * sum_s / (split_s + sum_s));
 }
 
 static void
@@ -238,8 +293,10 @@ long_documents(nlpd_summarizer *sz, int smoke)
                                         "bridge", "growth", "rain",  "choir", "market", "court",
                                         "power",  "train",  "storm", "vote"};
     printf("\nlong documents (distinct sentences of ~9 words; best of 3):\n");
+    static const size_t sizes[] = {1250, 2500, 5000, 10000, 20000, 50000, 100000};
     size_t max = smoke ? 20000 : 100000;
-    for (size_t n = 1250; n <= max; n *= 2) {
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]) && sizes[si] <= max; si++) {
+        size_t n = sizes[si];
         char *text = malloc(n * 80);
         uint32_t *st = malloc(n * sizeof(*st)), *en = malloc(n * sizeof(*en));
         size_t len = 0;
@@ -317,6 +374,7 @@ main(int argc, char **argv)
         return 2;
     }
     double split_s = split_all(arts, n);
+    double tag_s = tag_all(arts, n);
     size_t bytes = 0, sents = 0;
     for (size_t i = 0; i < n; i++) {
         bytes += arts[i].len;
@@ -335,9 +393,9 @@ main(int argc, char **argv)
            runs, min_s);
     const nlpd_summarize_budget b3 = {.sentences = 3}, br = {.ratio = 0.4};
     if (only != 2)
-        throughput(sz, arts, n, &b3, "summary_sentences 3", runs, min_s, split_s);
+        throughput(sz, arts, n, &b3, "summary_sentences 3", runs, min_s, split_s, tag_s);
     if (only != 1)
-        throughput(sz, arts, n, &br, "summary_ratio 0.4", runs, min_s, split_s);
+        throughput(sz, arts, n, &br, "summary_ratio 0.4", runs, min_s, split_s, tag_s);
     if (!no_long)
         long_documents(sz, smoke);
     nlpd_summarizer_free(&sz);
@@ -347,6 +405,8 @@ main(int argc, char **argv)
         free(arts[i].title);
         free(arts[i].starts);
         free(arts[i].ends);
+        free(arts[i].toks);
+        free(arts[i].sents);
     }
     free(arts);
     return 0;
