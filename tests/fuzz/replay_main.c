@@ -6,7 +6,8 @@
  * directory named (in name order, not recursively), to
  * LLVMFuzzerTestOneInput, one at a time. The target aborts on a broken
  * invariant, so this builds with any compiler and, under ASan (the asan
- * preset), checks the seed corpus and saved crashes in CTest. Prints one
+ * preset), checks the seed corpus and saved crashes in CTest. A target's
+ * LLVMFuzzerInitialize, if it has one, runs first. Prints one
  * line per input that took longer than a second, and a summary.
  */
 #include <dirent.h>
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional, as in libFuzzer: a target that defines it gets it called once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static double
 now_s(void)
@@ -144,6 +147,8 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: %s DIR_OR_FILE...\n", argv[0]);
         return 2;
     }
+    if (LLVMFuzzerInitialize != NULL)
+        LLVMFuzzerInitialize(&argc, &argv);
     signal(SIGABRT, on_abort);
     signal(SIGSEGV, on_abort);
     long ran = 0;

@@ -45,6 +45,7 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define MAX_OWN 255
 
@@ -106,6 +107,18 @@ setup(void)
         fprintf(stderr, "tag_fuzz: cannot load the built-in models\n");
         abort();
     }
+}
+
+/* libFuzzer calls this once before the first input, outside -timeout:
+ * loading the models takes seconds under the sanitizers (replay_main.c
+ * calls it too). */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    setup();
+    return 0;
 }
 
 /* Whether own-made tokens and sentences are what the API accepts: tokens
