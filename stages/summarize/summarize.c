@@ -100,6 +100,7 @@ struct nlpd_summarizer {
     table dup;
     table ents;
     uint32_t *ent_count;
+    float *ent_log; /* log(1 + ent_count) */
     uint32_t *m_sent, *m_ent;
     size_t cap_e, cap_ec;
 
@@ -293,7 +294,7 @@ nlpd_summarizer_free(nlpd_summarizer **self_p)
     void *arrays[] = {s->role,     s->chosen,  s->words,     s->post_lo,   s->post_n,  s->rep,
                       s->cand_k,   s->feat,    s->score,     s->pr,        s->pr_next, s->deg,
                       s->selected, s->order,   s->post_term, s->post_w,    s->v_term,  s->v_acc,
-                      s->v_cent,   s->v_title, s->v_lede,    s->ent_count, s->m_sent,  s->m_ent,
+                      s->v_cent,   s->v_title, s->v_lede,    s->ent_count, s->m_sent,  s->m_ent,   s->ent_log,
                       s->maxsim,   s->upto,    s->scratch,   s->sh_term,   s->sh_lo,
                       s->sh_n,     s->sh_w,    s->self_w};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
@@ -673,6 +674,32 @@ centrality(nlpd_summarizer *s, const uint32_t *cand, size_t m)
         s->feat[cand[c] * NLPD_SUMMARIZE_N_FEATURES + F_CENTRALITY] = s->pr[cand[c]];
 }
 
+/* The FNV fold of the hashes of the terms of [p, end), as scan_terms finds
+ * them (runs of term bytes, cut at p and at end), byte by byte (a mention
+ * is a few words); bytes up to `limit` may be read. *nt gets their
+ * number. */
+static uint64_t
+fold_terms(const char *p, const char *end, const char *limit, size_t *nt)
+{
+    uint64_t key = 1469598103934665603ull;
+    size_t n = 0;
+    const char *q = p;
+    for (;;) {
+        while (q < end && !nlpd__sum_is_term_byte((unsigned char)*q))
+            q++;
+        if (q == end)
+            break;
+        const char *t0 = q;
+        while (q < end && nlpd__sum_is_term_byte((unsigned char)*q))
+            q++;
+        uint64_t h = nlpd__sum_term_hash_room(t0, (size_t)(q - t0), (size_t)(limit - t0));
+        key = (key ^ h) * 1099511628211ull;
+        n++;
+    }
+    *nt = n;
+    return key;
+}
+
 /* Entity salience: each candidate's mentions, weighted by log(1 + how
  * often the document names that entity; a mention in the headline or the
  * lede counts twice). */
@@ -701,38 +728,46 @@ entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
         if (c == NULL)
             return NLPD_ENOMEM;
         s->ent_count = c;
+        float *l = nlpd_realloc(s->ent_log, ne * sizeof(*l));
+        if (l == NULL)
+            return NLPD_ENOMEM;
+        s->ent_log = l;
         s->cap_ec = ne;
     }
     uint32_t n_ent = 0;
+    size_t ns = in->n_sentences, lo = 0;
     for (size_t j = 0; j < ne; j++) {
         nlpd_span e = in->entities[j];
         s->m_sent[j] = UINT32_MAX;
         if (e.start >= e.end || e.end > in->len)
             continue;
         /* The sentence holding the mention: the last one starting at or
-         * before it. */
-        size_t lo = 0, hi = in->n_sentences;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (in->starts[mid] <= e.start)
-                lo = mid + 1;
-            else
-                hi = mid;
+         * before it, lo - 1 where lo counts the sentences that do (the
+         * previous mention's or the next when mentions come in order). */
+        if (!(lo > 0 && in->starts[lo - 1] <= e.start && (lo == ns || in->starts[lo] > e.start))) {
+            if (lo < ns && in->starts[lo] <= e.start &&
+                (lo + 1 == ns || in->starts[lo + 1] > e.start)) {
+                lo++;
+            } else {
+                size_t hi = ns;
+                lo = 0;
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (in->starts[mid] <= e.start)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+            }
         }
         if (lo == 0 || e.end > in->ends[lo - 1])
             continue;
         size_t i = lo - 1;
         if (s->role[i] == ROLE_NONE)
             continue;
-        uint64_t key = 1469598103934665603ull;
-        int any = 0;
-        uint32_t words;
-        size_t nt = scan_terms(in->text + e.start, in->text + e.end, in->text + in->len, s->scratch,
-                               &words);
-        for (size_t k = 0; k < nt; k++)
-            key = (key ^ s->scratch[k]) * 1099511628211ull;
-        any = nt > 0;
-        if (!any)
+        size_t nt;
+        uint64_t key = fold_terms(in->text + e.start, in->text + e.end, in->text + in->len, &nt);
+        if (nt == 0)
             continue;
         key = key != 0 ? key : 1;
         int found;
@@ -746,11 +781,12 @@ entities(nlpd_summarizer *s, const nlpd_summarize_input *in)
         s->m_sent[j] = (uint32_t)i;
         s->m_ent[j] = id;
     }
+    for (uint32_t id = 0; id < n_ent; id++)
+        s->ent_log[id] = logf(1.0f + (float)s->ent_count[id]);
     for (size_t j = 0; j < ne; j++) {
         uint32_t i = s->m_sent[j];
         if (i != UINT32_MAX && s->role[i] == ROLE_CAND)
-            s->feat[(size_t)i * NLPD_SUMMARIZE_N_FEATURES + F_ENTITY] +=
-                logf(1.0f + (float)s->ent_count[s->m_ent[j]]);
+            s->feat[(size_t)i * NLPD_SUMMARIZE_N_FEATURES + F_ENTITY] += s->ent_log[s->m_ent[j]];
     }
     return 0;
 }
