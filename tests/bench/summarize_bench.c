@@ -29,8 +29,9 @@
  *  - --smoke: one short run of each (CI: it runs). --runs 1 --seconds 0
  *    --no-long runs each article exactly twice per budget (warm-up and
  *    one pass): for instruction counts under callgrind, which the shared
- *    machine's noise does not touch; --budget sentences|ratio runs one of
- *    the two budgets only.
+ *    machine's noise does not touch; --budget sentences|ratio|entities
+ *    runs one row only. The third row ("3 sentences, entities") gives the
+ *    summarizer the tagger's entities too, as the default pipeline does.
  */
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
@@ -56,6 +57,8 @@ typedef struct article {
     nlpd_split_token *toks; /* for the tagger */
     nlpd_split_sentence *sents;
     size_t nt;
+    nlpd_span *ents; /* the tagger's entities (NULL without nlpd_tag) */
+    size_t ne;
 } article;
 
 /* The thread's CPU time: on a shared machine, the time another process
@@ -201,7 +204,7 @@ split_all(article *arts, size_t n)
 /* Tags every article (the tag stage's library over split's tokens), best
  * of 3 passes; returns the seconds per article, or 0 without nlpd_tag. */
 static double
-tag_all(const article *arts, size_t n)
+tag_all(article *arts, size_t n)
 {
 #ifdef NLPD_BENCH_HAVE_TAG
     nlpd_tag_model *m;
@@ -211,10 +214,20 @@ tag_all(const article *arts, size_t n)
     double best = 1e9;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             if (nlpd_tagger_run(tg, arts[i].text, arts[i].len, arts[i].toks, arts[i].nt,
                                 arts[i].sents, arts[i].ns) != 0)
                 exit(2);
+            if (rep > 0)
+                continue;
+            const nlpd_tag_entity *e;
+            arts[i].ne = nlpd_tagger_entities(tg, &e);
+            arts[i].ents = malloc((arts[i].ne + 1) * sizeof(*arts[i].ents));
+            if (arts[i].ents == NULL)
+                exit(2);
+            for (size_t k = 0; k < arts[i].ne; k++)
+                arts[i].ents[k] = (nlpd_span){e[k].start, e[k].end};
+        }
         double t = (now() - t0) / (double)n;
         best = t < best ? t : best;
     }
@@ -228,6 +241,8 @@ tag_all(const article *arts, size_t n)
 #endif
 }
 
+static int with_entities; /* the throughput rows give the tagger's entities */
+
 static nlpd_summarize_input
 input_of(const article *a)
 {
@@ -238,6 +253,10 @@ input_of(const article *a)
                                .n_sentences = a->ns,
                                .title = a->title,
                                .title_len = a->title ? strlen(a->title) : 0};
+    if (with_entities) {
+        in.entities = a->ents;
+        in.n_entities = a->ne;
+    }
     return in;
 }
 
@@ -334,7 +353,7 @@ long_documents(nlpd_summarizer *sz, int smoke)
 int
 main(int argc, char **argv)
 {
-    int smoke = 0, runs = 5, no_long = 0, only = 0; /* only: 1 sentences, 2 ratio */
+    int smoke = 0, runs = 5, no_long = 0, only = 0; /* only: 1 sentences, 2 ratio, 3 entities */
     double min_s = 1.0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0) {
@@ -343,9 +362,12 @@ main(int argc, char **argv)
             no_long = 1;
         } else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) {
             i++;
-            only = strcmp(argv[i], "sentences") == 0 ? 1 : strcmp(argv[i], "ratio") == 0 ? 2 : -1;
+            only = strcmp(argv[i], "sentences") == 0  ? 1
+                   : strcmp(argv[i], "ratio") == 0    ? 2
+                   : strcmp(argv[i], "entities") == 0 ? 3
+                                                      : -1;
             if (only < 0) {
-                fprintf(stderr, "nlpd-bench-summarize: --budget sentences|ratio\n");
+                fprintf(stderr, "nlpd-bench-summarize: --budget sentences|ratio|entities\n");
                 return 2;
             }
         } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
@@ -355,7 +377,7 @@ main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: nlpd-bench-summarize [--smoke] [--runs N] [--seconds S] [--no-long] "
-                    "[--budget sentences|ratio]\n");
+                    "[--budget sentences|ratio|entities]\n");
             return 2;
         }
     }
@@ -392,10 +414,15 @@ main(int argc, char **argv)
     printf("one core, %d runs of >= %.2f s of CPU time each (articles/s of CPU time per run):\n",
            runs, min_s);
     const nlpd_summarize_budget b3 = {.sentences = 3}, br = {.ratio = 0.4};
-    if (only != 2)
+    if (only == 0 || only == 1)
         throughput(sz, arts, n, &b3, "summary_sentences 3", runs, min_s, split_s, tag_s);
-    if (only != 1)
+    if (only == 0 || only == 2)
         throughput(sz, arts, n, &br, "summary_ratio 0.4", runs, min_s, split_s, tag_s);
+    if ((only == 0 || only == 3) && tag_s > 0.0) { /* as in the default pipeline */
+        with_entities = 1;
+        throughput(sz, arts, n, &b3, "3 sentences, entities", runs, min_s, split_s, tag_s);
+        with_entities = 0;
+    }
     if (!no_long)
         long_documents(sz, smoke);
     nlpd_summarizer_free(&sz);
@@ -407,6 +434,7 @@ main(int argc, char **argv)
         free(arts[i].ends);
         free(arts[i].toks);
         free(arts[i].sents);
+        free(arts[i].ents);
     }
     free(arts);
     return 0;
