@@ -174,8 +174,13 @@ durable_commit(nlpd_daemon *d)
     } else if (n > 0) {
         d->commits++;
     }
+    /* Answered from a list of their own: routing one may write a result
+     * into the next transaction, and a failure there must not touch these,
+     * which this commit settled. */
+    flight_list done = d->ack_wait;
+    memset(&d->ack_wait, 0, sizeof(d->ack_wait));
     flight *f;
-    while ((f = flight_list_pop_front(&d->ack_wait)) != NULL) {
+    while ((f = flight_list_pop_front(&done)) != NULL) {
         f->ack_wait = 0;
         front_commit_done(d, f, rc, why);
     }
