@@ -42,7 +42,8 @@ typedef struct nlpd_reply {
     nlpd_reply_kind kind;
     uint64_t corr;       /* the client's correlation number (sent as 8 bytes big-endian) */
     char key[64];        /* ACCEPTED, RESULT */
-    char code[32];       /* REFUSED: busy, too_large, malformed, bad_request, stopping */
+    char code[32];       /* REFUSED: busy, too_large, malformed, bad_request, stopping,
+                          * journal (the document could not be recorded) */
     char message[512];   /* REFUSED: the reason; PONG: the daemon's version;
                           * after NLPD_EPROTO: what was wrong with the reply */
     int error;           /* RESULT: status was "error" */

@@ -1039,6 +1039,21 @@ print_status(json_t *root)
     if (json_is_integer(json_object_get(root, "completed_with_errors")))
         printf(" (%s with errors)", fmt_int(root, "completed_with_errors", b[3], 48));
     printf(", %s refused\n", fmt_int(root, "refused", b[4], 48));
+    json_t *jn = json_object_get(root, "journal");
+    if (json_is_object(jn) && !json_is_true(json_object_get(jn, "enabled"))) {
+        printf("journal: off (nothing survives a crash; no result store)\n");
+    } else if (json_is_object(jn)) {
+        const char *err = json_string_value(json_object_get(jn, "error"));
+        if (err != NULL && err[0] != '\0') {
+            printf("journal: NOT OPEN, documents are refused: %s\n", err);
+        } else {
+            printf("journal: %s, %s pending, %s results (last cursor %s), %s dead letters%s\n",
+                   fmt_str(jn, "sync"), fmt_int(jn, "pending", b[0], 48),
+                   fmt_int(jn, "results", b[1], 48), fmt_int(jn, "last_cursor", b[2], 48),
+                   fmt_int(jn, "dead_letters", b[3], 48),
+                   json_is_true(json_object_get(jn, "replaying")) ? ", replaying" : "");
+        }
+    }
     json_t *stages = json_object_get(root, "stages");
     if (!json_is_array(stages) || json_array_size(stages) == 0) {
         printf("\n(no stages)\n");
