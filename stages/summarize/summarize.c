@@ -890,13 +890,23 @@ words_from(const char *text, size_t a, size_t b, size_t local)
     return local;
 }
 
-/* The words of [a, b) that start there, counted with count_terms_words. */
+/* The words that start in [a, b) of the text: byte by byte for the gap
+ * between two sentences (a space or two), else by count_terms_words. */
 static size_t
 gap_words(const char *text, size_t a, size_t b)
 {
     if (a >= b)
         return 0;
-    size_t w;
+    size_t w = 0;
+    if (b - a <= 16) {
+        int prev = a > 0 && !(nlpd__sum_class[(unsigned char)text[a - 1]] & NLPD__SUM_SPACE);
+        for (size_t i = a; i < b; i++) {
+            int cur = !(nlpd__sum_class[(unsigned char)text[i]] & NLPD__SUM_SPACE);
+            w += (size_t)(cur & !prev);
+            prev = cur;
+        }
+        return w;
+    }
     count_terms_words(text + a, text + b, &w);
     return words_from(text, a, b, w);
 }

@@ -133,7 +133,7 @@ check_result(nlpd_summarizer *sz, const nlpd_summarize_input *in, const nlpd_sum
                                         in->ends[sel[q]] - in->starts[sel[q]]);
             longest = w > longest ? w : longest;
         }
-        assert_true(used - longest < budget);
+        assert_true(k == 0 || used - longest < budget); /* an empty text's ratio: 0 */
     }
 }
 
@@ -851,6 +851,25 @@ test_random_input(void **state)
             }
         }
         check_result(sz, &in, &b, cand);
+        /* A ratio is a share of the whole text's words (counted by the
+         * summarizer from its sentences and the gaps between them): a
+         * ratio of (W + 0.5) / T of T words is met as a budget of W + 1
+         * words. */
+        size_t total = words_in(text, len);
+        if (total > 0) {
+            size_t wb = rnd(&st) % total;
+            nlpd_summarize_budget br = {.ratio = ((double)wb + 0.5) / (double)total};
+            nlpd_summarize_budget bw = {.words = (uint32_t)wb + 1};
+            const uint32_t *sel;
+            assert_int_equal(nlpd_summarize_run(sz, &in, &br), 0);
+            size_t kr = nlpd_summarize_selected(sz, &sel);
+            uint32_t *by_ratio = malloc((kr + 1) * sizeof(*by_ratio));
+            memcpy(by_ratio, sel, kr * sizeof(*sel));
+            assert_int_equal(nlpd_summarize_run(sz, &in, &bw), 0);
+            assert_int_equal(nlpd_summarize_selected(sz, &sel), kr);
+            assert_memory_equal(by_ratio, sel, kr * sizeof(*sel));
+            free(by_ratio);
+        }
         free(cand);
         free(text);
         free(starts);
