@@ -57,22 +57,68 @@ config_with(const char *pt_args, const char *extra_daemon)
 
 /* --- Keys ------------------------------------------------------------------ */
 
-#define MAX_DOCS 2048
-
+/* Keys, as many as a run needs (the soak run streams 100,000). */
 typedef struct keyset {
-    char keys[MAX_DOCS][64];
-    int seen[MAX_DOCS]; /* times the store handed the key out */
-    int n;
+    char (*keys)[32];
+    int n, cap;
+    int sorted;
 } keyset;
 
-static int
-keyset_find(const keyset *k, const char *key)
+static keyset *
+keyset_new(void)
 {
-    for (int i = 0; i < k->n; i++) {
-        if (strcmp(k->keys[i], key) == 0)
-            return i;
+    return calloc(1, sizeof(keyset));
+}
+
+static void
+keyset_free(keyset *k)
+{
+    free(k->keys);
+    free(k);
+}
+
+static void
+keyset_add(keyset *k, const char *key)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 1024;
+        k->keys = realloc(k->keys, (size_t)k->cap * sizeof(*k->keys));
+        assert_non_null(k->keys);
     }
-    return -1;
+    snprintf(k->keys[k->n++], sizeof(k->keys[0]), "%.31s", key);
+    k->sorted = 0;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void
+keyset_sort(keyset *k)
+{
+    if (!k->sorted && k->n > 0)
+        qsort(k->keys, (size_t)k->n, sizeof(k->keys[0]), cmp_key);
+    k->sorted = 1;
+}
+
+/* Keys that appear more than once (each extra appearance counts). */
+static int
+keyset_dups(keyset *k)
+{
+    keyset_sort(k);
+    int d = 0;
+    for (int i = 1; i < k->n; i++)
+        d += strcmp(k->keys[i - 1], k->keys[i]) == 0;
+    return d;
+}
+
+static int
+keyset_has(keyset *k, const char *key)
+{
+    keyset_sort(k);
+    return k->n > 0 && bsearch(key, k->keys, (size_t)k->n, sizeof(k->keys[0]), cmp_key) != NULL;
 }
 
 /* --- Chaos ------------------------------------------------------------------ */
@@ -106,9 +152,10 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
 {
     char line[256];
     int sent = 0, answered = 0;
-    uint64_t deadline = now_ms() + 30000;
-    /* corr i+1 is document i; a busy one is sent again. */
-    int *pending_resend = calloc((size_t)n_docs, sizeof(int));
+    uint64_t deadline = now_ms() + 30000 + (uint64_t)n_docs; /* the soak run takes longer */
+    /* corr i+1 is document i; one refused as busy is sent again. */
+    int *resend = calloc((size_t)n_docs, sizeof(int));
+    int n_resend = 0;
     while (accepted->n < stop_after && now_ms() < deadline) {
         chaos_tick(e, now_ms());
         /* Keep up to 64 unanswered submissions. */
@@ -121,10 +168,8 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
                              0);
             sent++;
         }
-        for (int i = 0; i < n_docs; i++) {
-            if (!pending_resend[i])
-                continue;
-            pending_resend[i] = 0;
+        while (n_resend > 0) {
+            int i = resend[--n_resend];
             snprintf(line, sizeof(line),
                      "{\"id\":\"doc-%d\",\"text\":\"Document number %d. It has two sentences.\"}",
                      i, i);
@@ -140,25 +185,27 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
         assert_int_equal(rc, 0);
         if (r.kind == NLPD_REPLY_ACCEPTED) {
             answered++;
-            assert_true(accepted->n < MAX_DOCS);
-            snprintf(accepted->keys[accepted->n++], sizeof(accepted->keys[0]), "%s", r.key);
+            keyset_add(accepted, r.key);
         } else if (r.kind == NLPD_REPLY_REFUSED) {
             answered++;
             if (strcmp(r.code, "busy") != 0)
                 fail_msg("refused: %s %s", r.code, r.message);
-            pending_resend[r.corr - 1] = 1;
+            assert_true(r.corr >= 1 && r.corr <= (uint64_t)n_docs && n_resend < n_docs);
+            resend[n_resend++] = (int)(r.corr - 1);
+            sleep_ms(2); /* the daemon is full: give it a moment */
         }
     }
-    free(pending_resend);
+    free(resend);
     assert_true(accepted->n >= stop_after);
     return sent;
 }
 
 static int read_store_errors(nlpd_e2e *e, keyset *out, int *dups, int *errors);
 
-/* Reads the whole result store from cursor 0 into `out`: each key it hands
- * out counts in out->seen (keys not in `out` are added). Returns the number
- * of results read. */
+/* Reads the whole result store from cursor 0: each key it hands out goes
+ * to `out`, the extra appearances of a key are counted in *dups and the
+ * results whose status is not "ok" in *errors (may be NULL). Returns the
+ * number of results read. */
 static int
 read_store(nlpd_e2e *e, keyset *out, int *dups)
 {
@@ -192,14 +239,7 @@ read_store_errors(nlpd_e2e *e, keyset *out, int *dups, int *errors)
             assert_non_null(doc);
             assert_string_equal(json_string_value(json_object_get(doc, "key")), key);
             after = c;
-            int i = keyset_find(out, key);
-            if (i < 0) {
-                assert_true(out->n < MAX_DOCS);
-                i = out->n++;
-                snprintf(out->keys[i], sizeof(out->keys[0]), "%s", key);
-            }
-            if (++out->seen[i] > 1)
-                (*dups)++;
+            keyset_add(out, key);
             if (errors != NULL && strcmp(json_string_value(json_object_get(o, "status")), "ok") != 0)
                 (*errors)++;
             json_decref(o);
@@ -207,8 +247,10 @@ read_store_errors(nlpd_e2e *e, keyset *out, int *dups, int *errors)
         }
         nlpd_free(reply);
         total += got;
-        if (got == 0)
+        if (got == 0) {
+            *dups = keyset_dups(out);
             return total;
+        }
     }
 }
 
@@ -246,7 +288,7 @@ crash_and_recover(const char *sync)
     nlpd_e2e_start(&e, conf);
     free(conf);
 
-    keyset *accepted = calloc(1, sizeof(*accepted));
+    keyset *accepted = keyset_new();
     int sent = stream(&e, 400, 300, accepted);
     nlpd_e2e_crash(&e);
 
@@ -258,13 +300,12 @@ crash_and_recover(const char *sync)
         sleep_ms(100);
     assert_int_equal(journal_pending(&e), 0);
 
-    keyset *store = calloc(1, sizeof(*store));
+    keyset *store = keyset_new();
     int dups = 0;
     int results = read_store(&e, store, &dups);
     int missing = 0;
     for (int i = 0; i < accepted->n; i++) {
-        int k = keyset_find(store, accepted->keys[i]);
-        if (k < 0) {
+        if (!keyset_has(store, accepted->keys[i])) {
             fprintf(stderr, "# missing: %s\n", accepted->keys[i]);
             missing++;
         }
@@ -277,8 +318,8 @@ crash_and_recover(const char *sync)
     /* What was sent and not yet answered may have been recorded too, but
      * nothing else. */
     assert_true(results >= accepted->n && results <= sent);
-    free(accepted);
-    free(store);
+    keyset_free(accepted);
+    keyset_free(store);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }
 
@@ -306,7 +347,7 @@ test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state
     char *conf = config_with("--sleep-ms 400", "drain_timeout_ms = 100");
     nlpd_e2e_start(&e, conf);
     free(conf);
-    keyset *accepted = calloc(1, sizeof(*accepted));
+    keyset *accepted = keyset_new();
     stream(&e, 20, 20, accepted);
     /* SIGTERM: the drain gives up after 100 ms with most still in hand. */
     nlpd_e2e_signal(&e, SIGTERM);
@@ -338,7 +379,7 @@ test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state
         json_decref(doc);
         nlpd_free(reply);
     }
-    free(accepted);
+    keyset_free(accepted);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }
 
@@ -578,7 +619,8 @@ test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **st
 
 /* 2,000 documents stream in while a random worker is SIGKILLed every
  * 250 ms: each accepted document's result is stored exactly once, clean,
- * and none is a dead letter. */
+ * and none is a dead letter. NLPD_CHAOS_DOCS=100000 makes it the soak run
+ * (README: Durability). */
 static void
 test_journal_e2e_chaos_every_document_exactly_once(void **state)
 {
@@ -594,21 +636,25 @@ test_journal_e2e_chaos_every_document_exactly_once(void **state)
     chaos_on = 1;
     chaos_kills = 0;
     chaos_next = now_ms() + CHAOS_EVERY_MS;
-    keyset *accepted = calloc(1, sizeof(*accepted));
-    int sent = stream(&e, 2000, 2000, accepted);
-    uint64_t deadline = now_ms() + 50000;
+    int n_docs = 2000;
+    const char *env = getenv("NLPD_CHAOS_DOCS");
+    if (env != NULL && atoi(env) > 0)
+        n_docs = atoi(env);
+    keyset *accepted = keyset_new();
+    int sent = stream(&e, n_docs, n_docs, accepted);
+    uint64_t deadline = now_ms() + 50000 + (uint64_t)n_docs * 10u;
     while (journal_pending(&e) > 0 && now_ms() < deadline) {
         chaos_tick(&e, now_ms());
         sleep_ms(20);
     }
     chaos_on = 0;
     assert_int_equal(journal_pending(&e), 0);
-    keyset *store = calloc(1, sizeof(*store));
+    keyset *store = keyset_new();
     int dups = 0, errors = 0;
     int results = read_store_errors(&e, store, &dups, &errors);
     int missing = 0;
     for (int i = 0; i < accepted->n; i++) {
-        if (keyset_find(store, accepted->keys[i]) < 0)
+        if (!keyset_has(store, accepted->keys[i]))
             missing++;
     }
     json_int_t dead = journal_count(&e, "dead_letters");
@@ -617,14 +663,14 @@ test_journal_e2e_chaos_every_document_exactly_once(void **state)
             "with_errors=%d dead_letters=%lld\n",
             chaos_kills, sent, accepted->n, results, dups, missing, errors, (long long)dead);
     assert_true(chaos_kills >= 4);
-    assert_int_equal(accepted->n, 2000);
-    assert_int_equal(results, 2000);
+    assert_int_equal(accepted->n, n_docs);
+    assert_int_equal(results, n_docs);
     assert_int_equal(missing, 0);
     assert_int_equal(dups, 0);
     assert_int_equal(errors, 0);
     assert_int_equal(dead, 0);
-    free(accepted);
-    free(store);
+    keyset_free(accepted);
+    keyset_free(store);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }
 
