@@ -27,6 +27,11 @@
  *     gazetteer nationality ("Russian", "North Korean") is MISC, as CoNLL
  *     annotates nationalities.
  *
+ *
+ * Before the votes, a name after (or beginning with) a storm word
+ * ("Hurricane Katrina", "Cyclone Phailin") becomes a MISC event with the
+ * word in its span, and its name alone ("Katrina") stays MISC.
+ *
  * Work is linear in the tokens (sequences are looked up up to
  * NLPD__TAG_DC_MAXLEN tokens long) and uses the tagger's reusable arrays.
  */
@@ -40,7 +45,7 @@
 #define MAXLEN NLPD__TAG_DC_MAXLEN
 
 /* Kinds of keys. */
-enum { K_NAME = 0, K_PART = 1, K_ACRONYM = 2 };
+enum { K_NAME = 0, K_PART = 1, K_ACRONYM = 2, K_STORM = 3 };
 
 static uint64_t
 seq_key(const nlpd__tag_tok *t, size_t i, size_t n, int kind)
@@ -76,6 +81,42 @@ acronym_key(const char *text, const nlpd_split_token *tok, const nlpd__tag_tok *
         return 0;
     nlpd__tag_tok one = {.word = nlpd__fnv(NLPD__FNV_INIT, ini, k)};
     return seq_key(&one, 0, 1, K_ACRONYM);
+}
+
+/* Whether token i is exactly `w`. */
+static int
+token_is(const char *text, const nlpd_split_token *tok, size_t i, const char *w)
+{
+    size_t n = strlen(w);
+    return tok[i].end - tok[i].start == n && memcmp(text + tok[i].start, w, n) == 0;
+}
+
+/* Words that name a storm before its name ("Hurricane Katrina"): the
+ * storm is an event (MISC), not a person, whatever its name. */
+static int
+is_storm_word(const char *text, const nlpd_split_token *tok, size_t i)
+{
+    static const char *const words[] = {"Hurricane", "Typhoon", "Cyclone", "Storm",
+                                        "Superstorm", "HURRICANE", "TYPHOON", "CYCLONE"};
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if (token_is(text, tok, i, words[k]))
+            return 1;
+    return 0;
+}
+
+/* The first token of the sentence that holds token i. */
+static size_t
+sentence_first(const nlpd_split_sentence *sen, size_t ns, size_t i)
+{
+    size_t lo = 0, hi = ns;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sen[mid].first_token <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return ns ? sen[lo].first_token : 0;
 }
 
 static nlpd__tag_dc_slot *
@@ -165,6 +206,35 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
     int rc = dc_reserve(dc, nn, n_tokens);
     if (rc != 0)
         return rc;
+    /* 0. Storms: "Hurricane Katrina", "Cyclone Phailin" are events; the
+     * storm word joins the span, and the name alone stays the storm. */
+    if (what & NLPD__TAG_DC_STORMS) {
+        for (size_t k = 0; k < nn; k++) {
+            nlpd_tag_entity *e = &nm[k];
+            size_t f = e->first_token;
+            size_t prev_end = k > 0 ? nm[k - 1].first_token + nm[k - 1].n_tokens : 0;
+            size_t s0 = sentence_first(sen, n_sentences, f);
+            int inside = e->n_tokens >= 2 && is_storm_word(text, tok, f);
+            int before = !inside && f > s0 && f - 1 >= prev_end && is_storm_word(text, tok, f - 1);
+            if (!inside && !before)
+                continue;
+            if (before) {
+                e->first_token--;
+                e->n_tokens++;
+                f--;
+                if (f > s0 && f - 1 >= prev_end && token_is(text, tok, f, "Storm") &&
+                    token_is(text, tok, f - 1, "Tropical")) {
+                    e->first_token--;
+                    e->n_tokens++;
+                }
+            }
+            e->label = NLPD_ENT_MISC;
+            size_t last = e->first_token + e->n_tokens - 1;
+            nlpd__tag_dc_slot *st = slot_of(dc, seq_key(t, last, 1, K_STORM), 1);
+            st->vote[NLPD_ENT_MISC] += e->score;
+            st->cnt[NLPD_ENT_MISC]++;
+        }
+    }
     /* 1. Votes. */
     for (size_t k = 0; k < nn; k++) {
         const nlpd_tag_entity *e = &nm[k];
@@ -211,6 +281,11 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                     v.cnt[l] += p->cnt[l];
                 }
             }
+            if (e->n_tokens == 1 && e->label != NLPD_ENT_MISC &&
+                slot_of(dc, seq_key(t, e->first_token, 1, K_STORM), 0) != NULL) {
+                e->label = NLPD_ENT_MISC; /* "Katrina" after "Hurricane Katrina" */
+                continue;
+            }
             float w;
             int best = best_label(&v, &w);
             if (best != 0 && best != e->label && v.vote[best] > v.vote[e->label]) {
@@ -254,7 +329,14 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                         continue;
                     if (i + l < b && capitalized(&t[i + l]))
                         continue; /* runs on: part of a longer name */
-                    const nlpd__tag_dc_slot *s = slot_of(dc, seq_key(t, i, l, K_NAME), 0);
+                    const nlpd__tag_dc_slot *s;
+                    if (l == 1 && (s = slot_of(dc, seq_key(t, i, 1, K_STORM), 0)) != NULL) {
+                        label = NLPD_ENT_MISC; /* a storm's name alone */
+                        w = s->vote[NLPD_ENT_MISC] / (float)s->cnt[NLPD_ENT_MISC];
+                        len = 1;
+                        break;
+                    }
+                    s = slot_of(dc, seq_key(t, i, l, K_NAME), 0);
                     if (s != NULL && (label = best_label(s, &w)) != 0) {
                         len = l;
                         break;

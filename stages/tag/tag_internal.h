@@ -267,7 +267,8 @@ enum {
     NLPD__TAG_DC_PARTS = 1u << 2,       /* ... including a person's surname alone */
     NLPD__TAG_DC_NATIONALITY = 1u << 3, /* a nationality alone is MISC */
     NLPD__TAG_DC_ACRONYMS = 1u << 4,    /* "WHO" after "World Health Organization" */
-    NLPD__TAG_DC_ALL = 31u,
+    NLPD__TAG_DC_STORMS = 1u << 5,      /* "Hurricane Katrina" is an event, MISC */
+    NLPD__TAG_DC_ALL = 63u,
 };
 
 typedef struct nlpd__tag_dc_slot {

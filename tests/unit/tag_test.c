@@ -950,6 +950,32 @@ test_document_pass(void **state)
     docpass_run(&c, text3, who, 2, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_ACRONYMS);
     assert_int_equal(c.n, 2);
 
+    /* Storms are events: "Hurricane Delphine" becomes one MISC span, and
+     * "Delphine" alone, tagged or not, follows it. */
+    static const char text4[] =
+        "Hurricane Delphine reached the coast of Florida late on Sunday evening. "
+        "Officials said that Delphine had weakened, but the mayor of Tampa said that "
+        "Delphine was still dangerous. Tropical Storm Oskar followed it.";
+    split_text(&c.so, text4);
+    nlpd_tag_entity storm[] = {
+        name_at(&c.so, text4, "Delphine", 0, NLPD_ENT_PER, 0.7f),
+        name_at(&c.so, text4, "Florida", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text4, "Delphine", 1, NLPD_ENT_PER, 0.9f),
+        name_at(&c.so, text4, "Tampa", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text4, "Oskar", 0, NLPD_ENT_PER, 0.6f),
+    };
+    docpass_run(&c, text4, storm, 5, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Hurricane Delphine", 0, 0, 0)),
+                     NLPD_ENT_MISC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Delphine", 1, 0, 0)), NLPD_ENT_MISC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Delphine", 2, 0, 0)), NLPD_ENT_MISC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Tropical Storm Oskar", 0, 0, 0)),
+                     NLPD_ENT_MISC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Florida", 0, 0, 0)), NLPD_ENT_LOC);
+    assert_int_equal(c.n, 6);
+    docpass_run(&c, text4, storm, 5, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_STORMS);
+    assert_int_equal(label_of(&c, name_at(&c.so, text4, "Delphine", 0, 0, 0)), NLPD_ENT_PER);
+
     /* Through the public API, with the shipped model: the option turns the
      * pass off, and its results keep the API's promises. */
     nlpd_tagger *tg;
