@@ -21,6 +21,17 @@
 #include "nlpd/error.h"
 #include "summarize_internal.h"
 
+/* Term scanning has a second build for x86-64 machines with AVX2, popcnt
+ * and BMI1/2, chosen at run time (-DNLPD_SUMMARIZE_NO_BMI leaves it out,
+ * to test the baseline path on such a machine). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(NLPD_SUMMARIZE_NO_BMI)
+#define SUM_BMI 1
+#include <immintrin.h>
+#else
+#define SUM_BMI 0
+#endif
+
 enum { ROLE_NONE = 0, ROLE_CAND = 1, ROLE_TITLE = 2, ROLE_LEDE = 3 };
 
 enum { F_CENTRALITY, F_CENTROID, F_POSITION, F_TITLE, F_LEDE, F_ENTITY, F_LENGTH };
@@ -109,6 +120,7 @@ struct nlpd_summarizer {
     uint32_t *upto; /* the chosen sentences maxsim[c] accounts for */
 
     size_t text_words; /* of the whole text */
+    int bmi;           /* scan_terms_bmi runs here */
     uint64_t *scratch; /* the term hashes of one sentence, title or lede */
     size_t cap_scratch;
 };
@@ -281,6 +293,10 @@ nlpd_summarizer_new(nlpd_summarizer **out, const nlpd_summarize_model *model,
         return NLPD_ENOMEM;
     s->model = model;
     s->w = w;
+#if SUM_BMI
+    s->bmi = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+             __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+#endif
     *out = s;
     return 0;
 }
@@ -499,13 +515,48 @@ classify64(const unsigned char *p, size_t n, size_t room, uint64_t *term, uint64
 #endif
 }
 
+#if SUM_BMI
+/* classify64 32 bytes at a time (not always_inline: the baseline build of
+ * scan_terms_body calls it on a dead branch; the AVX2 build inlines it). */
+static __attribute__((target("avx2"))) void
+classify64_avx2(const unsigned char *p, size_t n, size_t room, uint64_t *term, uint64_t *space)
+{
+    unsigned char tail[64];
+    if (room < 64) { /* fewer than 64 bytes may be read: a copy */
+        memset(tail, 0, sizeof(tail));
+        memcpy(tail, p, n);
+        p = tail;
+    }
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    const __m256i lo = _mm256_set1_epi8(0x20), a = _mm256_set1_epi8('a');
+    const __m256i zero = _mm256_set1_epi8('0'), tab = _mm256_set1_epi8(9);
+    const __m256i n26 = _mm256_set1_epi8((char)(26 - 128)), n10 = _mm256_set1_epi8((char)(10 - 128));
+    const __m256i n5 = _mm256_set1_epi8((char)(5 - 128));
+    uint64_t t = 0, sp = 0;
+    for (int k = 0; k < 2; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
+        __m256i letter = _mm256_cmpgt_epi8(
+            n26, _mm256_xor_si256(_mm256_sub_epi8(_mm256_or_si256(v, lo), a), bias));
+        __m256i digit = _mm256_cmpgt_epi8(n10, _mm256_xor_si256(_mm256_sub_epi8(v, zero), bias));
+        __m256i ctl = _mm256_cmpgt_epi8(n5, _mm256_xor_si256(_mm256_sub_epi8(v, tab), bias));
+        __m256i blank = _mm256_cmpeq_epi8(v, lo);
+        t |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(letter, digit)) << (32 * k);
+        sp |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(ctl, blank)) << (32 * k);
+    }
+    uint64_t valid = n >= 64 ? ~0ull : (1ull << n) - 1;
+    *term = t & valid;
+    *space = sp & valid;
+}
+#endif
+
 /* Writes the hashes of the terms of [p, end) to out (room for
  * max_terms(end - p) of them) and returns their number; *words gets the
  * number of whitespace-separated words. 64 bytes at a time: the byte
  * classes as bit masks, then a word starts where a non-blank follows a
  * blank, and each run of term bits is one term. */
-static size_t
-scan_terms(const char *text, const char *end, const char *limit, uint64_t *out, uint32_t *words)
+static inline __attribute__((always_inline)) size_t
+scan_terms_body(const char *text, const char *end, const char *limit, uint64_t *out,
+                uint32_t *words, int bmi)
 {
     const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
     size_t readable = (size_t)(limit - text); /* >= end - text */
@@ -515,10 +566,16 @@ scan_terms(const char *text, const char *end, const char *limit, uint64_t *out, 
     for (size_t off = 0; off < (size_t)(e - p); off += 64) {
         size_t len = (size_t)(e - p) - off < 64 ? (size_t)(e - p) - off : 64;
         uint64_t tm, sm;
-        classify64(p + off, len, readable - off, &tm, &sm);
+#if SUM_BMI
+        if (bmi)
+            classify64_avx2(p + off, len, readable - off, &tm, &sm);
+        else
+#endif
+            classify64(p + off, len, readable - off, &tm, &sm);
         uint64_t valid = len >= 64 ? ~0ull : (1ull << len) - 1;
         uint64_t word = ~sm & valid;
-        w += (uint32_t)popcount64(word & ~((word << 1) | prev_word));
+        uint64_t word_starts = word & ~((word << 1) | prev_word);
+        w += (uint32_t)(bmi ? (size_t)__builtin_popcountll(word_starts) : popcount64(word_starts));
         prev_word = word >> 63;
         uint64_t starts = tm & ~((tm << 1) | prev_term);
         prev_term = tm >> 63;
@@ -540,6 +597,40 @@ scan_terms(const char *text, const char *end, const char *limit, uint64_t *out, 
     }
     *words = w;
     return n;
+}
+
+/* scan_terms_body for any x86-64 (or other) machine... */
+static size_t
+scan_terms_base(const char *text, const char *end, const char *limit, uint64_t *out,
+                uint32_t *words)
+{
+    return scan_terms_body(text, end, limit, out, words, 0);
+}
+
+#if SUM_BMI
+/* ...and the same compiled for AVX2, popcnt, BMI1 and BMI2 (32 bytes a
+ * compare; tzcnt, blsr, shrx: a term costs fewer instructions), when the
+ * machine has them. */
+static __attribute__((target("avx2,popcnt,bmi,bmi2"))) size_t
+scan_terms_bmi(const char *text, const char *end, const char *limit, uint64_t *out,
+               uint32_t *words)
+{
+    return scan_terms_body(text, end, limit, out, words, 1);
+}
+#endif
+
+/* scan_terms_body by the summarizer's machine. */
+static size_t
+scan_terms(const nlpd_summarizer *s, const char *text, const char *end, const char *limit,
+           uint64_t *out, uint32_t *words)
+{
+#if SUM_BMI
+    if (s->bmi)
+        return scan_terms_bmi(text, end, limit, out, words);
+#else
+    (void)s;
+#endif
+    return scan_terms_base(text, end, limit, out, words);
 }
 
 /* An upper bound of the terms of [p, end): a term and what ends it take
@@ -579,7 +670,7 @@ static int
 add_evidence(nlpd_summarizer *s, int lede, const char *p, const char *end, const char *limit,
              uint32_t *words)
 {
-    size_t n = scan_terms(p, end, limit, s->scratch, words);
+    size_t n = scan_terms(s, p, end, limit, s->scratch, words);
     if (reserve_terms(s, n) != 0)
         return NLPD_ENOMEM;
     size_t *hi = lede ? &s->lede_hi : &s->title_hi;
@@ -984,7 +1075,7 @@ index_text(nlpd_summarizer *s, const nlpd_summarize_input *in, uint32_t *cand, s
             return NLPD_ENOMEM;
         uint64_t content = 1469598103934665603ull;
         uint32_t si = (uint32_t)i;
-        size_t nt = scan_terms(p, end, in->text + in->len, s->scratch, &words);
+        size_t nt = scan_terms(s, p, end, in->text + in->len, s->scratch, &words);
         if (reserve_terms(s, nt) != 0)
             return NLPD_ENOMEM;
         uint32_t *post_term = s->post_term;
