@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/fuzz/make_seeds.py - writes the hand-made seed corpora of the ingest,
-doc, json and summarize fuzz targets (tests/fuzz/corpus/<name>/seed-*).
+doc, json, summarize and quotes fuzz targets (tests/fuzz/corpus/<name>/seed-*).
 
     /usr/bin/python3 tests/fuzz/make_seeds.py
 
@@ -265,6 +265,23 @@ def summarize_seeds():
     }
 
 
+def quotes_seeds():
+    return {
+        "seed-curly.txt": "\u201cWe will build it,\u201d said Mayor Ana Ruiz. She added: \u201cSoon.\u201d\n",
+        "seed-before.txt": "Ruiz said: \u201cThe bridge opens in May and traffic will ease.\u201d",
+        "seed-straight.txt": 'The chief told reporters "we are ready for the storm," and left.',
+        "seed-nested.txt": "\u201cHe told me \u2018never again\u2019 twice,\u201d the coach said.",
+        "seed-guillemets.txt": "\u00abC\u2019est fini, vraiment,\u00bb dit-il.",
+        "seed-apostrophes.txt": "The players\u2019 union said \u2018it\u2019s the \u201990s again,\u2019 officials added.",
+        "seed-paragraphs.txt": "\u201cA quote that runs on\n\nover a blank line\u201d said Tom Lee.",
+        "seed-unbalanced.txt": "\u201c\u201c\u201d \u2018 \u00bb \" odd \" marks \u201dend",
+        "seed-invalid.bin": b"\xe2\x80 \xe2\x80\x9cok then\xff\xe2\x80\x9d said Bo Li",
+        "seed-ctl-min-words.bin": bytes([0xF9, 5]) + "\u201cone two three\u201d, said Al Ng.".encode(),
+        "seed-ctl-no-speakers.bin": bytes([0xFA]) + "\u201cNo one said it,\u201d said Jo Kim.".encode(),
+        "seed-ctl-alloc.bin": bytes([0xFC, 3]) + "\u201cFirst quote here,\u201d he said. \u201cSecond one too.\u201d".encode(),
+    }
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -280,6 +297,7 @@ def main():
     write("doc", doc_seeds())
     write("json", json_seeds())
     write("summarize", summarize_seeds())
+    write("quotes", quotes_seeds())
 
 
 if __name__ == "__main__":
