@@ -42,6 +42,9 @@
  *    caller's id and title win;
  *  - the same input again gives the same norm, map and regions, and is
  *    reported as a duplicate of the first (key and id) when norm is not empty;
+ *  - the result, put into a Document as the ingest worker does, passes the
+ *    runtime's validation (nlpd__doc_validate), as every later stage's
+ *    decode requires;
  *  - normalizing the normalized text again as plain text changes nothing
  *    (INGEST_FUZZ_SKIP=idem turns this off).
  */
@@ -51,6 +54,7 @@
 #include "nlpd/error.h"
 #include "nlpd/ingest.h"
 #include "nlpd/offmap.h"
+#include "nlpd_internal.h"
 
 #include <utf8proc.h>
 
@@ -251,6 +255,54 @@ check_strings(const nlpd_ingest_result *r, const nlpd_ingest_meta *meta)
     }
 }
 
+/* The result as the ingest worker puts it into a Document
+ * (stages/ingest/worker.c) passes the runtime's validation, which every
+ * later stage's decode applies. */
+static void
+check_as_document(const nlpd_ingest_result *r)
+{
+    Nlpd__V1__Document d = NLPD__V1__DOCUMENT__INIT;
+    Nlpd__V1__OffsetMap m = NLPD__V1__OFFSET_MAP__INIT;
+    Nlpd__V1__IngestInfo info = NLPD__V1__INGEST_INFO__INIT;
+    static Nlpd__V1__Region regions[4096];
+    static Nlpd__V1__Region *rp[4096];
+    d.text.data = (uint8_t *)r->text;
+    d.text.len = r->text_len;
+    if (!r->norm_is_text) {
+        d.norm.data = (uint8_t *)r->norm;
+        d.norm.len = r->norm_len;
+    }
+    if (r->map_len > 0) {
+        m.n_norm = m.n_orig = r->map_len;
+        m.norm = (uint32_t *)r->map_norm;
+        m.orig = (uint32_t *)r->map_orig;
+        d.norm_map = &m;
+    }
+    size_t n = r->n_regions < 4096 ? r->n_regions : 4096;
+    for (size_t i = 0; i < n; i++) {
+        nlpd__v1__region__init(&regions[i]);
+        regions[i].kind = (Nlpd__V1__RegionKind)r->regions[i].kind;
+        regions[i].start = r->regions[i].start;
+        regions[i].end = r->regions[i].end;
+        rp[i] = &regions[i];
+    }
+    d.n_regions = n;
+    d.regions = rp;
+    d.id = (char *)r->id;
+    d.title = (char *)r->title;
+    d.lede = (char *)r->lede;
+    d.source = (char *)r->source;
+    d.url = (char *)r->url;
+    d.published = (char *)r->published;
+    info.content_hash = (char *)r->content_hash;
+    info.duplicate_of = (char *)(r->duplicate_of_key ? r->duplicate_of_key : "");
+    info.duplicate_of_id = (char *)(r->duplicate_of_id ? r->duplicate_of_id : "");
+    d.ingest = &info;
+    char why[256] = "";
+    CHECK(nlpd__doc_validate(&d, why, sizeof(why)) == 0,
+          "the result as a Document fails validation: %s", why);
+}
+
 static int
 expected_error(int rc, nlpd_format format, int reject, int failing)
 {
@@ -333,6 +385,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_map(&r);
     check_regions(&r, opts.max_regions);
     check_strings(&r, with_meta ? &meta : NULL);
+    check_as_document(&r);
     CHECK(r.duplicate_of_key == NULL && r.duplicate_of_id == NULL, "a duplicate on a first run");
 
     /* Again: the same result, reported as a duplicate of the first. */
