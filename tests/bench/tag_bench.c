@@ -43,6 +43,7 @@ typedef struct opts {
     int loads;
     double mtokens;
     int smoke;
+    int sentences_only;
     const char *model;
     const char *corpus[MAX_SOURCES];
     int n_corpus;
@@ -78,6 +79,7 @@ usage(FILE *out)
             "  --loads N       model loads timed (default 20)\n"
             "  --model FILE    a model file instead of the built-in one\n"
             "  --corpus FILE   a JSONL file whose lines' \"text\" are documents (repeatable)\n"
+            "  --sentences-only  tag without the document pass (its cost is the difference)\n"
             "  --smoke         a few thousand tokens (CI: it still runs)\n"
             "\n"
             "Default corpus: ../shared/data/bbc-news-summary/dev.jsonl beside the source\n"
@@ -135,6 +137,8 @@ parse_opts(opts *o, int argc, char **argv)
             return 1;
         } else if (strcmp(a, "--smoke") == 0) {
             o->smoke = 1;
+        } else if (strcmp(a, "--sentences-only") == 0) {
+            o->sentences_only = 1;
         } else if (strcmp(a, "--runs") == 0 && val != NULL &&
                    parse_num(val, 1, MAX_RUNS, &v) == 0) {
             o->runs = (int)v;
@@ -312,8 +316,10 @@ bench_throughput(const opts *o, const corpus *c)
     nlpd_tag_model *m = NULL;
     nlpd_tagger *tg = NULL;
     int rc = o->model ? nlpd_tag_model_load(&m, o->model) : nlpd_tag_model_load_builtin(&m, "en");
+    nlpd_tag_opts to = NLPD_TAG_OPTS_INIT;
+    to.document = !o->sentences_only;
     if (rc == 0)
-        rc = nlpd_tagger_new(&tg, m, NULL);
+        rc = nlpd_tagger_new(&tg, m, &to);
     if (rc != 0) {
         fprintf(stderr, "nlpd-bench-tag: %s\n", nlpd_strerror(rc));
         nlpd_tag_model_free(&m);
