@@ -71,7 +71,9 @@ eval_need_files "$bbc" "$gum" "$shoigu" "$lead"
 eval_need_programs nlpd nlpctl nlpd-ingest nlpd-split nlpd-summarize
 conf=$(mktemp "${TMPDIR:-/tmp}/nlpd-summarize-eval.XXXXXX.conf")
 write_conf() {
-  printf '[pipeline]\nstages = %s\n\n[stage summarize]\ncommand = %s\n' \
+  # No journal: an evaluation keeps nothing, and the default journal
+  # (/var/lib/nlpd) may belong to another daemon on this machine.
+  printf '[daemon]\njournal = off\n\n[pipeline]\nstages = %s\n\n[stage summarize]\ncommand = %s\n' \
     "$1" "$build/bin/nlpd-summarize" >"$conf"
   if [ -n "$tag_model" ]; then
     printf '\n[stage tag]\ncommand = %s --model %s\n' "$build/bin/nlpd-tag" "$tag_model" >>"$conf"
