@@ -243,11 +243,16 @@ static int
 replay_one(void *arg, const nlpd_journal_doc *jd)
 {
     replay_ctx *c = arg;
+    nlpd_daemon *d = c->d;
+    if (d->n_flight > 0 && d->flight_bytes + jd->len > d->cfg.max_in_flight_bytes) {
+        c->failed = 1; /* no room for its bytes yet: again later */
+        return 1;
+    }
     c->seen++;
-    c->d->replay_after = jd->seq;
-    int rc = front_replay(c->d, jd, &c->out);
+    d->replay_after = jd->seq;
+    int rc = front_replay(d, jd, &c->out);
     if (rc == NLPD_ENOMEM) {
-        c->d->replay_after = jd->seq - 1; /* again later */
+        d->replay_after = jd->seq - 1; /* again later */
         c->failed = 1;
         return 1;
     }
