@@ -304,6 +304,41 @@ test_journal_prune_by_age_and_size_keeps_cursors_growing(void **state)
     nlpd_journal_close(&j);
 }
 
+static void
+test_journal_pending_pages_by_seq_range_and_limit(void **state)
+{
+    fixture *f = *state;
+    nlpd_journal *j = open_ok(f);
+    char key[8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof(key), "P%d", i);
+        assert_int_equal(nlpd_journal_accept(j, key, "x", 1, NULL, 1), 0);
+    }
+    assert_int_equal(nlpd_journal_done(j, "P2", 0, "o", 1, 2, NULL), 0);
+    assert_int_equal(nlpd_journal_set_attempts(j, "P3", 2), 0);
+    assert_int_equal(nlpd_journal_commit(j), 0);
+    seen all = {0};
+    assert_int_equal(nlpd_journal_pending(j, 0, INT64_MAX, 100, on_doc, &all), 0);
+    assert_int_equal(all.n, 5); /* P2 is done */
+    /* After P0, up to P4's seq, two at most: P1 and P3 (P2 is done). */
+    seen s = {0};
+    assert_int_equal(nlpd_journal_pending(j, all.seqs[0], all.seqs[3], 2, on_doc, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[0], "P1");
+    assert_string_equal(s.keys[1], "P3");
+    /* The rest of the range: P4 only (P5 is past `upto`). */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(nlpd_journal_pending(j, all.seqs[2], all.seqs[3], 10, on_doc, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.keys[0], "P4");
+    /* The attempt count comes back with the document. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(nlpd_journal_pending_one(j, "P3", on_doc, &s), 0);
+    assert_int_equal(s.attempts, 2);
+    assert_int_equal(nlpd_journal_pending_one(j, "P2", on_doc, &s), NLPD_ENOENT);
+    nlpd_journal_close(&j);
+}
+
 /* The first schema (version 1) as an nlpd of that version wrote it. */
 static const char schema_v1[] =
     "CREATE TABLE docs(seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
@@ -508,6 +543,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_journal_prune_by_age_and_size_keeps_cursors_growing,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_pending_pages_by_seq_range_and_limit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_journal_upgrades_an_older_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_refuses_a_newer_schema_untouched, setup,
                                         teardown),
