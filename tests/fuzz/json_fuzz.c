@@ -24,11 +24,18 @@
  *    to its first NUL, or an integer in decimal), title, a valid
  *    summary_sentences / summary_words budget and the metadata;
  *  - nlpd_doc_to_json of the decoded submission succeeds and gives back the
- *    same text and id.
+ *    same text and id;
+ *  - nlpctl's --options (daemon/client.c): the input read as an options
+ *    object is refused with NLPD_EFORMAT and a reason, or, merged into a
+ *    submission with a budget of its own, decodes with the options' budget
+ *    (the submission's when they set none), format, stages and custom
+ *    options, and passes the front door (JSON_FUZZ_SKIP=options turns this
+ *    off).
  */
 #define FUZZ_NAME "json_fuzz"
 #include "fuzz_common.h"
 
+#include "client.h"
 #include "nlpd/doc.h"
 #include "nlpd/error.h"
 #include "nlpd/json.h"
@@ -91,6 +98,54 @@ acceptable(json_t *root, json_t **text)
     return 1;
 }
 
+/* nlpctl's --options (daemon/client.c): the line read as an options object,
+ * encoded alone, then merged into a submission that has a budget of its
+ * own (5 sentences). The merged Document must decode with the options'
+ * budget when they set one (else the submission's), the options' format
+ * and stages, and be what the front door accepts. */
+static void
+check_options(const char *line)
+{
+    uint8_t *opb = NULL, *pb = NULL;
+    size_t olen = 0, len = 0;
+    char why[256] = "";
+    int rc = nlpd_client_options_encode(line, &opb, &olen, why, sizeof(why));
+    CHECK(rc == 0 || rc == NLPD_EFORMAT, "nlpd_client_options_encode: %s", nlpd_err_name(rc));
+    if (rc != 0) {
+        CHECK(why[0] != '\0', "NLPD_EFORMAT without a reason");
+        return;
+    }
+    nlpd_doc *o = NULL, *m = NULL;
+    if (nlpd_doc_new(&o) != 0 || nlpd_doc_new(&m) != 0)
+        abort();
+    CHECK(nlpd_doc_parse(o, opb, olen) == 0, "the options do not decode");
+    nlpd_submission sub = {.id = "s", .text = "t", .text_len = 1, .budget = {5, 0.0, 0}};
+    rc = nlpd_client_submission_encode(&sub, opb, olen, &pb, &len);
+    CHECK(rc == 0, "nlpd_client_submission_encode: %s", nlpd_err_name(rc));
+    CHECK(nlpd__wire_validate(pb, len, why, sizeof(why)) == 0, "the front door refuses it: %s",
+          why);
+    CHECK(nlpd_doc_parse(m, pb, len) == 0, "the merged submission does not decode");
+    nlpd_summary_budget ob = nlpd_doc_summary_budget(o), mb = nlpd_doc_summary_budget(m);
+    int set = ob.sentences != 0 || ob.ratio != 0 || ob.words != 0;
+    nlpd_summary_budget want = set ? ob : (nlpd_summary_budget){5, 0.0, 0};
+    CHECK(mb.sentences == want.sentences && mb.ratio == want.ratio && mb.words == want.words,
+          "budget %u/%g/%u, the options' %u/%g/%u", mb.sentences, mb.ratio, mb.words, ob.sentences,
+          ob.ratio, ob.words);
+    CHECK(nlpd_doc_format_option(m) == nlpd_doc_format_option(o), "format %d, the options' %d",
+          nlpd_doc_format_option(m), nlpd_doc_format_option(o));
+    const Nlpd__V1__Options *oo = nlpd__doc_pb(o)->options;
+    for (size_t i = 0; oo != NULL && i < oo->n_stages; i++)
+        CHECK(nlpd_doc_wants_stage(m, oo->stages[i]), "stage \"%s\" lost", oo->stages[i]);
+    for (size_t i = 0; oo != NULL && i < oo->n_extra; i++)
+        CHECK(nlpd_doc_option(m, oo->extra[i]->key) != NULL, "option \"%s\" lost",
+              oo->extra[i]->key);
+    CHECK(strcmp(nlpd_doc_id(m), "s") == 0, "id \"%s\"", nlpd_doc_id(m));
+    nlpd_doc_free(&o);
+    nlpd_doc_free(&m);
+    nlpd_free(opb);
+    nlpd_free(pb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -105,6 +160,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (size)
         memcpy(line, data, size);
+
+    if (fail_at == 0 && !fuzz_skipped("JSON_FUZZ_SKIP", "options")) {
+        char *z = malloc(size + 1); /* options are a C string */
+        if (z == NULL)
+            abort();
+        memcpy(z, data, size);
+        z[size] = '\0';
+        check_options(z);
+        free(z);
+    }
 
     uint8_t *pb = NULL;
     size_t pb_len = 0;
