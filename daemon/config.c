@@ -322,7 +322,7 @@ parse_bool(const char *v, int *out)
 }
 
 int
-nlpd_state_dir(const char *given, char *out, size_t out_len)
+nlpd_state_dir(const char *given, const char *own_runtime_dir, char *out, size_t out_len)
 {
     int n;
     const char *env;
@@ -333,6 +333,8 @@ nlpd_state_dir(const char *given, char *out, size_t out_len)
     } else if ((env = getenv("STATE_DIRECTORY")) != NULL && env[0] != '\0') {
         /* systemd passes one path per StateDirectory= entry, ':'-separated. */
         n = snprintf(out, out_len, "%.*s", (int)strcspn(env, ":"), env);
+    } else if (own_runtime_dir != NULL && own_runtime_dir[0] != '\0') {
+        n = snprintf(out, out_len, "%s/state", own_runtime_dir);
     } else if (geteuid() == 0) {
         n = snprintf(out, out_len, "/var/lib/nlpd");
     } else if ((env = getenv("XDG_STATE_HOME")) != NULL && env[0] == '/') {

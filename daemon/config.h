@@ -95,10 +95,13 @@ void nlpd_config_print(const nlpd_config *cfg, void *out);
 
 /* Resolves the state directory (the journal's home): `given` if not empty,
  * else $NLPD_STATE_DIR, else the first of $STATE_DIRECTORY (systemd's
- * StateDirectory=), else /var/lib/nlpd for root, else $XDG_STATE_HOME/nlpd,
- * else $HOME/.local/state/nlpd. Writes it to `out`. Returns 0 or
- * NLPD_EINVAL (too long, or no home to put it in). */
-int nlpd_state_dir(const char *given, char *out, size_t out_len);
+ * StateDirectory=), else OWN_RUNTIME_DIR/state when the daemon was given a
+ * runtime dir of its own (--runtime-dir, runtime_dir, $NLPD_RUNTIME_DIR:
+ * a private instance keeps its journal with it; may be NULL), else
+ * /var/lib/nlpd for root, else $XDG_STATE_HOME/nlpd, else
+ * $HOME/.local/state/nlpd. Writes it to `out`. Returns 0 or NLPD_EINVAL
+ * (too long, or no home to put it in). */
+int nlpd_state_dir(const char *given, const char *own_runtime_dir, char *out, size_t out_len);
 
 /* Splits a command line into words: whitespace separates, '...' and "..."
  * quote, backslash escapes the next character; no expansion of any kind.

@@ -10,6 +10,7 @@
  * On start every pending document is replayed in accept order, as many at
  * a time as max_in_flight allows.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -82,7 +83,13 @@ durable_open(nlpd_daemon *d)
                                   "crash and no results are stored\"");
         return 0;
     }
-    if (nlpd_state_dir(d->cfg.state_dir, d->state_dir, sizeof(d->state_dir)) != 0) {
+    /* A runtime dir chosen for this daemon (not the system's default)
+     * makes it a private instance: its journal goes with it, not into a
+     * state dir another daemon may hold. */
+    const char *env_run = getenv("NLPD_RUNTIME_DIR");
+    int own = d->cfg.runtime_dir[0] != '\0' || (env_run != NULL && env_run[0] != '\0');
+    if (nlpd_state_dir(d->cfg.state_dir, own ? d->runtime_dir : NULL, d->state_dir,
+                       sizeof(d->state_dir)) != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"no state directory: set state_dir in [daemon]\"");
         return NLPD_EINVAL;
     }

@@ -284,7 +284,7 @@ nlpd_journal_open(nlpd_journal **out, const char *dir, char *why, size_t why_len
         rc = NLPD_EINVAL;
         goto fail;
     }
-    rc = mkdirs(dir, 0750);
+    rc = mkdirs(dir, 0700); /* documents: the daemon's alone */
     if (rc != 0) {
         snprintf(j->why, sizeof(j->why), "cannot create state dir %s: %s", dir, strerror(-rc));
         goto fail;

@@ -78,7 +78,7 @@ typedef int (*nlpd_journal_doc_fn)(void *arg, const nlpd_journal_doc *d);
 typedef int (*nlpd_journal_result_fn)(void *arg, const nlpd_journal_result *r);
 typedef int (*nlpd_journal_dead_fn)(void *arg, const nlpd_journal_dead *d);
 
-/* Opens (creating, upgrading) DIR/journal.db, making DIR (mode 0750) if it
+/* Opens (creating, upgrading) DIR/journal.db, making DIR (mode 0700) if it
  * is missing, and takes DIR/journal.lock so that no other nlpd uses it.
  * On success returns 0 and sets *out (close with nlpd_journal_close()).
  * On failure returns an error and writes the reason to `why`. */
