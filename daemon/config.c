@@ -69,7 +69,7 @@ nlpd_config_defaults(nlpd_config *cfg, const char *self_exe)
     cfg->result_retention_s = 7 * 86400;
     cfg->result_max_bytes = 1ull << 30;
     cfg->prune_interval_ms = 60000;
-    cfg->max_attempts = 1;
+    cfg->max_attempts = 3;
     for (size_t i = 0; i < sizeof(default_pipeline) / sizeof(default_pipeline[0]); i++)
         snprintf(cfg->pipeline[cfg->n_pipeline++], sizeof(cfg->pipeline[0]), "%s",
                  default_pipeline[i]);

@@ -455,8 +455,69 @@ test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket(void **state
 
 /* --- Faults --------------------------------------------------------------- */
 
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* STATUS journal.WHAT (dead_letters, ...). */
+static json_int_t
+journal_count(nlpd_e2e *e, const char *what)
+{
+    json_t *st = nlpd_e2e_status(e);
+    assert_non_null(st);
+    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "journal"), what));
+    json_decref(st);
+    return n;
+}
+
+/* Waits up to 10 s for STATUS journal.dead_letters to be `n`. */
+static int
+wait_dead_letters(nlpd_e2e *e, json_int_t n)
+{
+    uint64_t deadline = now_ms() + 10000;
+    while (now_ms() < deadline) {
+        if (journal_count(e, "dead_letters") == n)
+            return 1;
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* The daemon's DEADLETTERS list (a JSON array). */
+static json_t *
+dead_letters(nlpd_e2e *e)
+{
+    char *reply = NULL;
+    assert_int_equal(nlpd_control_call(e->rundir, NULL, "DEADLETTERS", 5000, &reply), 0);
+    json_t *dl = json_loads(reply, 0, NULL);
+    nlpd_free(reply);
+    assert_true(json_is_array(dl));
+    return dl;
+}
+
+/* The one error record of a result that was given up on: `code`, fatal,
+ * its message naming the dead letters. */
 static void
-test_pipeline_restarts_a_killed_worker_and_goes_on(void **state)
+assert_dead_letter_error(json_t *r, const char *code)
+{
+    assert_int_equal(nlpd_e2e_error_count(r, code), 1);
+    json_t *err = json_array_get(json_object_get(r, "errors"), 0);
+    assert_non_null(err);
+    assert_true(json_is_true(json_object_get(err, "fatal")));
+    assert_string_equal(json_string_value(json_object_get(err, "stage")), "pt");
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "dead letter"));
+}
+
+/* A worker SIGKILLed from outside (an operator, the OOM killer) is not the
+ * document's fault: with the default max_attempts the document in its
+ * hands is run again by the replacement and comes out clean, and so does
+ * the one queued behind it. */
+static void
+test_pipeline_restarts_a_killed_worker_and_redelivers_what_it_held(void **state)
 {
     (void)state;
     nlpd_e2e e;
@@ -470,7 +531,8 @@ test_pipeline_restarts_a_killed_worker_and_goes_on(void **state)
     assert_int_equal(nlpd_client_submit(e.client, 102, "json wait reply=json", l2, strlen(l2), 5000), 0);
     sleep_ms(600);
     kill(pid, SIGKILL);
-    int got = 0, crashed = 0, clean = 0;
+    int got = 0, clean = 0;
+    char in_hand_key[32] = "";
     while (got < 2) {
         nlpd_reply r;
         assert_int_equal(nlpd_client_recv(e.client, &r, 30000), 0);
@@ -479,59 +541,122 @@ test_pipeline_restarts_a_killed_worker_and_goes_on(void **state)
         got++;
         json_t *j = json_loadb(r.payload, r.payload_len, 0, NULL);
         assert_non_null(j);
-        if (r.corr == 101) {
-            /* The document in hand goes on with an error record. */
-            assert_int_equal(r.error, 1);
-            crashed += nlpd_e2e_error_count(j, "crashed");
-        } else {
-            /* The queued one is done by the replacement. */
-            assert_int_equal(r.error, 0);
-            assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
-            clean++;
-        }
+        assert_true(r.corr == 101 || r.corr == 102);
+        /* Both come out whole, the one in hand included: no error record. */
+        assert_int_equal(r.error, 0);
+        assert_null(json_object_get(j, "errors"));
+        assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
+        if (r.corr == 101)
+            snprintf(in_hand_key, sizeof(in_hand_key), "%s",
+                     json_string_value(json_object_get(j, "key")));
+        clean++;
         json_decref(j);
     }
-    assert_int_equal(crashed, 1);
-    assert_int_equal(clean, 1);
+    assert_int_equal(clean, 2);
+    assert_int_equal(strlen(in_hand_key), 26);
+    /* The document in hand was run again, the kill not counted against it. */
+    char needle[96];
+    snprintf(needle, sizeof(needle), "doc=%s attempts=0 outside_kills=1 msg=\"retrying\"",
+             in_hand_key);
+    assert_int_equal(nlpd_e2e_log_count(&e, needle), 1);
     int pid2 = nlpd_e2e_worker_pid(&e, "pt", 0);
     assert_true(pid2 > 0 && pid2 != pid);
     json_t *st = nlpd_e2e_status(&e);
     json_t *pt = nlpd_e2e_stage(st, "pt");
     assert_int_equal(json_integer_value(json_object_get(pt, "restarts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "timeouts")), 0);
     json_t *w0 = json_array_get(json_object_get(pt, "workers"), 0);
     assert_int_equal(json_integer_value(json_object_get(w0, "restarts")), 1);
     assert_int_equal(json_integer_value(json_object_get(w0, "slot")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "journal"), "dead_letters")), 0);
     json_decref(st);
     stop_clean(&e);
 }
 
+/* A document that overruns its stage's time limit every time: its worker
+ * is killed and replaced each time, the document tried max_attempts (the
+ * default, 3) times, then given up on as a dead letter naming the stage
+ * and the error; the stream goes on. */
 static void
-test_pipeline_kills_a_worker_over_its_time_limit(void **state)
+test_pipeline_kills_a_worker_over_its_time_limit_and_gives_up_after_max_attempts(void **state)
 {
     (void)state;
     nlpd_e2e e;
     start_with(&e, "--sleep-ms 3000", NULL, "timeout_ms = 400\n");
     json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"slow\",\"text\":\"Takes too long.\"}", NULL);
     assert_non_null(r);
+    assert_dead_letter_error(r, "timeout");
+    char key[32];
+    snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(r, "key")));
+    json_decref(r);
+    json_t *st = nlpd_e2e_status(&e);
+    json_t *pt = nlpd_e2e_stage(st, "pt");
+    assert_int_equal(json_integer_value(json_object_get(pt, "timeouts")), 3);
+    assert_int_equal(json_integer_value(json_object_get(pt, "restarts")), 3);
+    json_decref(st);
+    assert_true(wait_dead_letters(&e, 1));
+    json_t *dl = dead_letters(&e);
+    assert_int_equal(json_array_size(dl), 1);
+    json_t *d0 = json_array_get(dl, 0);
+    assert_string_equal(json_string_value(json_object_get(d0, "key")), key);
+    assert_string_equal(json_string_value(json_object_get(d0, "stage")), "pt");
+    assert_int_equal(json_integer_value(json_object_get(d0, "attempts")), 3);
+    const char *error = json_string_value(json_object_get(d0, "error"));
+    assert_non_null(error);
+    assert_true(strncmp(error, "timeout: ", 9) == 0);
+    assert_non_null(strstr(error, "400 ms"));
+    json_decref(dl);
+    stop_clean(&e);
+}
+
+/* max_attempts = 1: the first failure (an overrun, a crash) gives the
+ * document an error record and it goes on; nothing is a dead letter. */
+static void
+test_pipeline_with_max_attempts_1_gives_the_first_failure_an_error_record(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    start_with(&e, "--sleep-ms 3000 --crash-on POISON", "max_attempts = 1", "timeout_ms = 400\n");
+    json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"slow\",\"text\":\"Takes too long.\"}", NULL);
+    assert_non_null(r);
     assert_int_equal(nlpd_e2e_error_count(r, "timeout"), 1);
+    json_t *err = json_array_get(json_object_get(r, "errors"), 0);
+    assert_false(json_is_true(json_object_get(err, "fatal")));
+    assert_null(strstr(json_string_value(json_object_get(err, "message")), "dead letter"));
+    json_decref(r);
+    r = nlpd_e2e_annotate(&e, "{\"id\":\"p\",\"text\":\"This is POISON.\"}", NULL);
+    assert_non_null(r);
+    assert_int_equal(nlpd_e2e_error_count(r, "crashed"), 1);
     json_decref(r);
     json_t *st = nlpd_e2e_status(&e);
     json_t *pt = nlpd_e2e_stage(st, "pt");
     assert_int_equal(json_integer_value(json_object_get(pt, "timeouts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "crashes")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "journal"), "dead_letters")), 0);
     json_decref(st);
+    json_t *dl = dead_letters(&e);
+    assert_int_equal(json_array_size(dl), 0);
+    json_decref(dl);
     stop_clean(&e);
 }
 
+/* A document that crashes its stage every time is tried max_attempts (3)
+ * times and given up on; one the stage refuses with an error of its own
+ * goes on with that error; the stream flows. */
 static void
 test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    start_with(&e, "--crash-on POISON --fail-on BADWORD", NULL, NULL);
+    start_with(&e, "--crash-on POISON --fail-on BADWORD",
+               "restart_backoff_min_ms = 20ms\nrestart_backoff_max_ms = 200ms", NULL);
     json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"p\",\"text\":\"This is POISON.\"}", NULL);
     assert_non_null(r);
-    assert_int_equal(nlpd_e2e_error_count(r, "crashed"), 1);
+    assert_dead_letter_error(r, "crashed");
     json_decref(r);
+    json_t *st = nlpd_e2e_status(&e);
+    assert_int_equal(json_integer_value(json_object_get(nlpd_e2e_stage(st, "pt"), "crashes")), 3);
+    json_decref(st);
     r = nlpd_e2e_annotate(&e, "{\"id\":\"f\",\"text\":\"A BADWORD here.\"}", NULL);
     assert_non_null(r);
     assert_int_equal(nlpd_e2e_error_count(r, "test_failure"), 1);
@@ -542,6 +667,7 @@ test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing(void
         assert_null(json_object_get(r, "errors"));
         json_decref(r);
     }
+    assert_true(wait_dead_letters(&e, 1));
     stop_clean(&e);
 }
 
@@ -845,8 +971,9 @@ main(void)
         cmocka_unit_test_teardown(test_pipeline_processes_hostile_text_without_losing_a_worker, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_refuses_50MB_over_the_limit_and_processes_it_under, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket, nlpd_e2e_teardown),
-        cmocka_unit_test_teardown(test_pipeline_restarts_a_killed_worker_and_goes_on, nlpd_e2e_teardown),
-        cmocka_unit_test_teardown(test_pipeline_kills_a_worker_over_its_time_limit, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_restarts_a_killed_worker_and_redelivers_what_it_held, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_kills_a_worker_over_its_time_limit_and_gives_up_after_max_attempts, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_with_max_attempts_1_gives_the_first_failure_an_error_record, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight, nlpd_e2e_teardown),
