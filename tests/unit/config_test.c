@@ -136,6 +136,17 @@ test_config_defaults_run_the_standard_pipeline_from_the_installed_worker_dir(voi
     assert_int_equal(c->drain_timeout_ms, 10000);
     assert_int_equal(c->backoff_min_ms, 200);
     assert_int_equal(c->backoff_max_ms, 30000);
+    /* The journal: on, group commit, results kept a week or 1 GB, and a
+     * document tried 3 times before it is a dead letter. */
+    assert_string_equal(c->state_dir, "");
+    assert_int_equal(c->journal, 1);
+    assert_int_equal(c->journal_sync_full, 0);
+    assert_int_equal(c->group_commit_ms, 2);
+    assert_int_equal(c->group_commit_docs, 256);
+    assert_int_equal(c->result_retention_s, 7 * 86400);
+    assert_int_equal(c->result_max_bytes, 1ull << 30);
+    assert_int_equal(c->prune_interval_ms, 60000);
+    assert_int_equal(c->max_attempts, 3);
 
     /* An executable path with no workers beside it changes nothing. */
     char exe[4200];
@@ -182,6 +193,10 @@ static const char full_conf[] = "; a comment\n"
                                 "restart_backoff_min_ms = 100\n"
                                 "restart_backoff_max_ms = 10s\n"
                                 "front = tcp://127.0.0.1:5555\n"
+                                "state_dir = /var/lib/x\n"
+                                "journal_sync = full\n"
+                                "result_retention = 1d\n"
+                                "max_attempts = 4\n"
                                 "\n"
                                 "[pipeline]\n"
                                 "stages = ingest, split  tag,summarize ; the order\n"
@@ -378,6 +393,183 @@ test_config_load_parses_durations_with_units(void **state)
         snprintf(msg, sizeof(msg),
                  "drain_timeout_ms must be a duration such as 500ms or 10s, not '%s'", bad[i]);
         load_fails(f, conf, 2, msg);
+    }
+}
+
+/* The journal's keys: each good value read, each bad one refused with the
+ * key, what it must be, and the value. */
+static void
+test_config_load_reads_and_checks_the_journal_keys(void **state)
+{
+    fixture *f = *state;
+    load_ok(f, "j.conf",
+            "[daemon]\nstate_dir = /srv/nlpd state\njournal = off\njournal_sync = full\n"
+            "group_commit_ms = 5ms\ngroup_commit_docs = 1000\nresult_retention = 12h\n"
+            "result_max_bytes = 512M\nprune_interval_ms = 30s\nmax_attempts = 5\n");
+    nlpd_config *c = f->cfg;
+    assert_string_equal(c->state_dir, "/srv/nlpd state");
+    assert_int_equal(c->journal, 0);
+    assert_int_equal(c->journal_sync_full, 1);
+    assert_int_equal(c->group_commit_ms, 5);
+    assert_int_equal(c->group_commit_docs, 1000);
+    assert_int_equal(c->result_retention_s, 12 * 3600);
+    assert_int_equal(c->result_max_bytes, 512ull << 20);
+    assert_int_equal(c->prune_interval_ms, 30000);
+    assert_int_equal(c->max_attempts, 5);
+    /* A later file turns it back. */
+    load_ok(f, "j2.conf", "[daemon]\njournal = yes\njournal_sync = group\n");
+    assert_int_equal(c->journal, 1);
+    assert_int_equal(c->journal_sync_full, 0);
+    assert_string_equal(c->state_dir, "/srv/nlpd state");
+
+    static const struct {
+        const char *text;
+        int on;
+    } bools[] = {{"on", 1},  {"yes", 1}, {"true", 1},  {"1", 1},
+                 {"off", 0}, {"no", 0},  {"false", 0}, {"0", 0}};
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        char conf[128];
+        snprintf(conf, sizeof(conf), "[daemon]\njournal = %s\n", bools[i].text);
+        load_ok(f, "b.conf", conf);
+        if (c->journal != bools[i].on)
+            fail_msg("journal = %s gave %d", bools[i].text, c->journal);
+    }
+
+    static const struct {
+        const char *text;
+        uint64_t s;
+    } durations[] = {{"7d", 7 * 86400},  {"12h", 43200}, {"30m", 1800},
+                     {"2min", 120},      {"90s", 90},    {"3600", 3600},
+                     {"0", 0},           {"213503982d", 213503982ull * 86400}};
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        char conf[128];
+        snprintf(conf, sizeof(conf), "[daemon]\nresult_retention = %s\n", durations[i].text);
+        load_ok(f, "r.conf", conf);
+        if (c->result_retention_s != durations[i].s)
+            fail_msg("result_retention = %s gave %llu", durations[i].text,
+                     (unsigned long long)c->result_retention_s);
+    }
+
+    static const struct {
+        const char *key, *value;
+        uint32_t want;
+    } counts[] = {{"max_attempts", "1", 1},         {"max_attempts", "1000", 1000},
+                  {"group_commit_docs", "1", 1},    {"group_commit_docs", "100000", 100000},
+                  {"group_commit_ms", "0", 0},      {"group_commit_ms", "1s", 1000},
+                  {"prune_interval_ms", "2m", 120000}};
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        char conf[128];
+        snprintf(conf, sizeof(conf), "[daemon]\n%s = %s\n", counts[i].key, counts[i].value);
+        load_ok(f, "n.conf", conf);
+        uint32_t got = strcmp(counts[i].key, "max_attempts") == 0        ? c->max_attempts
+                       : strcmp(counts[i].key, "group_commit_docs") == 0 ? c->group_commit_docs
+                       : strcmp(counts[i].key, "group_commit_ms") == 0   ? c->group_commit_ms
+                                                                         : c->prune_interval_ms;
+        if (got != counts[i].want)
+            fail_msg("%s = %s gave %u", counts[i].key, counts[i].value, got);
+    }
+    load_ok(f, "z.conf", "[daemon]\nresult_max_bytes = 0\n");
+    assert_int_equal(c->result_max_bytes, 0);
+
+    /* A state dir as long as a line holds is kept whole (inih reads 200
+     * characters a line, so the 255 the field holds cannot be overrun
+     * from a file). */
+    char long_dir[180];
+    memset(long_dir, 'd', sizeof(long_dir) - 1);
+    long_dir[0] = '/';
+    long_dir[sizeof(long_dir) - 1] = '\0';
+    char long_conf[300];
+    snprintf(long_conf, sizeof(long_conf), "[daemon]\nstate_dir = %s\n", long_dir);
+    load_ok(f, "long.conf", long_conf);
+    assert_string_equal(c->state_dir, long_dir);
+
+    const struct {
+        const char *conf;
+        const char *msg;
+    } bad[] = {
+        {"[daemon]\njournal = maybe\n", "journal must be on or off, not 'maybe'"},
+        {"[daemon]\njournal =\n", "journal must be on or off, not ''"},
+        {"[daemon]\njournal = ON\n", "journal must be on or off, not 'ON'"},
+        {"[daemon]\njournal_sync = always\n", "journal_sync must be full or group, not 'always'"},
+        {"[daemon]\njournal_sync = on\n", "journal_sync must be full or group, not 'on'"},
+        {"[daemon]\ngroup_commit_ms = 1h\n",
+         "group_commit_ms must be a duration such as 500ms or 10s, not '1h'"},
+        {"[daemon]\ngroup_commit_ms = -2\n",
+         "group_commit_ms must be a duration such as 500ms or 10s, not '-2'"},
+        {"[daemon]\ngroup_commit_docs = 0\n",
+         "group_commit_docs must be a number from 1 to 100000, not '0'"},
+        {"[daemon]\ngroup_commit_docs = 100001\n",
+         "group_commit_docs must be a number from 1 to 100000, not '100001'"},
+        {"[daemon]\ngroup_commit_docs = 2k\n",
+         "group_commit_docs must be a number from 1 to 100000, not '2k'"},
+        {"[daemon]\nresult_retention = 7w\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not '7w'"},
+        {"[daemon]\nresult_retention = 1.5d\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not '1.5d'"},
+        {"[daemon]\nresult_retention = -1d\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not '-1d'"},
+        {"[daemon]\nresult_retention = d\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not 'd'"},
+        {"[daemon]\nresult_retention = 7 d\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not '7 d'"},
+        /* Too long to count in microseconds. */
+        {"[daemon]\nresult_retention = 213503983d\n",
+         "result_retention must be a duration such as 7d, 12h or 0 (keep), not '213503983d'"},
+        {"[daemon]\nresult_max_bytes = lots\n",
+         "result_max_bytes must be a size such as 1G or 0 (no limit), not 'lots'"},
+        {"[daemon]\nresult_max_bytes = -1G\n",
+         "result_max_bytes must be a size such as 1G or 0 (no limit), not '-1G'"},
+        {"[daemon]\nprune_interval_ms = hourly\n",
+         "prune_interval_ms must be a duration such as 500ms or 10s, not 'hourly'"},
+        {"[daemon]\nmax_attempts = 0\n", "max_attempts must be a number from 1 to 1000, not '0'"},
+        {"[daemon]\nmax_attempts = 1001\n",
+         "max_attempts must be a number from 1 to 1000, not '1001'"},
+        {"[daemon]\nmax_attempts = -3\n", "max_attempts must be a number from 1 to 1000, not '-3'"},
+        {"[daemon]\nmax_attempts = three\n",
+         "max_attempts must be a number from 1 to 1000, not 'three'"},
+        {"[daemon]\nmax_attempts = 3.5\n",
+         "max_attempts must be a number from 1 to 1000, not '3.5'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        load_fails(f, bad[i].conf, 2, bad[i].msg);
+}
+
+/* The state dir: the one named wins, then $NLPD_STATE_DIR, then systemd's
+ * $STATE_DIRECTORY (its first entry), then a private runtime dir's
+ * "state"; a path too long for the buffer is refused. */
+static void
+test_config_state_dir_resolves_in_order(void **state)
+{
+    (void)state;
+    char *saved[2] = {NULL, NULL};
+    const char *names[2] = {"NLPD_STATE_DIR", "STATE_DIRECTORY"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        saved[i] = v != NULL ? strdup(v) : NULL;
+    }
+    char out[256];
+    setenv("NLPD_STATE_DIR", "/env/state", 1);
+    setenv("STATE_DIRECTORY", "/var/lib/a:/var/lib/b", 1);
+    assert_int_equal(nlpd_state_dir("/given", "/run/me", out, sizeof(out)), 0);
+    assert_string_equal(out, "/given");
+    assert_int_equal(nlpd_state_dir("", "/run/me", out, sizeof(out)), 0);
+    assert_string_equal(out, "/env/state");
+    unsetenv("NLPD_STATE_DIR");
+    assert_int_equal(nlpd_state_dir(NULL, "/run/me", out, sizeof(out)), 0);
+    assert_string_equal(out, "/var/lib/a");
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(nlpd_state_dir(NULL, "/run/me", out, sizeof(out)), 0);
+    assert_string_equal(out, "/run/me/state");
+    /* With none of those, a path is still chosen (root's or the user's). */
+    assert_int_equal(nlpd_state_dir(NULL, NULL, out, sizeof(out)), 0);
+    assert_true(out[0] == '/');
+    char small[8];
+    assert_int_equal(nlpd_state_dir("/a/long/path", NULL, small, sizeof(small)), NLPD_EINVAL);
+    assert_int_equal(nlpd_state_dir(NULL, "/run/me", small, sizeof(small)), NLPD_EINVAL);
+    for (int i = 0; i < 2; i++) {
+        if (saved[i] != NULL)
+            setenv(names[i], saved[i], 1);
+        free(saved[i]);
     }
 }
 
@@ -678,6 +870,7 @@ test_config_finish_checks_sizes_heartbeats_backoff_and_names(void **state)
         {"[daemon]\nrestart_backoff_min_ms = 5s\nrestart_backoff_max_ms = 4s\n",
          "restart backoff needs 0 < min <= max"},
         {"[pipeline]\nstages = ingest bad.name\n", "bad stage name 'bad.name' in [pipeline]"},
+        {"[daemon]\nprune_interval_ms = 99\n", "prune_interval_ms must be at least 100ms"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -808,6 +1001,9 @@ test_config_print_writes_the_effective_configuration(void **state)
         "max_document_bytes = 8388608\n",
         "heartbeat_ms = 250\nheartbeat_timeout_ms = 5000\n",
         "front = tcp://127.0.0.1:5555\n",
+        ("state_dir = /var/lib/x\njournal = on\njournal_sync = full\ngroup_commit_ms = 2\n"
+         "group_commit_docs = 256\nresult_retention = 86400s\nresult_max_bytes = 1073741824\n"
+         "prune_interval_ms = 60000\nmax_attempts = 4\n"),
         "[pipeline]\nstages = ingest split tag summarize\n",
         ("[stage tag]\ncommand = /usr/bin/env my tagger --model a b.bin\nreplicas = 4\n"
          "timeout_ms = 2000\nwindow = 8\nenv.OMP_NUM_THREADS = 1\nenv.MODEL_DIR = /var/lib/m\n"),
@@ -920,6 +1116,8 @@ main(void)
         T(test_config_load_replaces_an_env_entry_that_a_later_file_sets_again),
         T(test_config_load_parses_sizes_with_units),
         T(test_config_load_parses_durations_with_units),
+        T(test_config_load_reads_and_checks_the_journal_keys),
+        T(test_config_state_dir_resolves_in_order),
         T(test_config_load_refuses_durations_that_overflow_when_multiplied),
         T(test_config_load_reports_file_and_line_for_each_error),
         T(test_config_load_names_the_offending_stage_of_a_bad_pipeline),
