@@ -214,26 +214,43 @@ bad_option(const char *cmd, int ch, char **argv)
     return EXIT_USAGE;
 }
 
-/* Parses a command's options that are only --help. Returns 0, or an exit
- * status. */
+/* Parses a command's options: --help and, when `flag` is not NULL, the
+ * one boolean option --FLAG (sets *set). With `no_args` an argument left
+ * over is an error; otherwise optind is the first one. Returns 0, -1
+ * after printing the usage, or an exit status. */
 static int
-parse_help_only(int argc, char **argv, const char *usage)
+parse_flag(int argc, char **argv, const char *usage, const char *flag, int *set, int no_args)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    struct option opts[3] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+                             {NULL, 0, NULL, 0}};
+    if (flag != NULL)
+        opts[1] = (struct option){flag, no_argument, NULL, 'f'};
     optind = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (ch == 'f') {
+            *set = 1;
+            continue;
+        }
         if (ch == 'h') {
             fputs(usage, stdout);
             return -1;
         }
         return bad_option(argv[0], ch, argv);
     }
-    if (optind < argc) {
+    if (no_args && optind < argc) {
         say("%s: unexpected argument '%s'", argv[0], argv[optind]);
         return EXIT_USAGE;
     }
     return 0;
+}
+
+/* Parses a command's options that are only --help. Returns 0, -1 after
+ * printing the usage, or an exit status. */
+static int
+parse_help_only(int argc, char **argv, const char *usage)
+{
+    return parse_flag(argc, argv, usage, NULL, NULL, 1);
 }
 
 static int
@@ -1141,27 +1158,10 @@ control(const global *g, const char *request, char **reply)
 static int
 cmd_status(const global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int raw = 0;
-    optind = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'j':
-            raw = 1;
-            break;
-        case 'h':
-            fputs(usage_status, stdout);
-            return 0;
-        default:
-            return bad_option(argv[0], ch, argv);
-        }
-    }
-    if (optind < argc) {
-        say("status: unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
+    int rc = parse_flag(argc, argv, usage_status, "json", &raw, 1);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     char *reply = NULL;
     int status = control(g, "STATUS", &reply);
     if (status != 0)
@@ -1185,14 +1185,15 @@ cmd_status(const global *g, int argc, char **argv)
     return status;
 }
 
+/* A command without options: sends `request` and prints the answer. */
 static int
-cmd_reload(const global *g, int argc, char **argv)
+simple_command(const global *g, int argc, char **argv, const char *usage, const char *request)
 {
-    int rc = parse_help_only(argc, argv, usage_reload);
+    int rc = parse_help_only(argc, argv, usage);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     char *reply = NULL;
-    int status = control(g, "RELOAD", &reply);
+    int status = control(g, request, &reply);
     if (status != 0)
         return status;
     printf("%s\n", reply);
@@ -1200,29 +1201,21 @@ cmd_reload(const global *g, int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_reload(const global *g, int argc, char **argv)
+{
+    return simple_command(g, argc, argv, usage_reload, "RELOAD");
+}
+
 /* --- The result store ----------------------------------------------------- */
 
 static int
 cmd_get(const global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"minimal", no_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     int minimal = 0;
-    optind = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'm':
-            minimal = 1;
-            break;
-        case 'h':
-            fputs(usage_get, stdout);
-            return 0;
-        default:
-            return bad_option(argv[0], ch, argv);
-        }
-    }
+    int rc = parse_flag(argc, argv, usage_get, "minimal", &minimal, 0);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     if (optind + 1 != argc) {
         say("get: give one document key");
         return EXIT_USAGE;
@@ -1339,16 +1332,7 @@ cmd_results(const global *g, int argc, char **argv)
 static int
 cmd_deadletters(const global *g, int argc, char **argv)
 {
-    int rc = parse_help_only(argc, argv, usage_deadletters);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
-    char *reply = NULL;
-    int status = control(g, "DEADLETTERS", &reply);
-    if (status != 0)
-        return status;
-    printf("%s\n", reply);
-    nlpd_free(reply);
-    return 0;
+    return simple_command(g, argc, argv, usage_deadletters, "DEADLETTERS");
 }
 
 static int
