@@ -7,8 +7,9 @@ doc, json, summarize and quotes fuzz targets (tests/fuzz/corpus/<name>/seed-*).
 Standard library only. The doc seeds are encoded nlpd.v1.Document messages
 (proto/nlpd.proto), written with the small protobuf encoder below. The texts
 are made up for the purpose. Files named regress-* are inputs
-that found a bug (kept as regression seeds); those written here are
-hand-made equivalents, the others are libFuzzer's and not touched.
+that found a fixed bug (kept as regression seeds), bug-* one not fixed yet;
+those written here are hand-made, the others are libFuzzer's and not
+touched.
 """
 import os
 import struct
@@ -155,6 +156,9 @@ def doc_seeds():
         # Found by doc_fuzz: sentences and tokens received without flags and
         # shapes, then one of each added with a flag / shape: the document
         # and its delta differed in array lengths and did not decode.
+        # Open bug (daemon/client.c): nlpctl --minimal refuses a result whose
+        # text holds a NUL byte (the JSON has \u0000).
+        "bug-client-minimal-nul.pb": s(10, b"a\x00b"),
         "regress-delta-no-flags.bin": (bytes([0xFA, 0, 10, 0, 40, 11, 0, 40]) + s(10, "One. Two.") +
                                        s(20, packed(1, [0]) + packed(2, [4])) +
                                        s(21, packed(1, [0]) + packed(2, [3]))),
