@@ -110,7 +110,9 @@ serve(hop *h, int hops)
             items[i].events = h[i].holding ? ZMQ_POLLOUT : ZMQ_POLLIN;
             items[i].revents = 0;
         }
-        if (zmq_poll(items, hops, -1) < 0) {
+        /* A signal between the check of `stop` and the poll would not
+         * interrupt it: wake up now and then to look again. */
+        if (zmq_poll(items, hops, 100) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             fprintf(stderr, "bare-device: zmq_poll: %s\n", zmq_strerror(zmq_errno()));

@@ -52,6 +52,11 @@ main(int argc, char **argv)
     int linger = 0;
     zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof(linger));
+    /* A signal between the check of `stop` and a blocking call would not
+     * interrupt it: blocking calls time out now and then to look again. */
+    int wake_ms = 100;
+    zmq_setsockopt(in, ZMQ_RCVTIMEO, &wake_ms, sizeof(wake_ms));
+    zmq_setsockopt(out, ZMQ_SNDTIMEO, &wake_ms, sizeof(wake_ms));
     char ep[600];
     snprintf(ep, sizeof(ep), "ipc://%s/bare-out-%d", argv[1], i);
     if (zmq_connect(in, ep) != 0) {
@@ -67,15 +72,21 @@ main(int argc, char **argv)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (!stop) {
-        if (zmq_msg_recv(&msg, in, 0) < 0)
+        if (zmq_msg_recv(&msg, in, 0) < 0) {
+            if (zmq_errno() == EAGAIN)
+                continue;
             break;
+        }
         zmq_msg_t copy;
         if (zmq_msg_init_size(&copy, zmq_msg_size(&msg)) != 0) {
             errno = ENOMEM;
             break;
         }
         memcpy(zmq_msg_data(&copy), zmq_msg_data(&msg), zmq_msg_size(&msg));
-        if (zmq_msg_send(&copy, out, 0) < 0) {
+        int sent;
+        while ((sent = zmq_msg_send(&copy, out, 0)) < 0 && zmq_errno() == EAGAIN && !stop)
+            ;
+        if (sent < 0) {
             zmq_msg_close(&copy);
             break;
         }
