@@ -85,11 +85,12 @@ nlpd__clusters_add(nlpd__clusters *c, const char *w, size_t n, uint32_t path, ui
         return 0; /* the first entry of a word wins */
     /* Keep the entry for saving: u8 len, u32 path, u8 n, bytes. */
     size_t need = c->pool_len + 6 + n;
-    char *pool = nlpd_realloc(c->pool, need);
-    if (pool == NULL)
+    /* Grown geometrically: one realloc a word was quadratic in copies
+     * (11.6 GB copied for 41,224 words under valgrind, 15 s to load under
+     * ASan). */
+    if (nlpd_grow((void **)&c->pool, &c->pool_cap, need, 1) != 0)
         return NLPD_ENOMEM;
-    c->pool = pool;
-    char *q = pool + c->pool_len;
+    char *q = c->pool + c->pool_len;
     q[0] = (char)len;
     memcpy(q + 1, &path, 4);
     q[5] = (char)n;

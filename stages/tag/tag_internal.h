@@ -117,7 +117,7 @@ typedef struct nlpd__clusters {
     size_t n;
     /* The words in file order (for saving): offsets into pool. */
     char *pool;
-    size_t pool_len;
+    size_t pool_len, pool_cap;
 } nlpd__clusters;
 
 int nlpd__clusters_add(nlpd__clusters *c, const char *w, size_t n, uint32_t path, uint8_t len);
