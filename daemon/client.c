@@ -507,7 +507,7 @@ nlpd_client_minimal_json(const char *json, size_t len, char **out, size_t *out_l
                                        "summary", "summary_text", "errors"};
     if (json == NULL || out == NULL)
         return NLPD_EINVAL;
-    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(root)) {
         json_decref(root);
         return NLPD_EPROTO;

@@ -546,6 +546,11 @@ test_client_minimal_json_keeps_only_evaluation_fields(void **state)
                              "\"entities\":[],\"summary\":[0],\"errors\":[{\"stage\":\"x\"}]}");
     assert_int_equal(len, strlen(out));
     nlpd_free(out);
+    /* A text with a NUL (escaped in JSON) is kept, not refused. */
+    const char *nul = "{\"id\":\"b\",\"text\":\"a\\u0000b\",\"trace\":[]}";
+    assert_int_equal(nlpd_client_minimal_json(nul, strlen(nul), &out, &len), 0);
+    assert_string_equal(out, "{\"id\":\"b\",\"text\":\"a\\u0000b\"}");
+    nlpd_free(out);
     assert_int_equal(nlpd_client_minimal_json("[1]", 3, &out, &len), NLPD_EPROTO);
     assert_int_equal(nlpd_client_minimal_json("{", 1, &out, &len), NLPD_EPROTO);
 }
