@@ -383,7 +383,7 @@ store_request(nlpd_daemon *d, const char *req, const char **verb)
             *verb = "OK";
         return nlpd_strdup(msg);
     }
-    return nlpd_strdup("unknown request (STATUS, RELOAD, GET KEY, RESULTS AFTER LIMIT, "
+    return nlpd_strdup("unknown request (STATUS, RELOAD, DRAIN, GET KEY, RESULTS AFTER LIMIT, "
                        "DEADLETTERS, RETRY ID are known)");
 }
 
@@ -405,6 +405,13 @@ on_control_msg(nlpd__zwatch *zw, nlpd__frames *fr)
     } else if (nlpd__frame_is(fr, at, "RELOAD")) {
         supervisor_reload(d);
         body = nlpd_strdup("{\"reload\":\"started\"}");
+    } else if (nlpd__frame_is(fr, at, "DRAIN")) {
+        /* As SIGTERM: no new documents, those in flight finish up to
+         * drain_timeout_ms (what is left stays journaled), then exit 0. */
+        char text[96];
+        snprintf(text, sizeof(text), "{\"drain\":\"started\",\"in_flight\":%zu}", d->n_flight);
+        daemon_begin_stop(d, "nlpctl drain");
+        body = nlpd_strdup(text);
     } else {
         char text[256];
         if (nlpd__frame_str(fr, at, text, sizeof(text)) >= (int)sizeof(text)) {

@@ -105,6 +105,7 @@ static const char usage_main[] =
     "  tail             print results from the live results feed\n"
     "  status           show the daemon, its stages and workers\n"
     "  reload           re-read the configuration (as SIGHUP does)\n"
+    "  drain            stop taking documents, finish those in flight, exit (as SIGTERM)\n"
     "  ping             check the daemon answers, and how fast\n"
     "  get KEY          print the stored result of one document\n"
     "  results          print stored results in order from a cursor (--follow: keep on)\n"
@@ -168,6 +169,12 @@ static const char usage_status[] = "Usage: nlpctl status [--json]\n"
 static const char usage_reload[] = "Usage: nlpctl reload\n"
                                    "Asks the daemon to re-read its configuration (as SIGHUP "
                                    "does) and prints its answer.\n";
+
+static const char usage_drain[] =
+    "Usage: nlpctl drain\n"
+    "Asks the daemon to stop as SIGTERM does: it takes no new documents, lets\n"
+    "those in flight finish for up to drain_timeout_ms (what is left stays in\n"
+    "the journal for the next start), then exits 0. Prints its answer.\n";
 
 static const char usage_ping[] = "Usage: nlpctl ping\n"
                                  "Pings the front door; prints the daemon's version and the "
@@ -1207,6 +1214,12 @@ cmd_reload(const global *g, int argc, char **argv)
     return simple_command(g, argc, argv, usage_reload, "RELOAD");
 }
 
+static int
+cmd_drain(const global *g, int argc, char **argv)
+{
+    return simple_command(g, argc, argv, usage_drain, "DRAIN");
+}
+
 /* --- The result store ----------------------------------------------------- */
 
 static int
@@ -1434,7 +1447,7 @@ static const command commands[] = {
     {"submit", cmd_submit}, {"annotate", cmd_annotate}, {"tail", cmd_tail},
     {"status", cmd_status}, {"reload", cmd_reload},     {"ping", cmd_ping},
     {"get", cmd_get},       {"results", cmd_results},   {"deadletters", cmd_deadletters},
-    {"retry", cmd_retry},
+    {"retry", cmd_retry},   {"drain", cmd_drain},
 };
 
 int

@@ -339,20 +339,29 @@ test_journal_e2e_sigkill_loses_nothing_full_sync(void **state)
     crash_and_recover("full");
 }
 
-/* A clean stop with documents still in the pipeline leaves them pending;
- * the next start stores their results, and `get` finds each. */
+/* A clean stop (SIGTERM, or the control socket's DRAIN as `nlpctl drain`
+ * sends it) with documents still in the pipeline leaves them pending; the
+ * next start stores their results, and `get` finds each. */
 static void
-test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state)
+drain_and_recover(int by_request)
 {
-    (void)state;
     nlpd_e2e e;
     char *conf = config_with("--sleep-ms 400", "drain_timeout_ms = 100");
     nlpd_e2e_start(&e, conf);
     free(conf);
     keyset *accepted = keyset_new();
     stream(&e, 20, 20, accepted);
-    /* SIGTERM: the drain gives up after 100 ms with most still in hand. */
-    nlpd_e2e_signal(&e, SIGTERM);
+    /* The drain gives up after 100 ms with most still in hand. */
+    if (by_request) {
+        char *reply = NULL;
+        int rc = nlpd_control_call(e.rundir, NULL, "DRAIN", 5000, &reply);
+        if (rc != 0)
+            fail_msg("DRAIN: %s", reply ? reply : nlpd_strerror(rc));
+        assert_non_null(strstr(reply, "\"drain\":\"started\""));
+        nlpd_free(reply);
+    } else {
+        nlpd_e2e_signal(&e, SIGTERM);
+    }
     int status = 0;
     uint64_t deadline = now_ms() + 30000;
     pid_t r;
@@ -383,6 +392,20 @@ test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state
     }
     keyset_free(accepted);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
+static void
+test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start(void **state)
+{
+    (void)state;
+    drain_and_recover(0);
+}
+
+static void
+test_journal_e2e_drain_request_leaves_documents_for_the_next_start(void **state)
+{
+    (void)state;
+    drain_and_recover(1);
 }
 
 /* Submits one JSON line; returns the refusal code ("" when accepted). */
@@ -686,6 +709,9 @@ main(void)
                                   nlpd_e2e_teardown),
         cmocka_unit_test_teardown(
             test_journal_e2e_drain_deadline_leaves_documents_for_the_next_start,
+            nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(
+            test_journal_e2e_drain_request_leaves_documents_for_the_next_start,
             nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_journal_e2e_full_disk_refuses_instead_of_accepting,
                                   nlpd_e2e_teardown),
