@@ -15,6 +15,7 @@
 #include "nlpd/alloc.h"
 #include "nlpd/error.h"
 #include "nlpd/log.h"
+#include "nlpd_internal.h"
 
 /* The prepared statements, kept for the journal's life. */
 enum {
@@ -173,25 +174,6 @@ nlpd_journal_why(const nlpd_journal *j)
 /* --- Opening --------------------------------------------------------------- */
 
 static int
-mkdirs(const char *path, mode_t mode)
-{
-    char tmp[512];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -errno;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-static int
 exec_sql(nlpd_journal *j, const char *sql)
 {
     int rc = sqlite3_exec(j->db, sql, NULL, NULL, NULL);
@@ -284,7 +266,7 @@ nlpd_journal_open(nlpd_journal **out, const char *dir, char *why, size_t why_len
         rc = NLPD_EINVAL;
         goto fail;
     }
-    rc = mkdirs(dir, 0700); /* documents: the daemon's alone */
+    rc = nlpd__mkdir_p(dir, 0700); /* documents: the daemon's alone */
     if (rc != 0) {
         snprintf(j->why, sizeof(j->why), "cannot create state dir %s: %s", dir, strerror(-rc));
         goto fail;

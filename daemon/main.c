@@ -65,28 +65,10 @@ resolve_group(const char *name)
 }
 
 static int
-mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[256];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -errno;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-static int
 prepare_runtime_dir(nlpd_daemon *d)
 {
     const char *dir = d->runtime_dir;
-    int rc = mkdir_p(dir, 0750);
+    int rc = nlpd__mkdir_p(dir, 0750);
     if (rc != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"cannot create runtime dir %s: %s\"", dir, strerror(-rc));
         return rc;

@@ -137,6 +137,10 @@ uint64_t nlpd__mono_us(void);
  * /tmp/nlpd-UID. Writes it to `out`. Returns 0 or NLPD_EINVAL (too long). */
 int nlpd__runtime_dir(const char *given, char *out, size_t out_len);
 
+/* Makes directory `path` with `mode` and any missing parents (0755), as
+ * mkdir -p. Returns 0 (also when it exists), -ENAMETOOLONG or -errno. */
+int nlpd__mkdir_p(const char *path, unsigned mode);
+
 /* --- ZeroMQ helpers (zmsg.c) ---------------------------------------------- */
 
 #include <zmq.h>

@@ -1,5 +1,8 @@
-/* stages/runtime/util.c — buffers, the decoding arena, UTF-8 validation, clocks. */
+/* stages/runtime/util.c — buffers, the decoding arena, UTF-8 validation, clocks,
+ * directories. */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -275,5 +278,24 @@ nlpd__runtime_dir(const char *given, char *out, size_t out_len)
     /* A trailing slash would double up in endpoint paths. */
     while (n > 1 && out[n - 1] == '/')
         out[--n] = '\0';
+    return 0;
+}
+
+int
+nlpd__mkdir_p(const char *path, unsigned mode)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+        return -errno;
     return 0;
 }
