@@ -38,21 +38,6 @@
  * outruns it. */
 #define ANNOTATED 240
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* A line "NAME:  1234 kB" of /proc/PID/status, in kB; -1 if absent. */
 static long
 proc_kb(pid_t pid, const char *name)
@@ -218,8 +203,8 @@ status_int(nlpd_e2e *e, const char *what)
 static int
 wait_idle(nlpd_e2e *e)
 {
-    uint64_t deadline = now_ms() + 60000;
-    while (now_ms() < deadline) {
+    uint64_t deadline = nlpd_e2e_now_ms() + 60000;
+    while (nlpd_e2e_now_ms() < deadline) {
         json_t *st = nlpd_e2e_status(e);
         int idle = st != NULL && json_integer_value(json_object_get(st, "in_flight")) == 0 &&
                    json_integer_value(json_object_get(json_object_get(st, "journal"), "pending")) ==
@@ -227,7 +212,7 @@ wait_idle(nlpd_e2e *e)
         json_decref(st);
         if (idle)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }

@@ -20,21 +20,6 @@
 
 #include "nlpd/alloc.h"
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static char *
 config_with(const char *pt_args, const char *extra_daemon)
 {
@@ -154,12 +139,12 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
     int sent = 0, answered = 0;
     /* The soak run takes longer: the pipeline takes some 500 documents/s
      * with the chaos, and the front door holds max_in_flight of them. */
-    uint64_t deadline = now_ms() + 30000 + (uint64_t)n_docs * 5u;
+    uint64_t deadline = nlpd_e2e_now_ms() + 30000 + (uint64_t)n_docs * 5u;
     /* corr i+1 is document i; one refused as busy is sent again. */
     int *resend = calloc((size_t)n_docs, sizeof(int));
     int n_resend = 0;
-    while (accepted->n < stop_after && now_ms() < deadline) {
-        chaos_tick(e, now_ms());
+    while (accepted->n < stop_after && nlpd_e2e_now_ms() < deadline) {
+        chaos_tick(e, nlpd_e2e_now_ms());
         /* Keep up to 64 unanswered submissions. */
         while (sent < n_docs && sent - answered < 64) {
             snprintf(line, sizeof(line),
@@ -194,7 +179,7 @@ stream(nlpd_e2e *e, int n_docs, int stop_after, keyset *accepted)
                 fail_msg("refused: %s %s", r.code, r.message);
             assert_true(r.corr >= 1 && r.corr <= (uint64_t)n_docs && n_resend < n_docs);
             resend[n_resend++] = (int)(r.corr - 1);
-            sleep_ms(2); /* the daemon is full: give it a moment */
+            nlpd_e2e_sleep_ms(2); /* the daemon is full: give it a moment */
         }
     }
     free(resend);
@@ -297,9 +282,9 @@ crash_and_recover(const char *sync)
     nlpd_e2e_restart(&e);
     /* The documents not done before the kill run again. */
     assert_true(journal_replayed(&e) > 0);
-    uint64_t deadline = now_ms() + 40000;
-    while (journal_pending(&e) > 0 && now_ms() < deadline)
-        sleep_ms(100);
+    uint64_t deadline = nlpd_e2e_now_ms() + 40000;
+    while (journal_pending(&e) > 0 && nlpd_e2e_now_ms() < deadline)
+        nlpd_e2e_sleep_ms(100);
     assert_int_equal(journal_pending(&e), 0);
 
     keyset *store = keyset_new();
@@ -363,19 +348,19 @@ drain_and_recover(int by_request)
         nlpd_e2e_signal(&e, SIGTERM);
     }
     int status = 0;
-    uint64_t deadline = now_ms() + 30000;
+    uint64_t deadline = nlpd_e2e_now_ms() + 30000;
     pid_t r;
-    while ((r = waitpid(e.pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
-        sleep_ms(20);
+    while ((r = waitpid(e.pid, &status, WNOHANG)) == 0 && nlpd_e2e_now_ms() < deadline)
+        nlpd_e2e_sleep_ms(20);
     assert_int_equal(r, e.pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     nlpd_client_close(&e.client);
     e.pid = 0;
     nlpd_e2e_restart(&e);
     assert_true(journal_replayed(&e) > 0);
-    deadline = now_ms() + 30000;
-    while (journal_pending(&e) > 0 && now_ms() < deadline)
-        sleep_ms(100);
+    deadline = nlpd_e2e_now_ms() + 30000;
+    while (journal_pending(&e) > 0 && nlpd_e2e_now_ms() < deadline)
+        nlpd_e2e_sleep_ms(100);
     for (int i = 0; i < accepted->n; i++) {
         char req[64], *reply = NULL;
         snprintf(req, sizeof(req), "GET %.40s", accepted->keys[i]);
@@ -506,26 +491,17 @@ stage_count(nlpd_e2e *e, const char *stage, const char *what)
     return n;
 }
 
-static json_int_t
-journal_count(nlpd_e2e *e, const char *what)
-{
-    json_t *st = nlpd_e2e_status(e);
-    assert_non_null(st);
-    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "journal"), what));
-    json_decref(st);
-    return n;
-}
-
 /* Waits until the journal's dead letters hold `n` and pt crashed `crashes`
  * times. */
 static int
 wait_dead(nlpd_e2e *e, json_int_t n, json_int_t crashes)
 {
-    uint64_t deadline = now_ms() + 20000;
-    while (now_ms() < deadline) {
-        if (journal_count(e, "dead_letters") == n && stage_count(e, "pt", "crashes") == crashes)
+    uint64_t deadline = nlpd_e2e_now_ms() + 20000;
+    while (nlpd_e2e_now_ms() < deadline) {
+        if (nlpd_e2e_journal_count(e, "dead_letters") == n &&
+            stage_count(e, "pt", "crashes") == crashes)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }
@@ -613,8 +589,8 @@ test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **st
                      0);
     /* Find the worker holding it. */
     int pid = 0;
-    uint64_t deadline = now_ms() + 5000;
-    while (pid == 0 && now_ms() < deadline) {
+    uint64_t deadline = nlpd_e2e_now_ms() + 5000;
+    while (pid == 0 && nlpd_e2e_now_ms() < deadline) {
         json_t *st = nlpd_e2e_status(&e);
         json_t *ws = json_object_get(nlpd_e2e_stage(st, "pt"), "workers");
         for (size_t i = 0; i < json_array_size(ws); i++) {
@@ -624,10 +600,10 @@ test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **st
         }
         json_decref(st);
         if (pid == 0)
-            sleep_ms(20);
+            nlpd_e2e_sleep_ms(20);
     }
     assert_true(pid > 0);
-    sleep_ms(300);
+    nlpd_e2e_sleep_ms(300);
     kill(pid, SIGKILL);
     nlpd_reply r;
     do {
@@ -638,7 +614,7 @@ test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **st
     assert_int_equal(nlpd_e2e_error_count(j, "crashed"), 0);
     assert_string_equal(nlpd_e2e_trace(j), "ingest pt");
     json_decref(j);
-    assert_int_equal(journal_count(&e, "dead_letters"), 0);
+    assert_int_equal(nlpd_e2e_journal_count(&e, "dead_letters"), 0);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }
 
@@ -660,17 +636,17 @@ test_journal_e2e_chaos_every_document_exactly_once(void **state)
     srand(6);
     chaos_on = 1;
     chaos_kills = 0;
-    chaos_next = now_ms() + CHAOS_EVERY_MS;
+    chaos_next = nlpd_e2e_now_ms() + CHAOS_EVERY_MS;
     int n_docs = 2000;
     const char *env = getenv("NLPD_CHAOS_DOCS");
     if (env != NULL && atoi(env) > 0)
         n_docs = atoi(env);
     keyset *accepted = keyset_new();
     int sent = stream(&e, n_docs, n_docs, accepted);
-    uint64_t deadline = now_ms() + 50000 + (uint64_t)n_docs * 10u;
-    while (journal_pending(&e) > 0 && now_ms() < deadline) {
-        chaos_tick(&e, now_ms());
-        sleep_ms(20);
+    uint64_t deadline = nlpd_e2e_now_ms() + 50000 + (uint64_t)n_docs * 10u;
+    while (journal_pending(&e) > 0 && nlpd_e2e_now_ms() < deadline) {
+        chaos_tick(&e, nlpd_e2e_now_ms());
+        nlpd_e2e_sleep_ms(20);
     }
     chaos_on = 0;
     assert_int_equal(journal_pending(&e), 0);
@@ -682,7 +658,7 @@ test_journal_e2e_chaos_every_document_exactly_once(void **state)
         if (!keyset_has(store, accepted->keys[i]))
             missing++;
     }
-    json_int_t dead = journal_count(&e, "dead_letters");
+    json_int_t dead = nlpd_e2e_journal_count(&e, "dead_letters");
     fprintf(stderr,
             "# chaos: kills=%d sent=%d accepted=%d delivered=%d duplicated=%d lost=%d "
             "with_errors=%d dead_letters=%lld\n",

@@ -23,13 +23,6 @@
 
 #include <zmq.h>
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* A config with ingest then one pass-through stage "pt" with extra args. */
 static char *
 config_with(const char *pt_args, const char *extra_daemon, const char *extra_stage)
@@ -432,7 +425,7 @@ test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket(void **state
     int n = zmq_recv(c, reply, sizeof(reply), 0);
     assert_true(n >= 5);
     assert_memory_equal(reply, "ERROR", 5);
-    sleep_ms(300);
+    nlpd_e2e_sleep_ms(300);
     int linger = 0;
     zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(hb, ZMQ_LINGER, &linger, sizeof(linger));
@@ -455,34 +448,15 @@ test_pipeline_survives_clients_that_vanish_and_junk_on_every_socket(void **state
 
 /* --- Faults --------------------------------------------------------------- */
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* STATUS journal.WHAT (dead_letters, ...). */
-static json_int_t
-journal_count(nlpd_e2e *e, const char *what)
-{
-    json_t *st = nlpd_e2e_status(e);
-    assert_non_null(st);
-    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "journal"), what));
-    json_decref(st);
-    return n;
-}
-
 /* Waits up to 10 s for STATUS journal.dead_letters to be `n`. */
 static int
 wait_dead_letters(nlpd_e2e *e, json_int_t n)
 {
-    uint64_t deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
-        if (journal_count(e, "dead_letters") == n)
+    uint64_t deadline = nlpd_e2e_now_ms() + 10000;
+    while (nlpd_e2e_now_ms() < deadline) {
+        if (nlpd_e2e_journal_count(e, "dead_letters") == n)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }
@@ -529,7 +503,7 @@ test_pipeline_restarts_a_killed_worker_and_redelivers_what_it_held(void **state)
     const char *l2 = "{\"id\":\"queued\",\"text\":\"Second.\"}";
     assert_int_equal(nlpd_client_submit(e.client, 101, "json wait reply=json", l1, strlen(l1), 5000), 0);
     assert_int_equal(nlpd_client_submit(e.client, 102, "json wait reply=json", l2, strlen(l2), 5000), 0);
-    sleep_ms(600);
+    nlpd_e2e_sleep_ms(600);
     kill(pid, SIGKILL);
     int got = 0, clean = 0;
     char in_hand_key[32] = "";
@@ -749,7 +723,7 @@ test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight(void **stat
     nlpd_e2e_signal(&e, SIGHUP);
     for (int waited = 0; waited < 20000 && nlpd_e2e_log_count(&e, "reload failed") == 0;
          waited += 100)
-        sleep_ms(100);
+        nlpd_e2e_sleep_ms(100);
     assert_int_equal(nlpd_e2e_log_count(&e, "reload failed"), 1);
     json_t *st = nlpd_e2e_status(&e);
     assert_int_equal(json_integer_value(json_object_get(st, "generation")), 2);
@@ -912,7 +886,7 @@ test_pipeline_reports_a_crash_loop_instead_of_spinning(void **state)
     json_t *st = nlpd_e2e_status(&e);
     json_int_t before = json_integer_value(json_object_get(nlpd_e2e_stage(st, "broken"), "restarts"));
     json_decref(st);
-    sleep_ms(1000);
+    nlpd_e2e_sleep_ms(1000);
     st = nlpd_e2e_status(&e);
     json_int_t after = json_integer_value(json_object_get(nlpd_e2e_stage(st, "broken"), "restarts"));
     assert_string_equal(json_string_value(json_object_get(st, "state")), "starting");

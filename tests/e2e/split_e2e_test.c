@@ -25,13 +25,6 @@
 
 static void start_with_split_args(nlpd_e2e *e, const char *args, int ready);
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 is_space(unsigned char c)
 {
@@ -596,7 +589,7 @@ log_says(nlpd_e2e *e, const char *needle)
     for (int waited = 0; waited < 10000; waited += 50) {
         if (nlpd_e2e_log_count(e, needle) > 0)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }

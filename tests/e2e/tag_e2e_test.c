@@ -23,13 +23,6 @@
 
 /* --- Helpers ---------------------------------------------------------------- */
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static size_t
 ent_span(json_t *ent, size_t *end)
 {
@@ -267,7 +260,7 @@ log_says(nlpd_e2e *e, const char *needle, int n)
     for (int waited = 0; waited < 20000; waited += 50) {
         if (nlpd_e2e_log_count(e, needle) >= n)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }

@@ -68,11 +68,29 @@ nlpd_e2e_teardown(void **state)
     return 0;
 }
 
-static void
-sleep_ms(int ms)
+void
+nlpd_e2e_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+uint64_t
+nlpd_e2e_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+json_int_t
+nlpd_e2e_journal_count(nlpd_e2e *e, const char *what)
+{
+    json_t *st = nlpd_e2e_status(e);
+    assert_non_null(st);
+    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "journal"), what));
+    json_decref(st);
+    return n;
 }
 
 const char *
@@ -167,7 +185,7 @@ nlpd_e2e_wait_status(nlpd_e2e *e, int (*pred)(json_t *, void *), void *arg, int 
         json_decref(s);
         if (ok)
             return 1;
-        sleep_ms(50);
+        nlpd_e2e_sleep_ms(50);
     }
     return 0;
 }
@@ -305,7 +323,7 @@ nlpd_e2e_crash(nlpd_e2e *e)
     }
     /* Its workers get SIGTERM from the kernel when it dies (they asked
      * for it); let them go before a new daemon binds the same sockets. */
-    sleep_ms(300);
+    nlpd_e2e_sleep_ms(300);
 }
 
 void
@@ -332,7 +350,7 @@ nlpd_e2e_stop(nlpd_e2e *e)
         int waited = 0;
         pid_t r;
         while ((r = waitpid(e->pid, &status, WNOHANG)) == 0 && waited < 60000) {
-            sleep_ms(20);
+            nlpd_e2e_sleep_ms(20);
             waited += 20;
         }
         if (r == 0) {

@@ -74,6 +74,13 @@ int nlpd_e2e_log_count(const nlpd_e2e *e, const char *needle);
  * answer. json_decref() it. */
 json_t *nlpd_e2e_status(nlpd_e2e *e);
 
+/* STATUS journal.WHAT (accepted, dead_letters, pending, replayed...). */
+json_int_t nlpd_e2e_journal_count(nlpd_e2e *e, const char *what);
+
+/* Sleeps `ms` milliseconds; the monotonic clock in milliseconds. */
+void nlpd_e2e_sleep_ms(int ms);
+uint64_t nlpd_e2e_now_ms(void);
+
 /* The stage object of STATUS named `stage` (borrowed from `status`). */
 json_t *nlpd_e2e_stage(json_t *status, const char *stage);
 
