@@ -322,10 +322,10 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             if (what & NLPD__TAG_DC_ADD) {
                 size_t maxl = b - i < MAXLEN ? b - i : MAXLEN;
                 for (size_t l = maxl; l >= 1 && label == 0; l--) {
-                    int free = 1;
-                    for (size_t j = i; j < i + l && free; j++)
-                        free = !dc->cover[j];
-                    if (!free || !capitalized(&t[i + l - 1]))
+                    int uncovered = 1;
+                    for (size_t j = i; j < i + l && uncovered; j++)
+                        uncovered = !dc->cover[j];
+                    if (!uncovered || !capitalized(&t[i + l - 1]))
                         continue;
                     if (i + l < b && capitalized(&t[i + l]))
                         continue; /* runs on: part of a longer name */
