@@ -20,26 +20,6 @@
 
 #include "nlpd/alloc.h"
 
-static char *
-config_with(const char *pt_args, const char *extra_daemon)
-{
-    char *c = malloc(4096);
-    snprintf(c, 4096,
-             "[daemon]\n"
-             "log_level = info\n"
-             "heartbeat_ms = 200\n"
-             "heartbeat_timeout_ms = 5000\n"
-             "%s\n"
-             "[pipeline]\n"
-             "stages = ingest pt\n"
-             "[stage pt]\n"
-             "command = %s %s\n"
-             "replicas = 2\n",
-             extra_daemon ? extra_daemon : "", nlpd_e2e_bin("nlpd-passthrough"),
-             pt_args ? pt_args : "");
-    return c;
-}
-
 /* --- Keys ------------------------------------------------------------------ */
 
 /* Keys, as many as a run needs (the soak run streams 100,000). */
@@ -271,7 +251,7 @@ crash_and_recover(const char *sync)
     snprintf(daemon_keys, sizeof(daemon_keys), "journal_sync = %s\ngroup_commit_ms = 5", sync);
     /* 2 workers x 20 ms a document: 400 documents take 4 s; the kill comes
      * once 300 are accepted, a fraction of a second in. */
-    char *conf = config_with("--sleep-ms 20", daemon_keys);
+    char *conf = nlpd_e2e_pt_config("--sleep-ms 20", daemon_keys, "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
 
@@ -331,7 +311,7 @@ static void
 drain_and_recover(int by_request)
 {
     nlpd_e2e e;
-    char *conf = config_with("--sleep-ms 400", "drain_timeout_ms = 100");
+    char *conf = nlpd_e2e_pt_config("--sleep-ms 400", "drain_timeout_ms = 100", "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
     keyset *accepted = keyset_new();
@@ -417,7 +397,7 @@ test_journal_e2e_full_disk_refuses_instead_of_accepting(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    char *conf = config_with("", NULL);
+    char *conf = nlpd_e2e_pt_config("", NULL, "replicas = 2");
     nlpd_e2e_start_limited(&e, conf, 1l << 20);
     free(conf);
     size_t big_len = 3u << 20;
@@ -453,7 +433,7 @@ test_journal_e2e_unusable_state_dir_refuses_with_the_reason(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    char *conf = config_with("", NULL);
+    char *conf = nlpd_e2e_pt_config("", NULL, "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
     nlpd_e2e_crash(&e);
@@ -513,9 +493,11 @@ test_journal_e2e_poison_document_becomes_a_dead_letter(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    char *conf = config_with("--crash-on POISON", "max_attempts = 3\n"
-                                                  "restart_backoff_min_ms = 20ms\n"
-                                                  "restart_backoff_max_ms = 200ms");
+    char *conf = nlpd_e2e_pt_config("--crash-on POISON",
+                                    "max_attempts = 3\n"
+                                    "restart_backoff_min_ms = 20ms\n"
+                                    "restart_backoff_max_ms = 200ms",
+                                    "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
     json_t *r = nlpd_e2e_annotate(&e, "{\"id\":\"p\",\"text\":\"This is POISON.\"}", NULL);
@@ -581,7 +563,7 @@ test_journal_e2e_worker_killed_from_outside_costs_the_document_nothing(void **st
 {
     (void)state;
     nlpd_e2e e;
-    char *conf = config_with("--sleep-ms 1500", "max_attempts = 3");
+    char *conf = nlpd_e2e_pt_config("--sleep-ms 1500", "max_attempts = 3", "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
     const char *l1 = "{\"id\":\"in-hand\",\"text\":\"First.\"}";
@@ -627,10 +609,12 @@ test_journal_e2e_chaos_every_document_exactly_once(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    char *conf = config_with("--sleep-ms 2", "max_attempts = 3\n"
-                                             "restart_backoff_min_ms = 20ms\n"
-                                             "restart_backoff_max_ms = 200ms\n"
-                                             "[stage ingest]\nreplicas = 2");
+    char *conf = nlpd_e2e_pt_config("--sleep-ms 2",
+                                    "max_attempts = 3\n"
+                                    "restart_backoff_min_ms = 20ms\n"
+                                    "restart_backoff_max_ms = 200ms\n"
+                                    "[stage ingest]\nreplicas = 2",
+                                    "replicas = 2");
     nlpd_e2e_start(&e, conf);
     free(conf);
     srand(6);

@@ -23,31 +23,10 @@
 
 #include <zmq.h>
 
-/* A config with ingest then one pass-through stage "pt" with extra args. */
-static char *
-config_with(const char *pt_args, const char *extra_daemon, const char *extra_stage)
-{
-    char *c = malloc(4096);
-    snprintf(c, 4096,
-             "[daemon]\n"
-             "log_level = info\n"
-             "heartbeat_ms = 200\n"
-             "heartbeat_timeout_ms = 5000\n"
-             "%s\n"
-             "[pipeline]\n"
-             "stages = ingest pt\n"
-             "[stage pt]\n"
-             "command = %s %s\n"
-             "%s\n",
-             extra_daemon ? extra_daemon : "", nlpd_e2e_bin("nlpd-passthrough"),
-             pt_args ? pt_args : "", extra_stage ? extra_stage : "");
-    return c;
-}
-
 static void
 start_with(nlpd_e2e *e, const char *pt_args, const char *extra_daemon, const char *extra_stage)
 {
-    char *c = config_with(pt_args, extra_daemon, extra_stage);
+    char *c = nlpd_e2e_pt_config(pt_args, extra_daemon, extra_stage);
     nlpd_e2e_start(e, c);
     free(c);
 }
@@ -699,7 +678,7 @@ test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight(void **stat
     for (uint64_t k = 1; k <= 10; k++)
         assert_int_equal(
             nlpd_client_submit(e.client, k, "json wait", l, strlen(l), 5000), 0);
-    char *c = config_with("--sleep-ms 100", NULL, "replicas = 2\n");
+    char *c = nlpd_e2e_pt_config("--sleep-ms 100", NULL, "replicas = 2\n");
     nlpd_e2e_write_config(&e, c);
     free(c);
     nlpd_e2e_signal(&e, SIGHUP);
@@ -721,9 +700,7 @@ test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight(void **stat
              nlpd_e2e_bin("nlpd-passthrough"));
     nlpd_e2e_write_config(&e, bad);
     nlpd_e2e_signal(&e, SIGHUP);
-    for (int waited = 0; waited < 20000 && nlpd_e2e_log_count(&e, "reload failed") == 0;
-         waited += 100)
-        nlpd_e2e_sleep_ms(100);
+    nlpd_e2e_wait_log(&e, "reload failed", 1, 20000);
     assert_int_equal(nlpd_e2e_log_count(&e, "reload failed"), 1);
     json_t *st = nlpd_e2e_status(&e);
     assert_int_equal(json_integer_value(json_object_get(st, "generation")), 2);

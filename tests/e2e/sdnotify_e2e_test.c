@@ -71,23 +71,6 @@ drain_notify(listener *l, int ms)
     }
 }
 
-/* Lines of the log that start with `prefix`, from byte `from` on. */
-static int
-count_lines(const listener *l, size_t from, const char *prefix)
-{
-    int n = 0;
-    size_t pl = strlen(prefix);
-    for (size_t i = from; l->log != NULL && i < l->len;) {
-        const char *line = l->log + i;
-        const char *nl = memchr(line, '\n', l->len - i);
-        size_t ll = nl ? (size_t)(nl - line) : l->len - i;
-        if (ll >= pl && memcmp(line, prefix, pl) == 0)
-            n++;
-        i += ll + 1;
-    }
-    return n;
-}
-
 /* The offset of the first line starting with `prefix` at or after `from`,
  * or -1. */
 static long
@@ -105,6 +88,16 @@ find_line(const listener *l, size_t from, const char *prefix)
     return -1;
 }
 
+/* Lines of the log that start with `prefix`, from byte `from` on. */
+static int
+count_lines(const listener *l, size_t from, const char *prefix)
+{
+    int n = 0;
+    for (long i = find_line(l, from, prefix); i >= 0; i = find_line(l, (size_t)i + 1, prefix))
+        n++;
+    return n;
+}
+
 static void
 test_sdnotify_ready_status_watchdog_reloading_stopping(void **state)
 {
@@ -118,14 +111,10 @@ test_sdnotify_ready_status_watchdog_reloading_stopping(void **state)
     setenv("WATCHDOG_USEC", wd, 1);
     unsetenv("WATCHDOG_PID"); /* any pid may use it */
 
-    char config[2048];
-    snprintf(config, sizeof(config),
-             "[daemon]\nlog_level = info\nheartbeat_ms = 200\n"
-             "[pipeline]\nstages = ingest pt\n"
-             "[stage pt]\ncommand = %s\nreplicas = 2\n",
-             nlpd_e2e_bin("nlpd-passthrough"));
+    char *config = nlpd_e2e_pt_config("", NULL, "replicas = 2");
     nlpd_e2e e;
     nlpd_e2e_start(&e, config);
+    free(config);
     unsetenv("NOTIFY_SOCKET");
     unsetenv("WATCHDOG_USEC");
     drain_notify(&l, 300);

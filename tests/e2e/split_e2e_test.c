@@ -23,8 +23,6 @@
 
 /* --- Helpers ---------------------------------------------------------------- */
 
-static void start_with_split_args(nlpd_e2e *e, const char *args, int ready);
-
 static int
 is_space(unsigned char c)
 {
@@ -411,7 +409,7 @@ test_split_cuts_and_flags_a_10MB_paragraph_without_punctuation(void **state)
      * sanitizers the later stages of the default pipeline could take longer
      * than the per-document time limit on 2 million tokens. */
     nlpd_e2e e;
-    start_with_split_args(&e, "", 1);
+    nlpd_e2e_start_stage(&e, "ingest split", "split", "nlpd-split", "", 1);
     int pid = nlpd_e2e_worker_pid(&e, "split", 0);
     nlpd_reply ack;
     size_t len;
@@ -552,26 +550,12 @@ test_split_keeps_emoji_and_combining_marks_whole(void **state)
 /* --- Options ------------------------------------------------------------------ */
 
 static void
-start_with_split_args(nlpd_e2e *e, const char *args, int ready)
-{
-    char c[2048];
-    snprintf(c, sizeof(c),
-             "[daemon]\nrestart_backoff_min_ms = 20\nrestart_backoff_max_ms = 2s\n"
-             "[pipeline]\nstages = ingest split\n"
-             "[stage split]\ncommand = %s %s\n",
-             nlpd_e2e_bin("nlpd-split"), args);
-    if (ready)
-        nlpd_e2e_start(e, c);
-    else
-        nlpd_e2e_start_unready(e, c);
-}
-
-static void
 test_split_worker_cuts_sentences_at_the_configured_limit(void **state)
 {
     (void)state;
     nlpd_e2e e;
-    start_with_split_args(&e, "--max-sentence-tokens 5", 1);
+    nlpd_e2e_start_stage(&e, "ingest split", "split", "nlpd-split", "--max-sentence-tokens 5",
+                         1);
     static const char text[] = "one two three four five six seven eight nine ten eleven twelve";
     json_t *r = nlpd_e2e_annotate_bytes(&e, text, sizeof(text) - 1, NULL);
     assert_sane(r, text, sizeof(text) - 1, 1);
@@ -580,18 +564,6 @@ test_split_worker_cuts_sentences_at_the_configured_limit(void **state)
     assert_true(json_array_size(sents) >= 3);
     json_decref(r);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
-}
-
-/* Waits up to 10 s for the daemon's log to hold `needle`. */
-static int
-log_says(nlpd_e2e *e, const char *needle)
-{
-    for (int waited = 0; waited < 10000; waited += 50) {
-        if (nlpd_e2e_log_count(e, needle) > 0)
-            return 1;
-        nlpd_e2e_sleep_ms(50);
-    }
-    return 0;
 }
 
 static void
@@ -615,8 +587,8 @@ test_split_worker_refuses_bad_options_with_a_clear_message(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         nlpd_e2e e;
-        start_with_split_args(&e, cases[i].args, 0);
-        if (!log_says(&e, cases[i].message)) {
+        nlpd_e2e_start_stage(&e, "ingest split", "split", "nlpd-split", cases[i].args, 0);
+        if (!nlpd_e2e_wait_log(&e, cases[i].message, 1, 10000)) {
             nlpd_e2e_dump_log(&e);
             fail_msg("nlpd-split %s: no \"%s\" in the log", cases[i].args, cases[i].message);
         }

@@ -238,33 +238,6 @@ test_tag_answers_hostile_text_without_harm(void **state)
 
 /* --- Options and reload ----------------------------------------------------- */
 
-static void
-start_with_tag_args(nlpd_e2e *e, const char *args, int ready)
-{
-    char c[2048];
-    snprintf(c, sizeof(c),
-             "[daemon]\nrestart_backoff_min_ms = 20\nrestart_backoff_max_ms = 2s\n"
-             "[pipeline]\nstages = ingest split tag\n"
-             "[stage tag]\ncommand = %s %s\n",
-             nlpd_e2e_bin("nlpd-tag"), args);
-    if (ready)
-        nlpd_e2e_start(e, c);
-    else
-        nlpd_e2e_start_unready(e, c);
-}
-
-/* Waits up to 20 s for the daemon's log to hold `needle` `n` times. */
-static int
-log_says(nlpd_e2e *e, const char *needle, int n)
-{
-    for (int waited = 0; waited < 20000; waited += 50) {
-        if (nlpd_e2e_log_count(e, needle) >= n)
-            return 1;
-        nlpd_e2e_sleep_ms(50);
-    }
-    return 0;
-}
-
 static int
 generation_is(json_t *status, void *arg)
 {
@@ -299,7 +272,7 @@ test_tag_takes_a_new_model_on_reload_and_refuses_a_corrupt_one(void **state)
     snprintf(args, sizeof(args), "--model %s", path);
 
     nlpd_e2e e;
-    start_with_tag_args(&e, args, 1);
+    nlpd_e2e_start_stage(&e, "ingest split tag", "tag", "nlpd-tag", args, 1);
     static const char doc[] = "{\"text\":\"Miriam Achterberg met Tomas Rudd in Port Elwick.\"}";
     json_t *r = nlpd_e2e_annotate(&e, doc, NULL);
     assert_sane(r, "Miriam Achterberg met Tomas Rudd in Port Elwick.", 48);
@@ -311,7 +284,7 @@ test_tag_takes_a_new_model_on_reload_and_refuses_a_corrupt_one(void **state)
      * the old ones go on tagging. */
     write_file(path, model, mlen / 2);
     nlpd_e2e_signal(&e, SIGHUP);
-    if (!log_says(&e, "reload failed", 1)) {
+    if (!nlpd_e2e_wait_log(&e, "reload failed", 1, 20000)) {
         nlpd_e2e_dump_log(&e);
         fail_msg("no failed reload after a truncated model");
     }
@@ -355,8 +328,8 @@ test_tag_worker_refuses_bad_options_with_a_clear_message(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         nlpd_e2e e;
-        start_with_tag_args(&e, cases[i].args, 0);
-        if (!log_says(&e, cases[i].message, 1)) {
+        nlpd_e2e_start_stage(&e, "ingest split tag", "tag", "nlpd-tag", cases[i].args, 0);
+        if (!nlpd_e2e_wait_log(&e, cases[i].message, 1, 20000)) {
             nlpd_e2e_dump_log(&e);
             fail_msg("nlpd-tag %s: no \"%s\" in the log", cases[i].args, cases[i].message);
         }

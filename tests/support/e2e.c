@@ -15,6 +15,7 @@
 
 #include "nlpd/alloc.h"
 #include "nlpd/json.h"
+#include "nlpd_internal.h"
 
 extern char **environ;
 
@@ -78,9 +79,56 @@ nlpd_e2e_sleep_ms(int ms)
 uint64_t
 nlpd_e2e_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return nlpd__mono_us() / 1000u;
+}
+
+int
+nlpd_e2e_wait_log(nlpd_e2e *e, const char *needle, int n, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        if (nlpd_e2e_log_count(e, needle) >= n)
+            return 1;
+        if (waited >= timeout_ms)
+            return 0;
+        nlpd_e2e_sleep_ms(50);
+    }
+}
+
+char *
+nlpd_e2e_pt_config(const char *pt_args, const char *extra_daemon, const char *extra_stage)
+{
+    char *c = malloc(4096);
+    assert_non_null(c);
+    snprintf(c, 4096,
+             "[daemon]\n"
+             "log_level = info\n"
+             "heartbeat_ms = 200\n"
+             "heartbeat_timeout_ms = 5000\n"
+             "%s\n"
+             "[pipeline]\n"
+             "stages = ingest pt\n"
+             "[stage pt]\n"
+             "command = %s %s\n"
+             "%s\n",
+             extra_daemon ? extra_daemon : "", nlpd_e2e_bin("nlpd-passthrough"),
+             pt_args ? pt_args : "", extra_stage ? extra_stage : "");
+    return c;
+}
+
+void
+nlpd_e2e_start_stage(nlpd_e2e *e, const char *stages, const char *stage, const char *bin,
+                     const char *args, int ready)
+{
+    char c[2048];
+    snprintf(c, sizeof(c),
+             "[daemon]\nrestart_backoff_min_ms = 20\nrestart_backoff_max_ms = 2s\n"
+             "[pipeline]\nstages = %s\n"
+             "[stage %s]\ncommand = %s %s\n",
+             stages, stage, nlpd_e2e_bin(bin), args);
+    if (ready)
+        nlpd_e2e_start(e, c);
+    else
+        nlpd_e2e_start_unready(e, c);
 }
 
 json_int_t

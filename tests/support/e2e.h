@@ -81,6 +81,22 @@ json_int_t nlpd_e2e_journal_count(nlpd_e2e *e, const char *what);
 void nlpd_e2e_sleep_ms(int ms);
 uint64_t nlpd_e2e_now_ms(void);
 
+/* Waits up to `timeout_ms` for the daemon's log to hold `needle` at least
+ * `n` times. Returns 1 when it does, 0 when the time is up. */
+int nlpd_e2e_wait_log(nlpd_e2e *e, const char *needle, int n, int timeout_ms);
+
+/* A config (malloc'd) of ingest then one pass-through stage "pt" run with
+ * `pt_args`, a 200 ms heartbeat and info logging; `extra_daemon` and
+ * `extra_stage` (may be NULL) are lines added to [daemon] and [stage pt]. */
+char *nlpd_e2e_pt_config(const char *pt_args, const char *extra_daemon,
+                         const char *extra_stage);
+
+/* Starts the pipeline `stages` whose stage `stage` runs the build's `bin`
+ * with `args`, restarting failed workers after 20 ms to 2 s; waits until
+ * it is running (`ready`) or only until it answers STATUS. */
+void nlpd_e2e_start_stage(nlpd_e2e *e, const char *stages, const char *stage, const char *bin,
+                          const char *args, int ready);
+
 /* The stage object of STATUS named `stage` (borrowed from `status`). */
 json_t *nlpd_e2e_stage(json_t *status, const char *stage);
 
