@@ -585,18 +585,9 @@ test_split_worker_refuses_bad_options_with_a_clear_message(void **state)
          "cannot load --abbreviations /nonexistent/abbrev.txt"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        nlpd_e2e e;
-        nlpd_e2e_start_stage(&e, "ingest split", "split", "nlpd-split", cases[i].args, 0);
-        if (!nlpd_e2e_wait_log(&e, cases[i].message, 1, 10000)) {
-            nlpd_e2e_dump_log(&e);
-            fail_msg("nlpd-split %s: no \"%s\" in the log", cases[i].args, cases[i].message);
-        }
-        json_t *s = nlpd_e2e_status(&e);
-        assert_string_equal(json_string_value(json_object_get(s, "state")), "starting");
-        json_decref(s);
-        assert_int_equal(nlpd_e2e_stop(&e), 0);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        nlpd_e2e_expect_bad_option("ingest split", "split", "nlpd-split", cases[i].args,
+                                   cases[i].message);
 }
 
 int

@@ -131,6 +131,22 @@ nlpd_e2e_start_stage(nlpd_e2e *e, const char *stages, const char *stage, const c
         nlpd_e2e_start_unready(e, c);
 }
 
+void
+nlpd_e2e_expect_bad_option(const char *stages, const char *stage, const char *bin,
+                           const char *args, const char *message)
+{
+    nlpd_e2e e;
+    nlpd_e2e_start_stage(&e, stages, stage, bin, args, 0);
+    if (!nlpd_e2e_wait_log(&e, message, 1, 20000)) {
+        nlpd_e2e_dump_log(&e);
+        fail_msg("%s %s: no \"%s\" in the log", bin, args, message);
+    }
+    json_t *st = nlpd_e2e_status(&e);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "starting");
+    json_decref(st);
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
 json_int_t
 nlpd_e2e_journal_count(nlpd_e2e *e, const char *what)
 {

@@ -97,6 +97,12 @@ char *nlpd_e2e_pt_config(const char *pt_args, const char *extra_daemon,
 void nlpd_e2e_start_stage(nlpd_e2e *e, const char *stages, const char *stage, const char *bin,
                           const char *args, int ready);
 
+/* Starts the pipeline `stages` with `bin args` as stage `stage` and
+ * asserts that the worker refuses the options: `message` in the log, the
+ * daemon still starting (never ready), and a clean stop. */
+void nlpd_e2e_expect_bad_option(const char *stages, const char *stage, const char *bin,
+                                const char *args, const char *message);
+
 /* The stage object of STATUS named `stage` (borrowed from `status`). */
 json_t *nlpd_e2e_stage(json_t *status, const char *stage);
 
