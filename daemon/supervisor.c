@@ -646,18 +646,20 @@ supervisor_reload(nlpd_daemon *d)
 /* --- Workers at run time (nlpctl workers add/remove) -------------------------- */
 
 /* Stops a worker gracefully: STOP (it finishes the document in hand and
- * answers BYE, which puts what it still held back in the queue) and
- * SIGTERM, which its runtime treats the same way should STOP not reach
- * it (a worker still starting). */
+ * answers BYE, which puts what it still held back in the queue); one still
+ * starting, which STOP may not reach yet, gets SIGTERM, which its runtime
+ * treats the same way. One that does not exit within stop_timeout_ms is
+ * killed (supervisor_tick). */
 static void
 worker_retire(nlpd_daemon *d, worker *w, uint64_t now)
 {
     if (w->state == W_EXITED || w->state == W_STOPPING)
         return;
+    int starting = w->state == W_STARTING;
     w->state = W_STOPPING;
     w->stop_us = now;
     broker_send_stop(d, w);
-    if (w->spawned)
+    if (starting && w->spawned)
         uv_process_kill(&w->proc, SIGTERM);
 }
 
