@@ -352,6 +352,22 @@ in_hand_error(nlpd_daemon *d, worker *w, int64_t status, int term_signal)
     broker_route(d, f);
 }
 
+/* A worker that stopped as asked sends its last DONEs and BYE before it
+ * exits, but the daemon may see the exit first. Reading what its stage's
+ * socket already holds now keeps those answers from being taken for a
+ * crash (the document in hand run again) or dropped as stale. */
+static void
+drain_stage(stage *st)
+{
+    for (int i = 0; i < 4096 && st->sock != NULL; i++) {
+        nlpd__frames fr;
+        if (nlpd__recv_frames(st->sock, &fr, ZMQ_DONTWAIT) != 0)
+            break;
+        st->watch.on_msg(&st->watch, &fr);
+        nlpd__frames_close(&fr);
+    }
+}
+
 static void
 on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
 {
@@ -364,6 +380,8 @@ on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
     NLPD_LOG(planned ? NLPD_LOG_INFO : NLPD_LOG_WARNING,
              "stage=%s worker=%s pid=%d status=%lld signal=%d held=%zu msg=\"worker exited\"",
              st->name, w->id, w->pid, (long long)status, term_signal, w->held.n);
+    if (planned && w->held.n > 0)
+        drain_stage(st);
     w->state = W_EXITED;
     in_hand_error(d, w, status, term_signal);
     broker_requeue_held(d, w);
