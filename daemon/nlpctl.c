@@ -1073,6 +1073,9 @@ print_status(json_t *root)
     if (json_is_integer(json_object_get(root, "completed_with_errors")))
         printf(" (%s with errors)", fmt_int(root, "completed_with_errors", b[3], 48));
     printf(", %s refused\n", fmt_int(root, "refused", b[4], 48));
+    const char *not_ready = json_string_value(json_object_get(root, "not_ready"));
+    if (json_is_false(json_object_get(root, "ready")) && not_ready != NULL && not_ready[0])
+        printf("not ready: %s\n", not_ready);
     json_t *jn = json_object_get(root, "journal");
     if (json_is_object(jn) && !json_is_true(json_object_get(jn, "enabled"))) {
         printf("journal: off (nothing survives a crash; no result store)\n");
