@@ -201,6 +201,15 @@ stats_collect(nlpd_daemon *d, nlpd_stats_snap *s, int journal_counts)
 /* --- The HTTP side (libmicrohttpd's thread) ------------------------------------------ */
 
 static enum MHD_Result
+respond(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len);
+
+static enum MHD_Result
+respond_str(struct MHD_Connection *c, unsigned code, const char *body)
+{
+    return respond(c, code, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static enum MHD_Result
 respond(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
 {
     struct MHD_Response *r =
@@ -228,12 +237,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     int known = strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
                 strcmp(url, "/readyz") == 0;
     if (!known)
-        return respond(c, MHD_HTTP_NOT_FOUND, text, "not found (/metrics, /healthz, /readyz)\n",
-                       39);
+        return respond_str(c, MHD_HTTP_NOT_FOUND, "not found (/metrics, /healthz, /readyz)\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         *upload_data_size = 0; /* a body, if any, is not read */
-        return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "method not allowed (GET, HEAD)\n",
-                       31);
+        return respond_str(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed (GET, HEAD)\n");
     }
     char msg[300];
     if (strcmp(url, "/healthz") == 0) {
@@ -243,7 +250,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
                              (double)(now - last) / 1e6);
             return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, (size_t)n);
         }
-        return respond(c, MHD_HTTP_OK, text, "ok\n", 3);
+        return respond_str(c, MHD_HTTP_OK, "ok\n");
     }
     pthread_mutex_lock(&m->mu);
     enum MHD_Result ret;
@@ -252,7 +259,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         ret = respond(c, m->ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, msg,
                       (size_t)n);
     } else if (m->text == NULL) {
-        ret = respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, text, "no figures yet\n", 15);
+        ret = respond_str(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no figures yet\n");
     } else {
         ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", m->text,
                       m->text_len);

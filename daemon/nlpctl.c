@@ -1860,7 +1860,7 @@ cmd_top(const global *g, int argc, char **argv)
     unsigned long long shown = 0;
     json_t *root = NULL;
     char err[300] = "";
-    int fetch = 1, failures = 0;
+    int fetch = 1;
     while (!interrupted) {
         if (fetch) {
             char *reply = NULL;
@@ -1870,7 +1870,6 @@ cmd_top(const global *g, int argc, char **argv)
             if (rc == 0)
                 root = json_loads(reply, 0, NULL);
             if (root == NULL) {
-                failures++;
                 snprintf(err, sizeof(err), "%s",
                          rc == NLPD_ETIMEDOUT ? "no answer from the daemon"
                          : rc == -EINTR       ? "interrupted"
@@ -1936,7 +1935,6 @@ cmd_top(const global *g, int argc, char **argv)
         return 0; /* Ctrl-C is how a live view ends */
     if (interrupted)
         return EXIT_INTERRUPTED;
-    (void)failures;
     return status;
 }
 
