@@ -116,6 +116,7 @@ broker_route(nlpd_daemon *d, flight *f)
         return;
     }
     stage *st = pl->st[f->next];
+    f->queued_us = nlpd__mono_us();
     flight_list_push_back(&st->queue, f);
     broker_dispatch(d, st);
 }
@@ -218,13 +219,6 @@ dispatch_now(nlpd_daemon *d, stage *st)
 /* --- Worker messages ------------------------------------------------------ */
 
 static void
-record_latency(stage *st, uint64_t us)
-{
-    st->lat_us[st->n_lat % NLPD_LATENCY_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    st->n_lat++;
-}
-
-static void
 send_reset(stage *st, const void *id, size_t id_len)
 {
     if (nlpd__send_bytes(st->sock, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
@@ -260,7 +254,7 @@ handle_done(nlpd_daemon *d, stage *st, worker *w, nlpd__frames *fr, int added)
     held_remove(w, f);
     if (w->held.head != NULL && w->held.head->started_us == 0)
         w->held.head->started_us = now; /* the next one starts now */
-    record_latency(st, now - (f->started_us ? f->started_us : f->dispatched_us));
+    stats_stage_done(st, f, now);
     st->processed++;
     w->processed++;
 

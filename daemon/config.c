@@ -1,6 +1,7 @@
 /* daemon/config.c — reading, checking and printing the daemon's configuration. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -466,6 +467,18 @@ daemon_key(load_ctx *c, const char *key, const char *value)
         if (parse_seconds(value, &cfg->result_retention_s) != 0)
             return fail(c, "%s must be a duration such as 7d, 12h or 0 (keep), not '%s'", key,
                         value);
+    } else if (strcmp(key, "metrics_listen") == 0) {
+        char host[64], err[200];
+        unsigned port;
+        int family;
+        if (value[0] == '\0' || strcmp(value, "off") == 0) {
+            cfg->metrics_listen[0] = '\0';
+        } else if (nlpd_config_parse_listen(value, host, sizeof(host), &port, &family, err,
+                                            sizeof(err)) != 0) {
+            return fail(c, "%s: %s", key, err);
+        } else {
+            snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", value);
+        }
     } else if (strcmp(key, "result_max_bytes") == 0) {
         if (parse_size(value, &cfg->result_max_bytes) != 0)
             return fail(c, "%s must be a size such as 1G or 0 (no limit), not '%s'", key, value);
@@ -771,6 +784,7 @@ nlpd_config_print(const nlpd_config *cfg, void *out_)
             (unsigned long long)cfg->result_retention_s,
             (unsigned long long)cfg->result_max_bytes, cfg->prune_interval_ms);
     fprintf(out, "max_attempts = %u\n", cfg->max_attempts);
+    fprintf(out, "metrics_listen = %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
     fprintf(out, "\n[pipeline]\nstages =");
     for (int i = 0; i < cfg->n_pipeline; i++)
         fprintf(out, " %s", cfg->pipeline[i]);
@@ -787,4 +801,66 @@ nlpd_config_print(const nlpd_config *cfg, void *out_)
             fprintf(out, "env.%.*s = %s\n", (int)(eq - s->env[k]), s->env[k], eq + 1);
         }
     }
+}
+
+int
+nlpd_config_parse_listen(const char *value, char *host, size_t host_len, unsigned *port,
+                         int *family, char *why, size_t why_len)
+{
+    const char *colon;
+    char addr[64];
+    size_t alen;
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(why, why_len, "'%s' is not [IPV6]:PORT", value);
+            return NLPD_ECONFIG;
+        }
+        alen = (size_t)(close - value - 1);
+        if (alen >= sizeof(addr)) {
+            snprintf(why, why_len, "address too long in '%s'", value);
+            return NLPD_ECONFIG;
+        }
+        memcpy(addr, value + 1, alen);
+        colon = close + 1;
+        *family = AF_INET6;
+    } else {
+        colon = strrchr(value, ':');
+        if (colon == NULL || strchr(value, ':') != colon) {
+            snprintf(why, why_len,
+                     "'%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464, [::1]:9464; off)", value);
+            return NLPD_ECONFIG;
+        }
+        alen = (size_t)(colon - value);
+        if (alen >= sizeof(addr)) {
+            snprintf(why, why_len, "address too long in '%s'", value);
+            return NLPD_ECONFIG;
+        }
+        memcpy(addr, value, alen);
+        *family = AF_INET;
+    }
+    addr[alen] = '\0';
+    if (*family == AF_INET && strcmp(addr, "localhost") == 0)
+        snprintf(addr, sizeof(addr), "127.0.0.1");
+    unsigned char probe[16];
+    if (inet_pton(*family, addr, probe) != 1) {
+        snprintf(why, why_len, "'%s' is not a numeric IP%s address (or localhost)", addr,
+                 *family == AF_INET6 ? "v6" : "v4");
+        return NLPD_ECONFIG;
+    }
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || !isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+        p > 65535) {
+        snprintf(why, why_len, "'%s' is not a port (0 to 65535; 0: any free port)", colon + 1);
+        return NLPD_ECONFIG;
+    }
+    if (strlen(addr) >= host_len) {
+        snprintf(why, why_len, "address too long");
+        return NLPD_ECONFIG;
+    }
+    snprintf(host, host_len, "%s", addr);
+    *port = (unsigned)p;
+    return 0;
 }

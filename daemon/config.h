@@ -55,6 +55,10 @@ typedef struct nlpd_config {
     uint32_t prune_interval_ms;
     uint32_t max_attempts;     /* crashes or time-outs of a stage on one document */
 
+    /* Prometheus metrics over HTTP (daemon/metrics.c): "ADDRESS:PORT", an
+     * IP literal (IPv6 in brackets) or localhost; empty: off (the default). */
+    char metrics_listen[128];
+
     nlpd_stage_cfg stages[NLPD_MAX_STAGES]; /* every stage defined (sections) */
     int n_stages;
     char pipeline[NLPD_MAX_STAGES][48]; /* stage names in order */
@@ -108,5 +112,12 @@ int nlpd_state_dir(const char *given, const char *own_runtime_dir, char *out, si
  * Words are malloc'd into argv (NULL-terminated). Returns the word count,
  * or NLPD_ECONFIG (unterminated quote, too many words). */
 int nlpd_split_command(const char *cmd, char **argv, int max_words);
+
+/* Parses a metrics_listen value: "127.0.0.1:9464", "[::1]:9464",
+ * "localhost:9464" (127.0.0.1); port 0 lets the system choose. Writes the
+ * numeric address to `host` (no brackets), the port and AF_INET or
+ * AF_INET6. Returns 0 or NLPD_ECONFIG with the reason in `why`. */
+int nlpd_config_parse_listen(const char *value, char *host, size_t host_len, unsigned *port,
+                             int *family, char *why, size_t why_len);
 
 #endif /* NLPD_DAEMON_CONFIG_H */

@@ -60,29 +60,21 @@ control_close(nlpd_daemon *d)
     }
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
+/* Quantiles in ms over the last NLPD_LAT_WINDOW_S seconds: {} without
+ * samples in that window. */
 static json_t *
-latency_json(const stage *st)
+latency_json(const nlpd_lat *l, uint64_t now)
 {
-    size_t n = st->n_lat < NLPD_LATENCY_SAMPLES ? st->n_lat : NLPD_LATENCY_SAMPLES;
+    uint32_t *scratch = nlpd_malloc(NLPD_LAT_SAMPLES * sizeof(*scratch));
+    if (scratch == NULL)
+        return NULL;
+    double ms[NLPD_Q_N];
+    size_t n = nlpd_lat_quantiles(l, now, NLPD_LAT_WINDOW_S, nlpd_stats_q, NLPD_Q_N, ms, scratch);
+    nlpd_free(scratch);
     if (n == 0)
         return json_object();
-    uint32_t *v = nlpd_malloc(n * sizeof(*v));
-    if (v == NULL)
-        return NULL;
-    memcpy(v, st->lat_us, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_u32);
-    json_t *o = json_pack("{s:f,s:f,s:f,s:I}", "p50", v[n * 50 / 100] / 1000.0, "p90",
-                          v[n * 90 / 100] / 1000.0, "p99", v[n * 99 / 100] / 1000.0, "samples",
-                          (json_int_t)n);
-    nlpd_free(v);
-    return o;
+    return json_pack("{s:f,s:f,s:f,s:I}", "p50", ms[0], "p90", ms[1], "p99", ms[2], "samples",
+                     (json_int_t)n);
 }
 
 static const char *
@@ -150,14 +142,19 @@ stage_json(nlpd_daemon *d, stage *st, uint64_t now)
         cmd = json_string(buf);
     }
     (void)d;
-    return json_pack("{s:s,s:o,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o}", "name",
-                     st->name, "command", cmd, "replicas", st->cfg.replicas, "timeout_ms",
+    json_t *o = json_pack("{s:s,s:o,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o}", "name",
+                     st->name, "command", cmd, "replicas", st->n_slots, "timeout_ms",
                      (json_int_t)st->cfg.timeout_ms, "window", (json_int_t)st->cfg.window,
                      "queued", (json_int_t)st->queue.n, "processed", (json_int_t)st->processed,
                      "errors", (json_int_t)st->errors, "restarts", (json_int_t)st->restarts,
                      "timeouts", (json_int_t)st->timeouts, "crashes", (json_int_t)st->crashes,
-                     "crash_loop", crash_loop, "latency_ms", latency_json(st), "workers",
-                     workers);
+                     "crash_loop", crash_loop, "latency_ms", latency_json(&st->lat_proc, now),
+                     "workers", workers);
+    if (o != NULL) {
+        json_object_set_new(o, "configured_replicas", json_integer(st->cfg.replicas));
+        json_object_set_new(o, "dead_letters", json_integer((json_int_t)st->dead_letters));
+    }
+    return o;
 }
 
 char *
@@ -203,6 +200,11 @@ control_status_json(nlpd_daemon *d)
     }
     if (jn != NULL)
         json_object_set_new(root, "journal", jn);
+    char why[256];
+    int ready = stats_ready(d, why, sizeof(why));
+    json_object_set_new(root, "ready", json_boolean(ready));
+    json_object_set_new(root, "not_ready", json_string(ready ? "" : why));
+    json_object_set_new(root, "metrics_listen", json_string(metrics_address(d)));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (s == NULL)
@@ -210,6 +212,128 @@ control_status_json(nlpd_daemon *d)
     char *out = nlpd_strdup(s);
     free(s);
     return out;
+}
+
+/* --- STATS ------------------------------------------------------------------- */
+
+static json_t *
+lat_snap_json(const nlpd_lat_snap *l)
+{
+    json_t *o = json_pack("{s:I,s:I,s:f}", "samples", (json_int_t)l->samples, "count",
+                          (json_int_t)l->count, "sum_s", l->sum_s);
+    if (o == NULL)
+        return NULL;
+    static const char *const names[NLPD_Q_N] = {"p50", "p90", "p99"};
+    for (int i = 0; i < NLPD_Q_N; i++)
+        json_object_set_new(o, names[i], l->samples ? json_real(l->ms[i]) : json_null());
+    return o;
+}
+
+static json_t *
+history_json(const double *h, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && a != NULL; i++)
+        json_array_append_new(a, json_real(h[i]));
+    return a;
+}
+
+static json_t *
+stage_stats_json(const nlpd_stage_snap *st)
+{
+    json_t *o = json_pack(
+        "{s:s,s:i,s:i,s:{s:i,s:i,s:i,s:i},s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:o,s:o,"
+        "s:o,s:b,s:b}",
+        "name", st->name, "replicas", st->replicas, "configured_replicas",
+        st->configured_replicas, "workers", "ready", st->workers_ready, "starting",
+        st->workers_starting, "stopping", st->workers_stopping, "remote", st->workers_remote,
+        "queued", (json_int_t)st->queued, "in_hand", (json_int_t)st->in_hand, "oldest_queued_ms",
+        (double)st->oldest_queued_us / 1000.0, "processed", (json_int_t)st->processed, "errors",
+        (json_int_t)st->errors, "timeouts", (json_int_t)st->timeouts, "crashes",
+        (json_int_t)st->crashes, "restarts", (json_int_t)st->restarts, "dead_letters",
+        (json_int_t)st->dead_letters, "rate", st->rate, "rate_since_start", st->rate_since_start,
+        "history", history_json(st->history, NLPD_RATE_HISTORY), "latency_ms",
+        lat_snap_json(&st->processing), "stage_ms", lat_snap_json(&st->in_stage), "crash_loop",
+        st->crash_loop, "retiring", st->retiring);
+    return o;
+}
+
+/* The STATS JSON (nlpd_malloc'd), or NULL when out of memory. */
+static char *
+stats_json(nlpd_daemon *d)
+{
+    nlpd_stats_snap *s = nlpd_malloc(sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    stats_collect(d, s, 1);
+    json_t *stages = json_array(), *hops = json_array();
+    int n_pipeline = d->pl != NULL ? d->pl->n : 0;
+    for (int i = 0; i < s->n_stages; i++) {
+        json_array_append_new(stages, stage_stats_json(&s->st[i]));
+        if (i < n_pipeline)
+            json_array_append_new(hops,
+                                  json_pack("{s:s,s:s,s:I,s:f}", "from",
+                                            i == 0 ? "front" : s->st[i - 1].name, "to",
+                                            s->st[i].name, "backlog", (json_int_t)s->st[i].queued,
+                                            "oldest_ms", (double)s->st[i].oldest_queued_us / 1000.0));
+    }
+    json_t *docs = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:o,s:o}", "accepted", (json_int_t)s->accepted,
+        "completed", (json_int_t)s->completed, "completed_with_errors",
+        (json_int_t)s->completed_with_errors, "refused", (json_int_t)s->refused, "in_flight",
+        (json_int_t)s->in_flight, "in_flight_bytes", (json_int_t)s->in_flight_bytes,
+        "max_in_flight", (json_int_t)s->max_in_flight, "max_in_flight_bytes",
+        (json_int_t)s->max_in_flight_bytes, "rate", s->rate, "rate_since_start",
+        s->rate_since_start, "history", history_json(s->history, NLPD_RATE_HISTORY), "latency_ms",
+        lat_snap_json(&s->latency));
+    json_t *jn = json_pack("{s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled", s->journal_enabled,
+                           "open", s->journal_open, "waiting_commit",
+                           (json_int_t)s->journal_waiting_commit, "commits",
+                           (json_int_t)s->journal_commits, "errors", (json_int_t)s->journal_errors,
+                           "replayed", (json_int_t)s->journal_replayed, "duplicates_dropped",
+                           (json_int_t)s->journal_duplicates, "dead_letters_since_start",
+                           (json_int_t)s->dead_letters);
+    if (jn != NULL && s->journal_have_counts) {
+        json_object_set_new(jn, "pending", json_integer((json_int_t)s->journal_pending));
+        json_object_set_new(jn, "results", json_integer((json_int_t)s->journal_results));
+        json_object_set_new(jn, "result_bytes", json_integer((json_int_t)s->journal_result_bytes));
+        json_object_set_new(jn, "dead_letters", json_integer((json_int_t)s->journal_dead_letters));
+    }
+    json_t *root = json_pack("{s:s,s:s,s:f,s:b,s:s,s:s,s:o,s:o,s:o,s:o}", "version", s->version,
+                             "state", s->state, "uptime_s", s->uptime_s, "ready", s->ready,
+                             "not_ready", s->ready ? "" : s->not_ready_why, "metrics_listen",
+                             s->metrics_listen, "documents", docs, "journal", jn, "stages",
+                             stages, "hops", hops);
+    nlpd_free(s);
+    if (root == NULL)
+        return NULL;
+    char *txt = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (txt == NULL)
+        return NULL;
+    char *out = nlpd_strdup(txt);
+    free(txt);
+    return out;
+}
+
+/* WORKERS ADD|REMOVE STAGE N. Returns the body; *verb "OK" or "ERROR". */
+static char *
+workers_request(nlpd_daemon *d, const char *req, const char **verb)
+{
+    char op[16], name[64], tail;
+    long n = 0;
+    *verb = "ERROR";
+    if (sscanf(req, "WORKERS %15s %63s %ld%c", op, name, &n, &tail) != 3 ||
+        (strcmp(op, "ADD") != 0 && strcmp(op, "REMOVE") != 0))
+        return nlpd_strdup("WORKERS takes ADD or REMOVE, a stage name and a count");
+    if (n < 1 || n > 256)
+        return nlpd_strdup("the count must be 1 to 256");
+    char msg[400];
+    int rc = supervisor_scale(d, name, strcmp(op, "ADD") == 0 ? (int)n : -(int)n, msg,
+                              sizeof(msg));
+    if (rc == 0)
+        *verb = "OK";
+    return nlpd_strdup(msg);
 }
 
 /* --- The result store -------------------------------------------------------- */
@@ -383,8 +507,8 @@ store_request(nlpd_daemon *d, const char *req, const char **verb)
             *verb = "OK";
         return nlpd_strdup(msg);
     }
-    return nlpd_strdup("unknown request (STATUS, RELOAD, DRAIN, GET KEY, RESULTS AFTER LIMIT, "
-                       "DEADLETTERS, RETRY ID are known)");
+    return nlpd_strdup("unknown request (STATUS, STATS, RELOAD, DRAIN, WORKERS ADD|REMOVE STAGE N, "
+                       "GET KEY, RESULTS AFTER LIMIT, DEADLETTERS, RETRY ID are known)");
 }
 
 static void
@@ -402,6 +526,10 @@ on_control_msg(nlpd__zwatch *zw, nlpd__frames *fr)
         body = control_status_json(d);
         if (body == NULL)
             verb = "ERROR";
+    } else if (nlpd__frame_is(fr, at, "STATS")) {
+        body = stats_json(d);
+        if (body == NULL)
+            verb = "ERROR";
     } else if (nlpd__frame_is(fr, at, "RELOAD")) {
         supervisor_reload(d);
         body = nlpd_strdup("{\"reload\":\"started\"}");
@@ -417,6 +545,8 @@ on_control_msg(nlpd__zwatch *zw, nlpd__frames *fr)
         if (nlpd__frame_str(fr, at, text, sizeof(text)) >= (int)sizeof(text)) {
             verb = "ERROR";
             body = nlpd_strdup("request too long");
+        } else if (strncmp(text, "WORKERS ", 8) == 0) {
+            body = workers_request(d, text, &verb);
         } else {
             body = store_request(d, text, &verb);
         }

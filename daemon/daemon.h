@@ -15,7 +15,9 @@
  * control.c (status, results, dead letters), flight.c (documents in
  * flight, keys), journal.c (the SQLite journal and result store) and
  * durable.c (the journal in the daemon: accept after commit, results into
- * the store, replay at start, prune), sdnotify.c.
+ * the store, replay at start, prune), sdnotify.c, stats.c (rates, latency
+ * quantiles, the Prometheus text: pure) and metrics.c (the figures'
+ * snapshot, readiness, the /metrics HTTP server in its own thread).
  */
 #ifndef NLPD_DAEMON_H
 #define NLPD_DAEMON_H
@@ -30,9 +32,9 @@
 #include "journal.h"
 #include "nlpd/doc.h"
 #include "nlpd_internal.h"
+#include "stats.h"
 
 #define NLPD_VERSION_STRING "0.1.0"
-#define NLPD_LATENCY_SAMPLES 2048
 /* Deaths from outside (SIGKILL, SIGTERM) with the same document in hand, in
  * a row, that make it a dead letter: the kernel's OOM killer at work. */
 #define NLPD_OUTSIDE_KILLS_MAX 5
@@ -42,6 +44,7 @@ typedef struct stage stage;
 typedef struct worker worker;
 typedef struct flight flight;
 typedef struct pipeline pipeline;
+typedef struct nlpd_metrics nlpd_metrics;
 
 /* A FIFO of flights (a stage's queue, a worker's hands): each flight is
  * in at most one list at a time, through its prev/nxt links. */
@@ -80,6 +83,7 @@ struct flight {
     flight *prev, *nxt; /* in the stage queue or the holder's list */
     uint64_t accepted_us; /* monotonic */
     uint64_t dispatched_us;
+    uint64_t queued_us;  /* put in its current stage's queue (broker_route) */
     uint64_t started_us; /* 0: not started */
     size_t bytes;        /* counted against max_in_flight_bytes */
 };
@@ -151,9 +155,10 @@ struct stage {
     int n_slots;
     slot new_slots[256];    /* during a reload */
     flight_list queue; /* documents waiting for a worker */
-    uint64_t processed, errors, restarts, timeouts, crashes;
-    uint32_t lat_us[NLPD_LATENCY_SAMPLES];
-    size_t n_lat;
+    uint64_t processed, errors, restarts, timeouts, crashes, dead_letters;
+    nlpd_lat lat_proc;  /* per document: STARTED (or its turn in the worker) to done */
+    nlpd_lat lat_stage; /* per document: into this stage's queue to done */
+    nlpd_rate rate;     /* of processed */
     int dispatch_pending;   /* credit or documents arrived this loop turn */
 };
 
@@ -220,6 +225,11 @@ struct nlpd_daemon {
     int64_t replay_after, replay_upto; /* seq range still to replay */
     uint64_t last_prune_us, last_open_try_us;
     uint64_t duplicates, replayed, journal_errors, commits, dead_letters;
+
+    /* Figures (metrics.c). */
+    nlpd_lat lat_e2e;     /* per document: accepted to done */
+    nlpd_rate rate_done;  /* of completed */
+    nlpd_metrics *metrics; /* the HTTP server; NULL when metrics_listen is off */
 };
 
 /* flight.c */
@@ -306,6 +316,44 @@ void control_close(nlpd_daemon *d);
 /* The STATUS JSON (malloc'd with nlpd_malloc); NULL when out of memory. */
 char *control_status_json(nlpd_daemon *d);
 
+/* metrics.c */
+/* Starts the /metrics HTTP server when metrics_listen is set (0 when off).
+ * Returns 0, or an error after logging why (the address is taken...). */
+int metrics_open(nlpd_daemon *d);
+/* The address /metrics is served on, port resolved ("" when off). */
+const char *metrics_address(const nlpd_daemon *d);
+/* Stops the server's thread and frees it. */
+void metrics_close(nlpd_daemon *d);
+/* From the loop's timer: samples the rates once a second and hands the
+ * HTTP thread a fresh snapshot (readiness every tick, figures once a
+ * second). */
+void metrics_tick(nlpd_daemon *d, uint64_t now);
+/* Fills `s` from the daemon's state; with `journal_counts`, also the
+ * journal's table counts (SQL count queries: not every second). */
+void stats_collect(nlpd_daemon *d, nlpd_stats_snap *s, int journal_counts);
+/* 1 when ready (every stage has a ready worker, the journal if on is
+ * open, not starting or stopping), else 0 with the reason in `why`. */
+int stats_ready(nlpd_daemon *d, char *why, size_t why_len);
+
+/* A stage answered for `f` at `now`: its latency samples (the only
+ * per-document cost of the figures: two stores in rings). */
+static inline void
+stats_stage_done(stage *st, const flight *f, uint64_t now)
+{
+    uint64_t started = f->started_us ? f->started_us : f->dispatched_us;
+    nlpd_lat_add(&st->lat_proc, now - started, now);
+    if (f->queued_us != 0)
+        nlpd_lat_add(&st->lat_stage, now - f->queued_us, now);
+}
+
+/* A document reached the sink. */
+static inline void
+stats_doc_done(nlpd_daemon *d, const flight *f)
+{
+    uint64_t now = nlpd__mono_us();
+    nlpd_lat_add(&d->lat_e2e, now - f->accepted_us, now);
+}
+
 /* supervisor.c */
 stage *stage_find(nlpd_daemon *d, const char *name);
 void stage_destroy(nlpd_daemon *d, stage *st);
@@ -319,6 +367,12 @@ void worker_kill(nlpd_daemon *d, worker *w, kill_reason why);
 /* A worker that left without its process exiting (remote, gone silent). */
 void worker_forget(nlpd_daemon *d, worker *w, const char *why);
 unsigned supervisor_ready_count(nlpd_daemon *d, unsigned *wanted);
+/* Changes the number of workers of a pipeline stage at run time: `delta`
+ * more (> 0) or fewer (< 0, stopped gracefully: STOP, finish, BYE; what
+ * they held goes back to the queue). Returns 0 with a JSON answer in
+ * `msg`, or NLPD_EINVAL / NLPD_EBUSY with the reason in `msg`. Until the
+ * next reload or restart, which go back to the configured count. */
+int supervisor_scale(nlpd_daemon *d, const char *stage_name, int delta, char *msg, size_t msg_len);
 
 /* main.c */
 void daemon_begin_stop(nlpd_daemon *d, const char *why);

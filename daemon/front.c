@@ -475,6 +475,7 @@ front_sink(nlpd_daemon *d, flight *f)
         return;
     }
     d->completed++;
+    stats_doc_done(d, f);
     if (f->had_error)
         d->failed_docs++;
     if (f->wait && d->front != NULL) {

@@ -206,6 +206,7 @@ close_everything(nlpd_daemon *d)
         return;
     stopped_everything = 1;
     durable_close(d);
+    metrics_close(d);
     front_close(d);
     control_close(d);
     if (d->pl != NULL) {
@@ -228,6 +229,7 @@ on_tick(uv_timer_t *t)
     uint64_t now = nlpd__mono_us();
     supervisor_tick(d, now);
     durable_tick(d, now);
+    metrics_tick(d, now);
     if (d->state == D_STOPPING) {
         static int drained;
         if (!drained && (d->n_flight == 0 || now >= d->drain_deadline_us)) {
@@ -435,6 +437,8 @@ main(int argc, char **argv)
     if (rc == 0)
         rc = front_open(d);
     if (rc == 0)
+        rc = metrics_open(d);
+    if (rc == 0)
         rc = supervisor_start(d);
     if (rc == 0)
         rc = durable_open(d);
@@ -476,6 +480,7 @@ main(int argc, char **argv)
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"a loop handle was leaked\"");
         d->exit_code = 1;
     }
+    metrics_close(d); /* if the start failed before close_everything */
     nlpd_doc_free(&d->scratch);
     nlpd__arena_free(&d->front_arena);
     if (d->zctx != NULL)

@@ -24,12 +24,18 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -111,6 +117,10 @@ static const char usage_main[] =
     "  results          print stored results in order from a cursor (--follow: keep on)\n"
     "  deadletters      list the documents given up on\n"
     "  retry ID         put dead letter ID back in the pipeline\n"
+    "  stats            figures: documents/s, latency p50/p90/p99, queues, errors (--json)\n"
+    "  top              a live view of the stages, redrawn every second\n"
+    "  workers add|remove STAGE N\n"
+    "                   change a stage's worker count now (until reload or restart)\n"
     "\n"
     "Global options:\n"
     "  --runtime-dir DIR  where the daemon's sockets are (default: $NLPD_RUNTIME_DIR,\n"
@@ -1063,6 +1073,9 @@ print_status(json_t *root)
     if (json_is_integer(json_object_get(root, "completed_with_errors")))
         printf(" (%s with errors)", fmt_int(root, "completed_with_errors", b[3], 48));
     printf(", %s refused\n", fmt_int(root, "refused", b[4], 48));
+    const char *not_ready = json_string_value(json_object_get(root, "not_ready"));
+    if (json_is_false(json_object_get(root, "ready")) && not_ready != NULL && not_ready[0])
+        printf("not ready: %s\n", not_ready);
     json_t *jn = json_object_get(root, "journal");
     if (json_is_object(jn) && !json_is_true(json_object_get(jn, "enabled"))) {
         printf("journal: off (nothing survives a crash; no result store)\n");
@@ -1371,6 +1384,560 @@ cmd_retry(const global *g, int argc, char **argv)
     return 0;
 }
 
+/* --- stats, top, workers (issue 7: operations) --------------------------------- */
+
+#define NLPD_TOP_HISTORY 30
+
+static const char usage_stats[] =
+    "Usage: nlpctl stats [--json]\n"
+    "Shows the daemon's figures: documents accepted, completed, refused and in flight;\n"
+    "end-to-end latency; per stage documents/s (last 10 s and since start), latency\n"
+    "p50/p90/p99 (processing, and time in the stage with its queue), queue depth,\n"
+    "documents in workers' hands, errors, timeouts, crashes, restarts, dead letters;\n"
+    "per hop the backlog and the age of its oldest document; the journal.\n"
+    "Latency quantiles cover the last 60 s (at most 2048 documents).\n"
+    "\n"
+    "  --json  print the daemon's JSON as received (docs/protocol.md, STATS)\n";
+
+static const char usage_top[] =
+    "Usage: nlpctl top [OPTIONS]\n"
+    "A live view, redrawn every second: each stage's workers, documents/s, latency,\n"
+    "queue, documents in hand and a sparkline of its rate over the last 30 s; the\n"
+    "stage with the longest queue is marked as the bottleneck. q or Ctrl-C quits.\n"
+    "When standard output is not a terminal, one frame a second is printed as plain\n"
+    "lines (a blank line between frames).\n"
+    "\n"
+    "  --once          print one frame and exit\n"
+    "  -n, --count N   print N frames and exit\n"
+    "  --interval S    seconds between frames (default 1)\n"
+    "  --ascii         draw the sparklines with ASCII characters\n";
+
+static const char usage_workers[] =
+    "Usage: nlpctl workers add|remove STAGE N [--json]\n"
+    "Starts N more workers for STAGE, or stops N of them, in the running daemon\n"
+    "without a reload and without losing documents: a worker removed finishes the\n"
+    "document in hand and what it still held goes back to the stage's queue. At\n"
+    "least one worker stays; at most 256. The change shows in status and stats and\n"
+    "lasts until the next reload or restart, which go back to the configured\n"
+    "replicas (change [stage NAME] replicas in the config to keep it).\n"
+    "\n"
+    "  --json  print the daemon's answer as received\n";
+
+static double
+num_of(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+/* A rate for a narrow column: 812, 81.2, 8.12. */
+static const char *
+fmt_rate(double r, char *buf, size_t len)
+{
+    snprintf(buf, len, r >= 1000 ? "%.0f" : r >= 10 ? "%.1f" : "%.2f", r);
+    return buf;
+}
+
+static void
+print_stats(json_t *root)
+{
+    char b[16][48];
+    json_t *docs = json_object_get(root, "documents");
+    json_t *lat = json_object_get(docs, "latency_ms");
+    const char *why = fmt_str(root, "not_ready");
+    printf("nlpd %s  %s  up %s  %s\n", fmt_str(root, "version"), fmt_str(root, "state"),
+           fmt_duration(root, "uptime_s", b[0], 48),
+           json_is_true(json_object_get(root, "ready")) ? "ready" : why);
+    printf("documents: %s accepted, %s completed (%s with errors), %s refused, %s in flight "
+           "(%s bytes)\n",
+           fmt_int(docs, "accepted", b[0], 48), fmt_int(docs, "completed", b[1], 48),
+           fmt_int(docs, "completed_with_errors", b[2], 48), fmt_int(docs, "refused", b[3], 48),
+           fmt_int(docs, "in_flight", b[4], 48), fmt_int(docs, "in_flight_bytes", b[5], 48));
+    printf("completed/s: %s (last 10 s), %s (since start)\n",
+           fmt_rate(num_of(docs, "rate"), b[0], 48),
+           fmt_rate(num_of(docs, "rate_since_start"), b[1], 48));
+    printf("end to end: p50 %s ms, p90 %s ms, p99 %s ms (%s documents in the last 60 s)\n",
+           fmt_ms(lat, "p50", b[0], 48), fmt_ms(lat, "p90", b[1], 48),
+           fmt_ms(lat, "p99", b[2], 48), fmt_int(lat, "samples", b[3], 48));
+    json_t *jn = json_object_get(root, "journal");
+    if (!json_is_true(json_object_get(jn, "enabled"))) {
+        printf("journal: off\n");
+    } else {
+        printf("journal: %s, %s waiting commit, %s commits, %s errors, %s replayed",
+               json_is_true(json_object_get(jn, "open")) ? "open" : "NOT OPEN",
+               fmt_int(jn, "waiting_commit", b[0], 48), fmt_int(jn, "commits", b[1], 48),
+               fmt_int(jn, "errors", b[2], 48), fmt_int(jn, "replayed", b[3], 48));
+        if (json_is_integer(json_object_get(jn, "pending")))
+            printf(", %s pending, %s results, %s dead letters", fmt_int(jn, "pending", b[0], 48),
+                   fmt_int(jn, "results", b[1], 48), fmt_int(jn, "dead_letters", b[2], 48));
+        printf("\n");
+    }
+    const char *ml = json_string_value(json_object_get(root, "metrics_listen"));
+    if (ml != NULL && ml[0] != '\0')
+        printf("metrics: http://%s/metrics\n", ml);
+    json_t *stages = json_object_get(root, "stages");
+    int w = name_width(stages, "name", 5);
+    printf("\n%-*s %7s %8s %8s %8s %8s %8s %9s %6s %7s %10s %6s %5s %5s %5s %5s\n", w, "STAGE",
+           "WORKERS", "RATE/s", "AVG/s", "P50 ms", "P90 ms", "P99 ms", "STAGE P99", "QUEUE",
+           "IN HAND", "PROCESSED", "ERRORS", "TMOUT", "CRASH", "RESTR", "DEAD");
+    size_t i;
+    json_t *st;
+    json_array_foreach(stages, i, st)
+    {
+        json_t *wk = json_object_get(st, "workers");
+        json_t *pl = json_object_get(st, "latency_ms"), *sl = json_object_get(st, "stage_ms");
+        char wbuf[48];
+        snprintf(wbuf, sizeof(wbuf), "%s/%s", fmt_int(wk, "ready", b[14], 48),
+                 fmt_int(st, "replicas", b[15], 48));
+        printf("%-*s %7s %8s %8s %8s %8s %8s %9s %6s %7s %10s %6s %5s %5s %5s %5s%s%s\n", w,
+               fmt_str(st, "name"), wbuf, fmt_rate(num_of(st, "rate"), b[0], 48),
+               fmt_rate(num_of(st, "rate_since_start"), b[1], 48), fmt_ms(pl, "p50", b[2], 48),
+               fmt_ms(pl, "p90", b[3], 48), fmt_ms(pl, "p99", b[4], 48),
+               fmt_ms(sl, "p99", b[5], 48), fmt_int(st, "queued", b[6], 48),
+               fmt_int(st, "in_hand", b[7], 48), fmt_int(st, "processed", b[8], 48),
+               fmt_int(st, "errors", b[9], 48), fmt_int(st, "timeouts", b[10], 48),
+               fmt_int(st, "crashes", b[11], 48), fmt_int(st, "restarts", b[12], 48),
+               fmt_int(st, "dead_letters", b[13], 48),
+               json_is_true(json_object_get(st, "crash_loop")) ? "  CRASH LOOP" : "",
+               json_is_true(json_object_get(st, "retiring")) ? "  (retiring)" : "");
+    }
+    json_t *hops = json_object_get(root, "hops");
+    if (json_is_array(hops) && json_array_size(hops) > 0) {
+        printf("\n%-*s %8s %10s\n", 2 * w + 4, "HOP", "BACKLOG", "OLDEST ms");
+        json_t *h;
+        json_array_foreach(hops, i, h)
+        {
+            char hop[160];
+            snprintf(hop, sizeof(hop), "%s -> %s", fmt_str(h, "from"), fmt_str(h, "to"));
+            printf("%-*s %8s %10s\n", 2 * w + 4, hop, fmt_int(h, "backlog", b[0], 48),
+                   fmt_ms(h, "oldest_ms", b[1], 48));
+        }
+    }
+}
+
+static int
+cmd_stats(const global *g, int argc, char **argv)
+{
+    int raw = 0;
+    int rc = parse_flag(argc, argv, usage_stats, "json", &raw, 1);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    char *reply = NULL;
+    int status = control(g, "STATS", &reply);
+    if (status != 0)
+        return status;
+    if (raw) {
+        printf("%s\n", reply);
+    } else {
+        json_error_t jerr;
+        json_t *root = json_loads(reply, 0, &jerr);
+        if (json_is_object(root)) {
+            print_stats(root);
+        } else {
+            say("stats: the daemon's answer is not a JSON object: %s", jerr.text);
+            status = EXIT_RUNTIME;
+        }
+        json_decref(root);
+    }
+    nlpd_free(reply);
+    if (status == 0 && fflush(stdout) != 0)
+        status = EXIT_RUNTIME;
+    return status;
+}
+
+static int
+cmd_workers(const global *g, int argc, char **argv)
+{
+    int raw = 0;
+    int rc = parse_flag(argc, argv, usage_workers, "json", &raw, 0);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    unsigned long long n = 0;
+    if (argc - optind != 3 ||
+        (strcmp(argv[optind], "add") != 0 && strcmp(argv[optind], "remove") != 0)) {
+        say("workers: give add or remove, a stage and a count (see nlpctl workers --help)");
+        return EXIT_USAGE;
+    }
+    const char *stage = argv[optind + 1];
+    if (stage[0] == '\0' || strlen(stage) > 47 || strspn(stage, "abcdefghijklmnopqrstuvwxyz"
+                                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                "0123456789-_") != strlen(stage)) {
+        say("workers: '%s' is not a stage name", stage);
+        return EXIT_USAGE;
+    }
+    if (parse_count(argv[optind + 2], 1, 256, &n) != 0) {
+        say("workers: the count must be a number from 1 to 256, not '%s'", argv[optind + 2]);
+        return EXIT_USAGE;
+    }
+    char req[128];
+    snprintf(req, sizeof(req), "WORKERS %s %s %llu", strcmp(argv[optind], "add") == 0 ? "ADD"
+                                                                                       : "REMOVE",
+             stage, n);
+    char *reply = NULL;
+    int status = control(g, req, &reply);
+    if (status != 0)
+        return status;
+    json_t *root = raw ? NULL : json_loads(reply, 0, NULL);
+    if (raw || !json_is_object(root)) {
+        printf("%s\n", reply);
+    } else {
+        char b[3][48];
+        printf("stage %s: %s workers (was %s; configured %s), until the next reload or "
+               "restart\n",
+               fmt_str(root, "stage"), fmt_int(root, "replicas", b[0], 48),
+               fmt_int(root, "previous", b[1], 48), fmt_int(root, "configured", b[2], 48));
+    }
+    json_decref(root);
+    nlpd_free(reply);
+    return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+/* --- top ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t winch;
+
+static void
+on_winch(int sig)
+{
+    (void)sig;
+    winch = 1;
+}
+
+typedef struct top_term {
+    int tty;       /* stdout is a terminal: redraw in place */
+    int in_tty;    /* stdin is a terminal: keys (q) */
+    int saved;     /* termios changed (restore it) */
+    struct termios orig;
+    int utf8;
+} top_term;
+
+static top_term the_term;
+
+static void
+top_restore(void)
+{
+    top_term *t = &the_term;
+    if (t->saved) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &t->orig);
+        t->saved = 0;
+    }
+    if (t->tty) {
+        /* Cursor back, the main screen back. */
+        fputs("\033[?25h\033[?1049l", stdout);
+        fflush(stdout);
+        t->tty = 0;
+    }
+}
+
+static void
+top_begin(top_term *t, int force_ascii)
+{
+    t->tty = isatty(STDOUT_FILENO);
+    setlocale(LC_CTYPE, "");
+    const char *cs = nl_langinfo(CODESET);
+    t->utf8 = !force_ascii && cs != NULL && strcmp(cs, "UTF-8") == 0;
+    if (!t->tty)
+        return;
+    t->in_tty = isatty(STDIN_FILENO);
+    if (t->in_tty && tcgetattr(STDIN_FILENO, &t->orig) == 0) {
+        struct termios raw = t->orig;
+        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+        raw.c_cc[VMIN] = 0;
+        raw.c_cc[VTIME] = 0;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+            t->saved = 1;
+    }
+    atexit(top_restore);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_winch;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGWINCH, &sa, NULL);
+    /* The alternate screen, cursor hidden. */
+    fputs("\033[?1049h\033[?25l", stdout);
+    fflush(stdout);
+}
+
+static int
+term_cols(const top_term *t)
+{
+    struct winsize ws;
+    if (t->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 100;
+}
+
+/* The sparkline of `hist` (per-second rates, oldest first), `width` cells
+ * of the newest values, scaled to their own maximum. */
+static void
+sparkline(nlpd__buf *out, json_t *hist, int width, int utf8)
+{
+    static const char *const blocks[] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
+                                         "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
+                                         "\xe2\x96\x87", "\xe2\x96\x88"};
+    static const char ascii[] = "_.-:=+*#";
+    size_t n = json_array_size(hist);
+    size_t from = n > (size_t)width ? n - (size_t)width : 0;
+    double max = 0;
+    for (size_t i = from; i < n; i++) {
+        double v = json_number_value(json_array_get(hist, i));
+        if (v > max)
+            max = v;
+    }
+    for (size_t i = from; i < n; i++) {
+        double v = json_number_value(json_array_get(hist, i));
+        if (max <= 0 || v <= 0) {
+            nlpd__buf_append(out, " ", 1);
+            continue;
+        }
+        int level = (int)(v / max * 7.0 + 0.5);
+        if (level > 7)
+            level = 7;
+        if (utf8)
+            nlpd__buf_append(out, blocks[level], 3);
+        else
+            nlpd__buf_append(out, &ascii[level], 1);
+    }
+}
+
+static void NLPD_PRINTF(3, 4)
+line_add(nlpd__buf *out, int cols, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (n >= (int)sizeof(line))
+        n = (int)sizeof(line) - 1;
+    if (n > cols)
+        n = cols; /* ASCII only: a byte is a column */
+    nlpd__buf_append(out, line, (size_t)n);
+}
+
+static void
+line_end(nlpd__buf *out, int tty)
+{
+    if (tty)
+        nlpd__buf_append(out, "\033[K", 3);
+    nlpd__buf_append(out, "\n", 1);
+}
+
+/* One frame from the STATS JSON `root` (NULL: `err` says why not). */
+static void
+top_frame(nlpd__buf *out, json_t *root, const char *err, const top_term *t)
+{
+    int cols = term_cols(t);
+    char b[8][48];
+    time_t now = time(NULL);
+    struct tm tm;
+    char clock[16];
+    strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &tm));
+    if (root == NULL) {
+        line_add(out, cols, "nlpd: %s  %s", err, clock);
+        line_end(out, t->tty);
+        return;
+    }
+    json_t *docs = json_object_get(root, "documents");
+    json_t *lat = json_object_get(docs, "latency_ms");
+    line_add(out, cols, "nlpd %s  %s  up %s  %s  %s", fmt_str(root, "version"),
+             fmt_str(root, "state"), fmt_duration(root, "uptime_s", b[0], 48),
+             json_is_true(json_object_get(root, "ready")) ? "ready"
+                                                          : fmt_str(root, "not_ready"),
+             clock);
+    line_end(out, t->tty);
+    line_add(out, cols,
+             "in flight %s  done %s/s  accepted %s  completed %s  refused %s  end to end p50 %s "
+             "ms  p99 %s ms",
+             fmt_int(docs, "in_flight", b[0], 48), fmt_rate(num_of(docs, "rate"), b[1], 48),
+             fmt_int(docs, "accepted", b[2], 48), fmt_int(docs, "completed", b[3], 48),
+             fmt_int(docs, "refused", b[4], 48), fmt_ms(lat, "p50", b[5], 48),
+             fmt_ms(lat, "p99", b[6], 48));
+    line_end(out, t->tty);
+    line_end(out, t->tty);
+    json_t *stages = json_object_get(root, "stages");
+    int w = name_width(stages, "name", 5);
+    /* The bottleneck: the longest queue, if any stage has one. */
+    long long worst = 0;
+    size_t worst_i = (size_t)-1, i;
+    json_t *st;
+    json_array_foreach(stages, i, st)
+    {
+        long long q = (long long)json_integer_value(json_object_get(st, "queued"));
+        if (q > worst) {
+            worst = q;
+            worst_i = i;
+        }
+    }
+    int fixed = w + 8 + 9 + 9 + 9 + 7 + 6 + 2;
+    int spark = cols - fixed - 14;
+    if (spark > NLPD_TOP_HISTORY)
+        spark = NLPD_TOP_HISTORY;
+    line_add(out, cols, "%-*s %7s %8s %8s %8s %6s %5s  %s", w, "STAGE", "WORKERS", "RATE/s",
+             "P50 ms", "P99 ms", "QUEUE", "HAND", spark >= 8 ? "RATE, LAST 30 s" : "");
+    line_end(out, t->tty);
+    json_array_foreach(stages, i, st)
+    {
+        json_t *wk = json_object_get(st, "workers");
+        json_t *pl = json_object_get(st, "latency_ms");
+        char wbuf[48];
+        snprintf(wbuf, sizeof(wbuf), "%s/%s", fmt_int(wk, "ready", b[0], 48),
+                 fmt_int(st, "replicas", b[1], 48));
+        line_add(out, cols, "%-*s %7s %8s %8s %8s %6s %5s  ", w, fmt_str(st, "name"), wbuf,
+                 fmt_rate(num_of(st, "rate"), b[2], 48), fmt_ms(pl, "p50", b[3], 48),
+                 fmt_ms(pl, "p99", b[4], 48), fmt_int(st, "queued", b[5], 48),
+                 fmt_int(st, "in_hand", b[6], 48));
+        if (spark >= 8)
+            sparkline(out, json_object_get(st, "history"), spark, t->utf8);
+        if (i == worst_i && fixed + spark + 14 <= cols)
+            nlpd__buf_append(out, "  <- bottleneck", 15);
+        else if (json_is_true(json_object_get(st, "crash_loop")))
+            nlpd__buf_append(out, "  CRASH LOOP", 12);
+        line_end(out, t->tty);
+    }
+}
+
+static int
+cmd_top(const global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"once", no_argument, NULL, '1'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"interval", required_argument, NULL, 'i'},
+                                         {"ascii", no_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    unsigned long long frames = 0;
+    double interval = 1.0;
+    int ascii = 0;
+    optind = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":hn:", opts, NULL)) != -1) {
+        switch (ch) {
+        case '1':
+            frames = 1;
+            break;
+        case 'n':
+            if (parse_count(optarg, 1, 1000000000, &frames) != 0) {
+                say("top: --count takes a positive number, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i': {
+            char *end;
+            errno = 0;
+            interval = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(interval >= 0.1) ||
+                interval > 3600) {
+                say("top: --interval takes seconds from 0.1 to 3600, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'a':
+            ascii = 1;
+            break;
+        case 'h':
+            fputs(usage_top, stdout);
+            return 0;
+        default:
+            return bad_option(argv[0], ch, argv);
+        }
+    }
+    if (optind < argc) {
+        say("top: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    char ep[600];
+    int status = endpoint_of(g, g->control, NLPD_SOCK_CONTROL, ep, sizeof(ep));
+    if (status == 0)
+        status = check_daemon(ep);
+    if (status != 0)
+        return status;
+    top_term *t = &the_term;
+    top_begin(t, ascii);
+    unsigned long long shown = 0;
+    json_t *root = NULL;
+    char err[300] = "";
+    int fetch = 1;
+    while (!interrupted) {
+        if (fetch) {
+            char *reply = NULL;
+            int rc = nlpd_control_call(NULL, ep, "STATS", control_timeout_ms(g), &reply);
+            json_decref(root);
+            root = NULL;
+            if (rc == 0)
+                root = json_loads(reply, 0, NULL);
+            if (root == NULL) {
+                snprintf(err, sizeof(err), "%s",
+                         rc == NLPD_ETIMEDOUT ? "no answer from the daemon"
+                         : rc == -EINTR       ? "interrupted"
+                         : rc != 0            ? nlpd_strerror(rc)
+                                              : "the daemon's answer is not JSON");
+            }
+            nlpd_free(reply);
+            if (interrupted)
+                break;
+        }
+        nlpd__buf frame = {0};
+        if (t->tty)
+            nlpd__buf_append(&frame, "\033[H", 3);
+        else if (shown > 0)
+            nlpd__buf_append(&frame, "\n", 1);
+        top_frame(&frame, root, err, t);
+        if (t->tty)
+            nlpd__buf_append(&frame, "\033[J", 3);
+        if (frame.len > 0)
+            fwrite(frame.data, 1, frame.len, stdout);
+        nlpd__buf_release(&frame);
+        if (fflush(stdout) != 0) {
+            status = EXIT_RUNTIME;
+            break;
+        }
+        if (fetch)
+            shown++;
+        if (!t->tty && root == NULL) {
+            say("top: %s", err);
+            status = EXIT_RUNTIME;
+            break;
+        }
+        if (frames > 0 && shown >= frames)
+            break;
+        /* Wait for the next frame; a resize redraws at once, q quits. */
+        fetch = 1;
+        uint64_t until = nlpd__mono_us() + (uint64_t)(interval * 1e6);
+        int quit = 0;
+        while (!interrupted && !quit) {
+            uint64_t now = nlpd__mono_us();
+            if (now >= until)
+                break;
+            if (winch) {
+                winch = 0;
+                fetch = 0;
+                break;
+            }
+            struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+            int ms = (int)((until - now + 999) / 1000);
+            int n = poll(&pfd, t->saved ? 1 : 0, ms > SLICE_MS ? SLICE_MS : ms);
+            if (n > 0 && (pfd.revents & POLLIN)) {
+                char c;
+                if (read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q'))
+                    quit = 1;
+            }
+        }
+        if (quit)
+            break;
+    }
+    json_decref(root);
+    top_restore();
+    if (interrupted && frames == 0)
+        return 0; /* Ctrl-C is how a live view ends */
+    if (interrupted)
+        return EXIT_INTERRUPTED;
+    return status;
+}
+
 /* --- ping ---------------------------------------------------------------- */
 
 /* Pings and waits for the matching PONG until `deadline_us`. Returns 0
@@ -1448,6 +2015,7 @@ static const command commands[] = {
     {"status", cmd_status}, {"reload", cmd_reload},     {"ping", cmd_ping},
     {"get", cmd_get},       {"results", cmd_results},   {"deadletters", cmd_deadletters},
     {"retry", cmd_retry},   {"drain", cmd_drain},
+    {"stats", cmd_stats},   {"top", cmd_top},           {"workers", cmd_workers},
 };
 
 int

@@ -334,6 +334,7 @@ in_hand_error(nlpd_daemon *d, worker *w, int64_t status, int term_signal)
         durable_attempt(d, f);
         if ((fault && f->attempts >= d->cfg.max_attempts) ||
             f->outside_kills >= NLPD_OUTSIDE_KILLS_MAX) {
+            st->dead_letters++;
             durable_dead_letter(d, f, st->name, code, msg);
             return;
         }
@@ -351,6 +352,22 @@ in_hand_error(nlpd_daemon *d, worker *w, int64_t status, int term_signal)
     broker_route(d, f);
 }
 
+/* A worker that stopped as asked sends its last DONEs and BYE before it
+ * exits, but the daemon may see the exit first. Reading what its stage's
+ * socket already holds now keeps those answers from being taken for a
+ * crash (the document in hand run again) or dropped as stale. */
+static void
+drain_stage(stage *st)
+{
+    for (int i = 0; i < 4096 && st->sock != NULL; i++) {
+        nlpd__frames fr;
+        if (nlpd__recv_frames(st->sock, &fr, ZMQ_DONTWAIT) != 0)
+            break;
+        st->watch.on_msg(&st->watch, &fr);
+        nlpd__frames_close(&fr);
+    }
+}
+
 static void
 on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
 {
@@ -363,6 +380,8 @@ on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
     NLPD_LOG(planned ? NLPD_LOG_INFO : NLPD_LOG_WARNING,
              "stage=%s worker=%s pid=%d status=%lld signal=%d held=%zu msg=\"worker exited\"",
              st->name, w->id, w->pid, (long long)status, term_signal, w->held.n);
+    if (planned && w->held.n > 0)
+        drain_stage(st);
     w->state = W_EXITED;
     in_hand_error(d, w, status, term_signal);
     broker_requeue_held(d, w);
@@ -602,6 +621,12 @@ supervisor_reload(nlpd_daemon *d)
     snprintf(c.runtime_dir, sizeof(c.runtime_dir), "%s", d->cfg.runtime_dir);
     snprintf(c.front_extra, sizeof(c.front_extra), "%s", d->cfg.front_extra);
     c.max_message_bytes = d->cfg.max_message_bytes;
+    /* The metrics server keeps its address until a restart. */
+    if (strcmp(c.metrics_listen, d->cfg.metrics_listen) != 0)
+        NLPD_LOG(NLPD_LOG_WARNING, "msg=\"metrics_listen changes at the next restart, not on "
+                                   "reload; still %s\"",
+                 d->cfg.metrics_listen[0] ? d->cfg.metrics_listen : "off");
+    snprintf(c.metrics_listen, sizeof(c.metrics_listen), "%s", d->cfg.metrics_listen);
     nlpd_log_set_sink(nlpd_log_stderr, NULL, c.log_level);
 
     nlpd_sd_notify("RELOADING=1");
@@ -634,6 +659,100 @@ supervisor_reload(nlpd_daemon *d)
             return; /* a spawn failure aborted the reload */
     }
     daemon_update_status(d, 1);
+}
+
+/* --- Workers at run time (nlpctl workers add/remove) -------------------------- */
+
+/* Stops a worker gracefully: STOP (it finishes the document in hand and
+ * answers BYE, which puts what it still held back in the queue); one still
+ * starting, which STOP may not reach yet, gets SIGTERM, which its runtime
+ * treats the same way. One that does not exit within stop_timeout_ms is
+ * killed (supervisor_tick). */
+static void
+worker_retire(nlpd_daemon *d, worker *w, uint64_t now)
+{
+    if (w->state == W_EXITED || w->state == W_STOPPING)
+        return;
+    int starting = w->state == W_STARTING;
+    w->state = W_STOPPING;
+    w->stop_us = now;
+    broker_send_stop(d, w);
+    if (starting && w->spawned)
+        uv_process_kill(&w->proc, SIGTERM);
+}
+
+int
+supervisor_scale(nlpd_daemon *d, const char *stage_name, int delta, char *msg, size_t msg_len)
+{
+    if (d->state == D_STOPPING) {
+        snprintf(msg, msg_len, "the daemon is stopping");
+        return NLPD_EBUSY;
+    }
+    if (d->state == D_RELOADING) {
+        snprintf(msg, msg_len, "a reload is in progress; try again when it is done");
+        return NLPD_EBUSY;
+    }
+    if (d->state == D_STARTING) {
+        snprintf(msg, msg_len, "the daemon is still starting its workers; try again when it runs");
+        return NLPD_EBUSY;
+    }
+    stage *st = NULL;
+    for (int i = 0; i < d->pl->n; i++) {
+        if (strcmp(d->pl->st[i]->name, stage_name) == 0)
+            st = d->pl->st[i];
+    }
+    if (st == NULL) {
+        int n = snprintf(msg, msg_len, "no stage '%.48s' in the pipeline (stages:", stage_name);
+        for (int i = 0; i < d->pl->n && n > 0 && (size_t)n < msg_len; i++)
+            n += snprintf(msg + n, msg_len - (size_t)n, " %s", d->pl->st[i]->name);
+        if (n > 0 && (size_t)n < msg_len)
+            snprintf(msg + n, msg_len - (size_t)n, ")");
+        return NLPD_EINVAL;
+    }
+    int max = (int)(sizeof(st->slots) / sizeof(st->slots[0]));
+    int old = st->n_slots, want = old + delta;
+    if (delta == 0 || want > max || want < 1) {
+        if (delta > 0)
+            snprintf(msg, msg_len, "stage %s has %d workers; %d more would pass the limit of %d",
+                     st->name, old, delta, max);
+        else
+            snprintf(msg, msg_len,
+                     "stage %s has %d worker%s; removing %d would leave %s (at least 1 stays)",
+                     st->name, old, old == 1 ? "" : "s", -delta, want < 1 ? "none" : "too few");
+        return NLPD_EINVAL;
+    }
+    uint64_t now = nlpd__mono_us();
+    if (delta > 0) {
+        st->n_slots = want;
+        for (int k = old; k < want; k++) {
+            memset(&st->slots[k], 0, sizeof(st->slots[k]));
+            /* A spawn that fails is retried with backoff like any other. */
+            spawn_worker(d, st, &st->cfg, st->slots, k, st->gen);
+        }
+    } else {
+        /* The highest slots go; their workers leave the slot at once, so
+         * their exit is not a failure to restart. */
+        for (int k = old - 1; k >= want; k--) {
+            slot *s = &st->slots[k];
+            if (s->w != NULL) {
+                worker *w = s->w;
+                s->w = NULL;
+                worker_retire(d, w, now);
+            }
+            memset(s, 0, sizeof(*s));
+        }
+        st->n_slots = want;
+    }
+    NLPD_LOG(NLPD_LOG_NOTICE,
+             "stage=%s workers=%d was=%d configured=%d msg=\"workers changed at run time (until "
+             "the next reload or restart)\"",
+             st->name, want, old, st->cfg.replicas);
+    snprintf(msg, msg_len,
+             "{\"stage\":\"%s\",\"replicas\":%d,\"previous\":%d,\"configured\":%d}",
+             st->name, want, old, st->cfg.replicas);
+    daemon_update_status(d, 1);
+    broker_dispatch(d, st);
+    return 0;
 }
 
 /* --- Start, tick, stop ---------------------------------------------------- */
