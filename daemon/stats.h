@@ -16,10 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
-/* nlpd_internal.h's include guard closes before its end: include it once. */
-#ifndef NLPD_INTERNAL_H
 #include "nlpd_internal.h"
-#endif
 
 /* --- Latency samples --------------------------------------------------------- */
 

@@ -92,8 +92,6 @@ int nlpd__wire_validate(const void *buf, size_t len, char *why, size_t why_len);
 uint64_t nlpd__now_us(void);
 uint64_t nlpd__mono_us(void);
 
-#endif /* NLPD_INTERNAL_H */
-
 /* --- Wire protocol verbs (docs/protocol.md) ------------------------------- */
 
 /* Worker <-> daemon, on the stage socket (DEALER -> ROUTER). */
@@ -233,3 +231,5 @@ void nlpd__zwatch_resume(nlpd__zwatch *w);
 /* Closes both handles; on_closed runs once they are closed (may be NULL).
  * The socket itself is the caller's to close. */
 void nlpd__zwatch_close(nlpd__zwatch *w, nlpd__zwatch_close_fn on_closed);
+
+#endif /* NLPD_INTERNAL_H */
