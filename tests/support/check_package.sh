@@ -122,8 +122,11 @@ main(int argc, char **argv)
 EOF
   flags=$(PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root$(dirname "$pc") \
           pkg-config --cflags --libs nlpd)
+  # NLPD_SDK_CFLAGS: a sanitizer build's libnlpd.so needs its runtime
+  # loaded first, so the stage is built with the same -fsanitize=.
   # shellcheck disable=SC2086
-  if ! cc -std=c11 -Wall -Werror -o "$tmp/opening" "$tmp/opening.c" $flags 2>"$tmp/cc.log"; then
+  if ! cc -std=c11 -Wall -Werror ${NLPD_SDK_CFLAGS:-} -o "$tmp/opening" "$tmp/opening.c" $flags \
+       2>"$tmp/cc.log"; then
     cat "$tmp/cc.log"
     bad "a stage does not build with pkg-config nlpd ($flags)"
   else
