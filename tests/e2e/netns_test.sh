@@ -27,14 +27,16 @@ skip() {
     echo "SKIP netns_test: $*"
     exit 77
 }
-fail() {
-    echo "FAIL netns_test: $*"
+fail() { # to stderr too: it may be called inside $(...)
+    echo "FAIL netns_test: $*" >&2
     if [ -n "${T:-}" ] && [ -f "$T/nlpd.log" ]; then
-        echo "----- daemon log (last 60 lines) -----"
-        tail -n 60 "$T/nlpd.log"
-        for w in wa wb bad; do
-            [ -f "$T/$w.log" ] && { echo "----- $w.log -----"; tail -n 15 "$T/$w.log"; }
-        done
+        {
+            echo "----- daemon log (last 60 lines) -----"
+            tail -n 60 "$T/nlpd.log"
+            for w in wa wb bad; do
+                [ -f "$T/$w.log" ] && { echo "----- $w.log -----"; tail -n 15 "$T/$w.log"; }
+            done
+        } >&2
     fi
     exit 1
 }
@@ -78,10 +80,11 @@ wait_for() {
 
 # A "host": a process holding a network namespace of its own.
 own_ns=$(readlink /proc/self/ns/net)
+ns_differs() { [ "$(readlink "/proc/$1/ns/net")" != "$own_ns" ]; }
 new_host() {
     unshare -n sleep 100000 >/dev/null 2>&1 &
     local pid=$!
-    wait_for 10 test "$(readlink /proc/$pid/ns/net)" != "$own_ns" || fail "no namespace for a host"
+    wait_for 30 ns_differs "$pid" || fail "no namespace for a host"
     echo "$pid"
 }
 HA=$(new_host) || exit 1
