@@ -738,6 +738,8 @@ nlpd_config_finish(nlpd_config *cfg, char *why, size_t why_len)
             s = &cfg->stages[cfg->n_stages++];
             stage_defaults(s, name);
         }
+        if (s->argc == 0 && !is_builtin(name) && s->replicas == 0)
+            continue; /* every worker remote: no command needed */
         if (s->argc == 0) {
             if (!is_builtin(name)) {
                 snprintf(why, why_len,
