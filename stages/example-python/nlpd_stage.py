@@ -322,7 +322,11 @@ class Worker:
         self.worker_id = opts["worker_id"] or "%s@%s:%d" % (
             self.stage, socket.gethostname(), os.getpid())
         # CurveZMQ for tcp:// endpoints: (server public, own public, own secret).
+        # Keys serve tcp:// endpoints only: a worker on ipc ignores them.
         self.curve = None
+        tcp = self.endpoint.startswith("tcp://") or self.control.startswith("tcp://")
+        if not tcp:
+            return
         if bool(opts["server_key"]) != bool(opts["key"]):
             self._fail_args("CurveZMQ needs both the daemon's public key (--server-key, "
                             "NLPD_CURVE_SERVER_KEY_FILE) and this worker's key pair (--key, "

@@ -504,14 +504,18 @@ parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
         fprintf(stderr, "nlpd-%s: unknown log level '%s'\n", ctx->def->name, level);
         return NLPD_EINVAL;
     }
-    if ((server_key == NULL) != (key == NULL)) {
+    /* Keys serve tcp:// endpoints only: a worker on ipc ignores them (and
+     * a key file it cannot read does not stop it). */
+    int tcp = strncmp(endpoint, "tcp://", 6) == 0 ||
+              (control != NULL && strncmp(control, "tcp://", 6) == 0);
+    if (tcp && (server_key == NULL) != (key == NULL)) {
         fprintf(stderr,
                 "nlpd-%s: CurveZMQ needs both the daemon's public key (--server-key, %s) and "
                 "this worker's key pair (--key, %s)\n",
                 ctx->def->name, NLPD_ENV_CURVE_SERVER_KEY_FILE, NLPD_ENV_CURVE_KEY_FILE);
         return NLPD_EINVAL;
     }
-    if (server_key != NULL) {
+    if (server_key != NULL && tcp) {
         char why[600];
         int rc = nlpd_curve_key_load(server_key, ctx->curve_server, NULL, why, sizeof(why));
         if (rc == 0)
