@@ -156,7 +156,8 @@ tcp(unsigned offset)
     return buf[i];
 }
 
-/* Starts nlpd-passthrough as a remote worker of stage pt with key `key`
+/* Starts nlpd-passthrough as a remote worker of stage pt (window 16, as
+ * the local one) with key `key`
  * (a file name in K.dir; NULL: no Curve). */
 static pid_t
 start_worker(const char *id, const char *key)
@@ -168,7 +169,7 @@ start_worker(const char *id, const char *key)
     snprintf(env[n++], sizeof(env[0]), "NLPD_STAGE_ENDPOINT=%s", tcp(11));
     snprintf(env[n++], sizeof(env[0]), "NLPD_CONTROL_ENDPOINT=%s", tcp(3));
     snprintf(env[n++], sizeof(env[0]), "NLPD_HEARTBEAT_MS=200");
-    snprintf(env[n++], sizeof(env[0]), "NLPD_WINDOW=32");
+    snprintf(env[n++], sizeof(env[0]), "NLPD_WINDOW=16");
     if (key != NULL) {
         snprintf(env[n++], sizeof(env[0]), "NLPD_CURVE_SERVER_KEY_FILE=%s", kpath("daemon.pub"));
         snprintf(env[n++], sizeof(env[0]), "NLPD_CURVE_KEY_FILE=%s", kpath(key));
