@@ -14,6 +14,7 @@
  * printed (not asserted: the machine is shared).
  */
 #include "e2e.h"
+#include "nlpd/stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +27,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "nlpd/stage.h"
 
 extern char **environ;
 
@@ -61,8 +60,8 @@ run(char *const argv[], const char *out)
 static void
 keygen(const char *dir, const char *name)
 {
-    char *argv[] = {(char *)nlpd_e2e_bin("nlpctl"), "keygen", "--out", (char *)dir, (char *)name,
-                    NULL};
+    char *argv[] = {
+        (char *)nlpd_e2e_bin("nlpctl"), "keygen", "--out", (char *)dir, (char *)name, NULL};
     char out[700];
     snprintf(out, sizeof(out), "%s/%s.stdout", K.dir, name);
     assert_int_equal(run(argv, out), 0);
@@ -394,8 +393,13 @@ test_remote_worker_and_clients_over_tcp_with_curve(void **state)
     assert_non_null(strstr(text, "remote-w1"));
     free(text);
     /* ... and without one it gets no answer. */
-    char *plain_argv[] = {(char *)nlpd_e2e_bin("nlpctl"), "--control", (char *)tcp(1), "--timeout",
-                          "1", "status", NULL};
+    char *plain_argv[] = {(char *)nlpd_e2e_bin("nlpctl"),
+                          "--control",
+                          (char *)tcp(1),
+                          "--timeout",
+                          "1",
+                          "status",
+                          NULL};
     assert_int_equal(run(plain_argv, "/dev/null"), 1);
 
     /* The stranger's key, once in the directory, gets in after SIGHUP. */
@@ -435,8 +439,14 @@ run_daemon_to_exit(const char *log)
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char state[700];
     snprintf(state, sizeof(state), "%s/state", K.dir);
-    char *argv[] = {(char *)nlpd_e2e_bin("nlpd"), "--config", conf, "--runtime-dir", rundir,
-                    "--state-dir", state, NULL};
+    char *argv[] = {(char *)nlpd_e2e_bin("nlpd"),
+                    "--config",
+                    conf,
+                    "--runtime-dir",
+                    rundir,
+                    "--state-dir",
+                    state,
+                    NULL};
     pid_t pid;
     assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
@@ -491,8 +501,8 @@ pump(nlpd_client *c, int n, int window, const char *doc)
     int sent = 0, done = 0;
     while (done < n) {
         while (sent < n && sent - done < window) {
-            int rc = nlpd_client_submit(c, (uint64_t)sent + 1, "json wait", doc, strlen(doc),
-                                        60000);
+            int rc =
+                nlpd_client_submit(c, (uint64_t)sent + 1, "json wait", doc, strlen(doc), 60000);
             assert_int_equal(rc, 0);
             sent++;
         }
@@ -508,6 +518,41 @@ pump(nlpd_client *c, int n, int window, const char *doc)
     return (double)(nlpd_e2e_now_ms() - t0) / 1000.0;
 }
 
+/* CPU time (user + system) of process `pid` so far, in microseconds. */
+static double
+cpu_us_of(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+cpu_us_self(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU of the daemon, its ingest worker, the pt worker and this client. */
+static double
+cpu_us_all(pid_t daemon, pid_t ingest, pid_t pt)
+{
+    return cpu_us_of(daemon) + cpu_us_of(ingest) + cpu_us_of(pt) + cpu_us_self();
+}
+
 static void
 test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
 {
@@ -521,17 +566,20 @@ test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
                         "The minister said the talks would resume next week. ");
     snprintf(doc + len, sizeof(doc) - (size_t)len, "\"}");
 
-    double best_ipc = 1e9, best_tcp = 1e9;
+    double best_ipc = 1e9, best_tcp = 1e9, cpu_ipc, cpu_tcp;
     /* ipc: the local worker, the client on the front door's ipc socket. */
     make_keys(1);
     nlpd_e2e e;
     nlpd_e2e_start(&e, K.conf);
     pump(e.client, 200, window, doc); /* warm up */
+    pid_t ingest = nlpd_e2e_worker_pid(&e, "ingest", 0), pt = nlpd_e2e_worker_pid(&e, "pt", 0);
+    double cpu0 = cpu_us_all(e.pid, ingest, pt);
     for (int r = 0; r < rounds; r++) {
         double s = pump(e.client, n, window, doc);
         if (s < best_ipc)
             best_ipc = s;
     }
+    cpu_ipc = (cpu_us_all(e.pid, ingest, pt) - cpu0) / (rounds * n);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
     drop_keys();
 
@@ -543,11 +591,14 @@ test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
         fail_msg("the remote worker did not join");
     nlpd_client *c = tcp_client(kpath("daemon.pub"), kpath("client.key"));
     pump(c, 200, window, doc);
+    ingest = nlpd_e2e_worker_pid(&e, "ingest", 0);
+    cpu0 = cpu_us_all(e.pid, ingest, w1);
     for (int r = 0; r < rounds; r++) {
         double s = pump(c, n, window, doc);
         if (s < best_tcp)
             best_tcp = s;
     }
+    cpu_tcp = (cpu_us_all(e.pid, ingest, w1) - cpu0) / (rounds * n);
     nlpd_client_close(&c);
     stop_worker(w1);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
@@ -557,13 +608,15 @@ test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
     printf("# curve cost: %d documents of %d bytes, window %d, best of %d, ingest + pass-through "
            "(journal on, group commit)\n",
            n, len, window, rounds);
-    printf("#   ipc (client and worker)        : %8.1f us/doc  %8.0f docs/s\n", us_ipc,
-           n / best_ipc);
-    printf("#   tcp + CurveZMQ (client, worker): %8.1f us/doc  %8.0f docs/s\n", us_tcp,
-           n / best_tcp);
-    printf("#   difference                     : %+8.1f us/doc (two tcp+Curve hops: client and "
-           "worker)\n",
-           us_tcp - us_ipc);
+    printf("#   CPU: daemon + ingest worker + pt worker + client, all threads (the cost)\n");
+    printf("#   wall: best round (noisy on a shared machine)\n");
+    printf("#   ipc (client and worker)        : CPU %7.1f us/doc   wall %7.1f us/doc (%6.0f/s)\n",
+           cpu_ipc, us_ipc, n / best_ipc);
+    printf("#   tcp + CurveZMQ (client, worker): CPU %7.1f us/doc   wall %7.1f us/doc (%6.0f/s)\n",
+           cpu_tcp, us_tcp, n / best_tcp);
+    printf("#   tcp + Curve costs              : CPU %+7.1f us/doc   wall %+7.1f us/doc "
+           "(two hops: client <-> daemon, daemon <-> worker)\n",
+           cpu_tcp - cpu_ipc, us_tcp - us_ipc);
 }
 
 int
