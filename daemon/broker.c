@@ -61,7 +61,7 @@ broker_open_stage(nlpd_daemon *d, stage *st)
         return -err;
     }
     chmod(st->endpoint + 6, 0600);
-    if (d->sec != NULL) {
+    if (nlpd_security_listening(d->sec)) {
         /* Remote workers: the same socket on tcp, with CurveZMQ. */
         char tcp[300], what[64];
         int rc = stage_tcp_endpoint(d, st, tcp, sizeof(tcp));

@@ -58,7 +58,7 @@ front_open(nlpd_daemon *d)
     zmq_setsockopt(d->pub, ZMQ_LINGER, &linger, sizeof(linger));
     int rc = bind_group_ipc(d, d->front, NLPD_SOCK_FRONT);
     /* A tcp:// front is bound with CurveZMQ once the ipc ones are
-     * (daemon_listen_tcp in main.c). */
+     * (listen_tcp in main.c). */
     if (rc == 0 && d->cfg.front_extra[0] != '\0' && strncmp(d->cfg.front_extra, "tcp://", 6) != 0 &&
         zmq_bind(d->front, d->cfg.front_extra) != 0) {
         rc = -zmq_errno();

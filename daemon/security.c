@@ -458,6 +458,12 @@ nlpd_security_open(nlpd_security **out, void *zctx, uv_loop_t *loop, const char 
 }
 
 int
+nlpd_security_listening(const nlpd_security *sec)
+{
+    return sec != NULL && sec->port != 0;
+}
+
+int
 nlpd_security_endpoint(const nlpd_security *sec, unsigned offset, char *out, size_t out_len)
 {
     if (sec == NULL || sec->port == 0)

@@ -91,6 +91,10 @@ int nlpd_security_open(nlpd_security **out, void *zctx, uv_loop_t *loop, const c
                        const char *secret_key_file, const char *authorized_dir, char *why,
                        size_t why_len);
 
+/* 1 when a listen base (tcp://HOST:PORT) was given, so every socket binds
+ * tcp too; 0 when only `front = tcp://...` asked for Curve (or sec is NULL). */
+int nlpd_security_listening(const nlpd_security *sec);
+
 /* Writes tcp://HOST:(PORT + offset) of the listen base to `out`. Returns 0
  * or NLPD_EINVAL (no listen base, a port past 65535, too long). `sec` may
  * be NULL (then NLPD_EINVAL). */
