@@ -491,6 +491,37 @@ test_daemon_refuses_to_start_with_an_unsafe_or_missing_secret_key(void **state)
     drop_keys();
 }
 
+/* `front = tcp://...` alone (no listen): the front door on tcp with Curve,
+ * no other socket on tcp. */
+static void
+test_a_tcp_front_door_alone_uses_curve(void **state)
+{
+    (void)state;
+    make_keys(1);
+    char conf[4096];
+    snprintf(conf, sizeof(conf),
+             "[daemon]\nfront = %s\ncurve_secret_key = %s\nauthorized_keys = %s\n"
+             "[pipeline]\nstages = ingest\n",
+             tcp(0), kpath("daemon.key"), K.auth);
+    nlpd_e2e e;
+    nlpd_e2e_start(&e, conf);
+    assert_int_equal(nlpd_e2e_log_count(&e, "listening (CurveZMQ)"), 1);
+    nlpd_client *c = tcp_client(kpath("daemon.pub"), kpath("client.key"));
+    assert_int_equal(nlpd_client_ping(c, 7), 0);
+    nlpd_reply r;
+    int rc = nlpd_client_recv(c, &r, 60000);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.kind, NLPD_REPLY_PONG);
+    nlpd_client_close(&c);
+    c = tcp_client(kpath("daemon.pub"), kpath("stranger.key"));
+    assert_int_equal(nlpd_client_ping(c, 8), 0);
+    assert_int_equal(nlpd_client_recv(c, &r, 1500), NLPD_ETIMEDOUT);
+    nlpd_client_close(&c);
+    assert_true(nlpd_e2e_wait_log(&e, "connection refused: unknown key", 1, 10000));
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+    drop_keys();
+}
+
 /* --- The cost of tcp + Curve against ipc (printed) --------------------------- */
 
 /* Sends `n` documents keeping `window` in flight; returns the seconds it took. */
@@ -626,6 +657,7 @@ main(void)
         cmocka_unit_test_teardown(test_remote_worker_and_clients_over_tcp_with_curve, teardown),
         cmocka_unit_test_teardown(test_daemon_refuses_to_start_with_an_unsafe_or_missing_secret_key,
                                   teardown),
+        cmocka_unit_test_teardown(test_a_tcp_front_door_alone_uses_curve, teardown),
         cmocka_unit_test_teardown(test_cost_of_tcp_and_curve_against_ipc_is_printed, teardown),
     };
     return cmocka_run_group_tests_name("curve_e2e", tests, NULL, NULL);
