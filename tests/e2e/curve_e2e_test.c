@@ -577,11 +577,15 @@ cpu_us_self(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* CPU of the daemon, its ingest worker, the pt worker and this client. */
-static double
-cpu_us_all(pid_t daemon, pid_t ingest, pid_t pt)
+/* CPU so far of the daemon, its ingest worker, the pt worker and this
+ * client (all its threads), in that order. */
+static void
+cpu_us_all(pid_t daemon, pid_t ingest, pid_t pt, double out[4])
 {
-    return cpu_us_of(daemon) + cpu_us_of(ingest) + cpu_us_of(pt) + cpu_us_self();
+    out[0] = cpu_us_of(daemon);
+    out[1] = cpu_us_of(ingest);
+    out[2] = cpu_us_of(pt);
+    out[3] = cpu_us_self();
 }
 
 static void
@@ -597,20 +601,20 @@ test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
                         "The minister said the talks would resume next week. ");
     snprintf(doc + len, sizeof(doc) - (size_t)len, "\"}");
 
-    double best_ipc = 1e9, best_tcp = 1e9, cpu_ipc, cpu_tcp;
+    double best_ipc = 1e9, best_tcp = 1e9, ipc0[4], ipc1[4], tcp0[4], tcp1[4];
     /* ipc: the local worker, the client on the front door's ipc socket. */
     make_keys(1);
     nlpd_e2e e;
     nlpd_e2e_start(&e, K.conf);
     pump(e.client, 200, window, doc); /* warm up */
     pid_t ingest = nlpd_e2e_worker_pid(&e, "ingest", 0), pt = nlpd_e2e_worker_pid(&e, "pt", 0);
-    double cpu0 = cpu_us_all(e.pid, ingest, pt);
+    cpu_us_all(e.pid, ingest, pt, ipc0);
     for (int r = 0; r < rounds; r++) {
         double s = pump(e.client, n, window, doc);
         if (s < best_ipc)
             best_ipc = s;
     }
-    cpu_ipc = (cpu_us_all(e.pid, ingest, pt) - cpu0) / (rounds * n);
+    cpu_us_all(e.pid, ingest, pt, ipc1);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
     drop_keys();
 
@@ -623,31 +627,41 @@ test_cost_of_tcp_and_curve_against_ipc_is_printed(void **state)
     nlpd_client *c = tcp_client(kpath("daemon.pub"), kpath("client.key"));
     pump(c, 200, window, doc);
     ingest = nlpd_e2e_worker_pid(&e, "ingest", 0);
-    cpu0 = cpu_us_all(e.pid, ingest, w1);
+    cpu_us_all(e.pid, ingest, w1, tcp0);
     for (int r = 0; r < rounds; r++) {
         double s = pump(c, n, window, doc);
         if (s < best_tcp)
             best_tcp = s;
     }
-    cpu_tcp = (cpu_us_all(e.pid, ingest, w1) - cpu0) / (rounds * n);
+    cpu_us_all(e.pid, ingest, w1, tcp1);
     nlpd_client_close(&c);
     stop_worker(w1);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
     drop_keys();
 
     double us_ipc = best_ipc * 1e6 / n, us_tcp = best_tcp * 1e6 / n;
-    printf("# curve cost: %d documents of %d bytes, window %d, best of %d, ingest + pass-through "
+    double per_ipc[4], per_tcp[4], cpu_ipc = 0, cpu_tcp = 0;
+    for (int i = 0; i < 4; i++) {
+        per_ipc[i] = (ipc1[i] - ipc0[i]) / (rounds * n);
+        per_tcp[i] = (tcp1[i] - tcp0[i]) / (rounds * n);
+        cpu_ipc += per_ipc[i];
+        cpu_tcp += per_tcp[i];
+    }
+    printf("# curve cost: %d documents of %d bytes, window %d, %d rounds, ingest + pass-through "
            "(journal on, group commit)\n",
            n, len, window, rounds);
-    printf("#   CPU: daemon + ingest worker + pt worker + client, all threads (the cost)\n");
-    printf("#   wall: best round (noisy on a shared machine)\n");
-    printf("#   ipc (client and worker)        : CPU %7.1f us/doc   wall %7.1f us/doc (%6.0f/s)\n",
-           cpu_ipc, us_ipc, n / best_ipc);
-    printf("#   tcp + CurveZMQ (client, worker): CPU %7.1f us/doc   wall %7.1f us/doc (%6.0f/s)\n",
-           cpu_tcp, us_tcp, n / best_tcp);
-    printf("#   tcp + Curve costs              : CPU %+7.1f us/doc   wall %+7.1f us/doc "
-           "(two hops: client <-> daemon, daemon <-> worker)\n",
-           cpu_tcp - cpu_ipc, us_tcp - us_ipc);
+    printf("#   CPU us/doc (user + system, all threads; 10 ms ticks): daemon, ingest worker, "
+           "pt worker, client = total\n");
+    printf("#   ipc            : %6.1f %6.1f %6.1f %6.1f = %6.1f   wall %6.1f us/doc (%5.0f/s, "
+           "best round)\n",
+           per_ipc[0], per_ipc[1], per_ipc[2], per_ipc[3], cpu_ipc, us_ipc, n / best_ipc);
+    printf("#   tcp + CurveZMQ : %6.1f %6.1f %6.1f %6.1f = %6.1f   wall %6.1f us/doc (%5.0f/s, "
+           "best round)\n",
+           per_tcp[0], per_tcp[1], per_tcp[2], per_tcp[3], cpu_tcp, us_tcp, n / best_tcp);
+    printf("#   tcp + Curve    : %+6.1f %+6.1f %+6.1f %+6.1f = %+6.1f CPU us/doc for two hops "
+           "(client <-> daemon, daemon <-> worker)\n",
+           per_tcp[0] - per_ipc[0], per_tcp[1] - per_ipc[1], per_tcp[2] - per_ipc[2],
+           per_tcp[3] - per_ipc[3], cpu_tcp - cpu_ipc);
 }
 
 int
