@@ -6,9 +6,25 @@
 #include "daemon.h"
 #include "nlpd/alloc.h"
 #include "nlpd/log.h"
+#include "security.h"
 
 static void on_stage_msg(nlpd__zwatch *w, nlpd__frames *fr);
 static void dispatch_now(nlpd_daemon *d, stage *st);
+
+/* The stage's tcp endpoint: its own port, or listen's port + 10 + its
+ * position in the pipeline being set up (docs/protocol.md). */
+static int
+stage_tcp_endpoint(nlpd_daemon *d, const stage *st, char *out, size_t out_len)
+{
+    if (st->cfg.port != 0)
+        return nlpd_security_endpoint_port(d->sec, st->cfg.port, out, out_len);
+    const nlpd_config *c = d->reload_gen != 0 ? &d->reload_cfg : &d->cfg;
+    for (int i = 0; i < c->n_pipeline; i++) {
+        if (strcmp(c->pipeline[i], st->name) == 0)
+            return nlpd_security_endpoint(d->sec, NLPD_TCP_HOPS + (unsigned)i, out, out_len);
+    }
+    return NLPD_EINVAL;
+}
 
 int
 broker_open_stage(nlpd_daemon *d, stage *st)
@@ -45,6 +61,20 @@ broker_open_stage(nlpd_daemon *d, stage *st)
         return -err;
     }
     chmod(st->endpoint + 6, 0600);
+    if (nlpd_security_listening(d->sec)) {
+        /* Remote workers: the same socket on tcp, with CurveZMQ. */
+        char tcp[300], what[64];
+        int rc = stage_tcp_endpoint(d, st, tcp, sizeof(tcp));
+        snprintf(what, sizeof(what), "hop/%s", st->name);
+        if (rc == 0)
+            rc = nlpd_security_bind(d->sec, st->sock, tcp, what);
+        else
+            NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"no tcp port for its hop (listen's port + %d + "
+                                   "its position past 65535)\"",
+                     st->name, NLPD_TCP_HOPS);
+        if (rc != 0)
+            return rc;
+    }
     int rc = nlpd__zwatch_start(&st->watch, d->loop, st->sock, on_stage_msg, st);
     if (rc != 0)
         return rc;
@@ -55,8 +85,8 @@ broker_open_stage(nlpd_daemon *d, stage *st)
 void
 broker_close_stage(nlpd_daemon *d, stage *st, nlpd__zwatch_close_fn on_closed)
 {
-    (void)d;
     if (st->sock != NULL) {
+        nlpd_security_forget(d->sec, st->sock);
         zmq_close(st->sock);
         st->sock = NULL;
     }

@@ -12,6 +12,7 @@
 #include "nlpd/doc.h"
 #include "nlpd/error.h"
 #include "nlpd/json.h"
+#include "nlpd/stage.h"
 #include "nlpd_internal.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,10 +81,36 @@ nlpd_client_endpoint(const char *runtime_dir, const char *name, char *out, size_
     return n < 0 || (size_t)n >= out_len ? NLPD_EINVAL : 0;
 }
 
+int
+nlpd_client_curve_setup(void *sock, const char *endpoint, const nlpd_client_keys *keys, char *why,
+                        size_t why_len)
+{
+    if (endpoint == NULL || strncmp(endpoint, "tcp://", 6) != 0)
+        return 0;
+    const char *server = keys != NULL ? keys->server_key_file : NULL;
+    const char *own = keys != NULL ? keys->key_file : NULL;
+    if (server == NULL || server[0] == '\0')
+        server = getenv(NLPD_ENV_CURVE_SERVER_KEY_FILE);
+    if (own == NULL || own[0] == '\0')
+        own = getenv(NLPD_ENV_CURVE_KEY_FILE);
+    int have_server = server != NULL && server[0] != '\0';
+    int have_own = own != NULL && own[0] != '\0';
+    if (!have_server && !have_own)
+        return 0; /* plain tcp: the daemon refuses it, and logs so */
+    if (!have_server || !have_own) {
+        if (why != NULL)
+            snprintf(why, why_len,
+                     "CurveZMQ needs both the daemon's public key file and this client's key "
+                     "pair file");
+        return NLPD_EINVAL;
+    }
+    return nlpd_curve_client_setup(sock, server, own, why, why_len);
+}
+
 /* Makes a context and a DEALER connected to `endpoint`, without linger (a
  * client never needs to wait at exit for what the daemon did not take). */
 static int
-open_dealer(const char *endpoint, void **zctx_out, void **sock_out)
+open_dealer(const char *endpoint, const nlpd_client_keys *keys, void **zctx_out, void **sock_out)
 {
     void *zctx = zmq_ctx_new();
     if (zctx == NULL)
@@ -95,6 +123,12 @@ open_dealer(const char *endpoint, void **zctx_out, void **sock_out)
     }
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    int rc = nlpd_client_curve_setup(sock, endpoint, keys, NULL, 0);
+    if (rc != 0) {
+        zmq_close(sock);
+        zmq_ctx_term(zctx);
+        return rc;
+    }
     if (zmq_connect(sock, endpoint) != 0) {
         int err = zmq_errno();
         zmq_close(sock);
@@ -110,6 +144,13 @@ open_dealer(const char *endpoint, void **zctx_out, void **sock_out)
 int
 nlpd_client_open(nlpd_client **out, const char *runtime_dir, const char *endpoint)
 {
+    return nlpd_client_open_keys(out, runtime_dir, endpoint, NULL);
+}
+
+int
+nlpd_client_open_keys(nlpd_client **out, const char *runtime_dir, const char *endpoint,
+                      const nlpd_client_keys *keys)
+{
     if (out == NULL)
         return NLPD_EINVAL;
     *out = NULL;
@@ -123,7 +164,7 @@ nlpd_client_open(nlpd_client **out, const char *runtime_dir, const char *endpoin
     nlpd_client *c = nlpd_calloc(1, sizeof(*c));
     if (c == NULL)
         return NLPD_ENOMEM;
-    int rc = open_dealer(endpoint, &c->zctx, &c->sock);
+    int rc = open_dealer(endpoint, keys, &c->zctx, &c->sock);
     if (rc != 0) {
         nlpd_free(c);
         return rc;
@@ -390,6 +431,14 @@ int
 nlpd_control_call(const char *runtime_dir, const char *endpoint, const char *request,
                   int timeout_ms, char **reply)
 {
+    return nlpd_control_call_keys(runtime_dir, endpoint, NULL, request, timeout_ms, reply);
+}
+
+int
+nlpd_control_call_keys(const char *runtime_dir, const char *endpoint,
+                       const nlpd_client_keys *keys, const char *request, int timeout_ms,
+                       char **reply)
+{
     if (request == NULL || reply == NULL)
         return NLPD_EINVAL;
     *reply = NULL;
@@ -401,7 +450,7 @@ nlpd_control_call(const char *runtime_dir, const char *endpoint, const char *req
         endpoint = ep;
     }
     void *zctx = NULL, *sock = NULL;
-    int rc = open_dealer(endpoint, &zctx, &sock);
+    int rc = open_dealer(endpoint, keys, &zctx, &sock);
     if (rc != 0)
         return rc;
     rc = control_exchange(sock, request, deadline_after(timeout_ms), reply);

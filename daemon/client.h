@@ -52,11 +52,38 @@ typedef struct nlpd_reply {
     size_t payload_len;
 } nlpd_reply;
 
+/* CurveZMQ keys for tcp:// endpoints (docs/protocol.md, "Security"): the
+ * daemon's public key file and the client's own key pair file (`nlpctl
+ * keygen`). A NULL field, or a NULL nlpd_client_keys pointer, takes the
+ * file from $NLPD_CURVE_SERVER_KEY_FILE / $NLPD_CURVE_KEY_FILE. ipc://
+ * endpoints never use keys (file permissions guard them). */
+typedef struct nlpd_client_keys {
+    const char *server_key_file;
+    const char *key_file;
+} nlpd_client_keys;
+
+/* Makes `sock` (before its zmq_connect to `endpoint`) a Curve client when
+ * `endpoint` is tcp:// and keys are given (or in the environment). Returns
+ * 0 (also when nothing was to be done), NLPD_EINVAL when only one of the
+ * two files is given, or the error of nlpd_curve_key_load(), with a
+ * sentence in `why` (may be NULL). */
+int nlpd_client_curve_setup(void *sock, const char *endpoint, const nlpd_client_keys *keys,
+                            char *why, size_t why_len);
+
+/* As nlpd_client_open(), with Curve keys for a tcp:// endpoint (`keys` may
+ * be NULL: the environment's). A key file that cannot be used returns its
+ * error (NLPD_ENOENT, -EACCES, NLPD_EFORMAT, NLPD_EINVAL). */
+int nlpd_client_open_keys(nlpd_client **out, const char *runtime_dir, const char *endpoint,
+                          const nlpd_client_keys *keys);
+
 /* Connects a DEALER to the front door: `endpoint` if not NULL, else
  * ipc://<runtime dir>/front, the directory resolved by nlpd__runtime_dir()
  * from `runtime_dir` (may be NULL). Connecting does not wait for the
  * daemon: messages sent before it is there are queued and delivered when it
- * binds, so a caller learns that nobody answers only from a recv timeout.
+ * binds, so a caller learns that nobody answers only from a recv timeout
+ * (the same for a tcp:// daemon that refuses the client's key). On a
+ * tcp:// endpoint the Curve keys of the environment are used
+ * (nlpd_client_open_keys).
  * The socket has no linger: closing never blocks.
  * On success returns 0 and sets *out (free with nlpd_client_close()).
  * Errors: NLPD_EINVAL (endpoint too long or not a valid ZeroMQ endpoint),
@@ -109,6 +136,12 @@ void *nlpd_client_socket(nlpd_client *c);
  * shared state). */
 int nlpd_control_call(const char *runtime_dir, const char *endpoint, const char *request,
                       int timeout_ms, char **reply);
+
+/* As nlpd_control_call(), with Curve keys for a tcp:// endpoint (`keys`
+ * may be NULL: the environment's; see nlpd_client_open_keys). */
+int nlpd_control_call_keys(const char *runtime_dir, const char *endpoint,
+                           const nlpd_client_keys *keys, const char *request, int timeout_ms,
+                           char **reply);
 
 /* Writes the endpoint of socket `name` (NLPD_SOCK_FRONT, ...) in the runtime
  * directory resolved from `runtime_dir` (may be NULL) to `out`, as

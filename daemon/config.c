@@ -441,6 +441,23 @@ daemon_key(load_ctx *c, const char *key, const char *value)
             return fail(c, "%s must be a size such as 1G, not '%s'", key, value);
     } else if (strcmp(key, "front") == 0) {
         snprintf(cfg->front_extra, sizeof(cfg->front_extra), "%s", value);
+    } else if (strcmp(key, "listen") == 0) {
+        const char *colon = strrchr(value, ':');
+        char *end = NULL;
+        long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+        if (value[0] != '\0' &&
+            (strncmp(value, "tcp://", 6) != 0 || colon == NULL || colon < value + 7 ||
+             end == colon + 1 || *end != '\0' || port < 1 || port > 65535 - 10 - NLPD_MAX_STAGES))
+            return fail(c, "%s must be tcp://HOST:PORT (PORT up to %d), not '%s'", key,
+                        65535 - 10 - NLPD_MAX_STAGES, value);
+        if (strlen(value) >= sizeof(cfg->listen))
+            return fail(c, "%s is too long: %s", key, value);
+        snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);
+    } else if (strcmp(key, "curve_secret_key") == 0 || strcmp(key, "authorized_keys") == 0) {
+        char *slot = key[0] == 'c' ? cfg->curve_secret_key : cfg->authorized_keys;
+        if (strlen(value) >= sizeof(cfg->curve_secret_key))
+            return fail(c, "%s is too long: %s", key, value);
+        snprintf(slot, sizeof(cfg->curve_secret_key), "%s", value);
     } else if (strcmp(key, "state_dir") == 0) {
         if (strlen(value) >= sizeof(cfg->state_dir))
             return fail(c, "%s is too long: %s", key, value);
@@ -584,9 +601,14 @@ stage_key(load_ctx *c, const char *name, const char *key, const char *value)
             return fail(c, "command of stage '%s' is empty or badly quoted: %s", name, value);
         s->argc = words;
     } else if (strcmp(key, "replicas") == 0) {
-        if (parse_int(value, 1, 256, &n) != 0)
-            return fail(c, "replicas must be 1..256, not '%s'", value);
+        /* 0: the stage's workers are all remote (they connect over tcp). */
+        if (parse_int(value, 0, 256, &n) != 0)
+            return fail(c, "replicas must be 0..256, not '%s'", value);
         s->replicas = (int)n;
+    } else if (strcmp(key, "port") == 0) {
+        if (parse_int(value, 1, 65535, &n) != 0)
+            return fail(c, "port must be 1..65535, not '%s'", value);
+        s->port = (unsigned)n;
     } else if (strcmp(key, "timeout_ms") == 0) {
         if (parse_ms(value, &s->timeout_ms) != 0 || s->timeout_ms == 0)
             return fail(c, "timeout_ms must be a duration such as 30s, not '%s'", value);
@@ -729,6 +751,8 @@ nlpd_config_finish(nlpd_config *cfg, char *why, size_t why_len)
             s = &cfg->stages[cfg->n_stages++];
             stage_defaults(s, name);
         }
+        if (s->argc == 0 && !is_builtin(name) && s->replicas == 0)
+            continue; /* every worker remote: no command needed */
         if (s->argc == 0) {
             if (!is_builtin(name)) {
                 snprintf(why, why_len,
@@ -775,6 +799,12 @@ nlpd_config_print(const nlpd_config *cfg, void *out_)
             cfg->backoff_min_ms, cfg->backoff_max_ms);
     if (cfg->front_extra[0])
         fprintf(out, "front = %s\n", cfg->front_extra);
+    if (cfg->listen[0])
+        fprintf(out, "listen = %s\n", cfg->listen);
+    if (cfg->curve_secret_key[0])
+        fprintf(out, "curve_secret_key = %s\n", cfg->curve_secret_key);
+    if (cfg->authorized_keys[0])
+        fprintf(out, "authorized_keys = %s\n", cfg->authorized_keys);
     fprintf(out, "state_dir = %s\n", cfg->state_dir[0] ? cfg->state_dir : "(default)");
     fprintf(out, "journal = %s\njournal_sync = %s\n", cfg->journal ? "on" : "off",
             cfg->journal_sync_full ? "full" : "group");
@@ -796,6 +826,8 @@ nlpd_config_print(const nlpd_config *cfg, void *out_)
             fprintf(out, " %s", s->argv[k]);
         fprintf(out, "\nreplicas = %d\ntimeout_ms = %u\nwindow = %u\n", s->replicas,
                 s->timeout_ms, s->window);
+        if (s->port != 0)
+            fprintf(out, "port = %u\n", s->port);
         for (int k = 0; k < s->n_env; k++) {
             const char *eq = strchr(s->env[k], '=');
             fprintf(out, "env.%.*s = %s\n", (int)(eq - s->env[k]), s->env[k], eq + 1);

@@ -25,6 +25,7 @@ typedef struct nlpd_stage_cfg {
     uint32_t timeout_ms; /* per-document time limit, from STARTED */
     uint32_t window;     /* documents a worker may hold */
     int defined;         /* a [stage NAME] section or a built-in */
+    unsigned port;       /* tcp port of its hop (0: listen's port + 10 + position) */
 } nlpd_stage_cfg;
 
 typedef struct nlpd_config {
@@ -43,6 +44,11 @@ typedef struct nlpd_config {
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
     char front_extra[256]; /* an extra front-door endpoint (tcp://...), empty: none */
+
+    /* Remote workers and clients over tcp, with CurveZMQ (daemon/security.h). */
+    char listen[256];           /* tcp://HOST:PORT base of every socket, empty: ipc only */
+    char curve_secret_key[512]; /* the daemon's key pair file */
+    char authorized_keys[512];  /* directory of the public keys let in */
 
     /* The durable journal (daemon/journal.h). */
     char state_dir[256];       /* empty: nlpd_state_dir() decides */

@@ -180,6 +180,7 @@ struct nlpd_daemon {
 
     uv_loop_t *loop;
     void *zctx;
+    struct nlpd_security *sec; /* CurveZMQ on the tcp endpoints (security.c); NULL: ipc only */
     void *front, *control, *pub, *hb;
     nlpd__zwatch front_w, control_w, hb_w;
     uv_signal_t sig_term, sig_int, sig_hup;

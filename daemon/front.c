@@ -9,6 +9,7 @@
 #include "nlpd/alloc.h"
 #include "nlpd/json.h"
 #include "nlpd/log.h"
+#include "security.h"
 
 static void on_front_msg(nlpd__zwatch *w, nlpd__frames *fr);
 
@@ -56,7 +57,10 @@ front_open(nlpd_daemon *d)
     zmq_setsockopt(d->pub, ZMQ_SNDHWM, &pubhwm, sizeof(pubhwm));
     zmq_setsockopt(d->pub, ZMQ_LINGER, &linger, sizeof(linger));
     int rc = bind_group_ipc(d, d->front, NLPD_SOCK_FRONT);
-    if (rc == 0 && d->cfg.front_extra[0] != '\0' && zmq_bind(d->front, d->cfg.front_extra) != 0) {
+    /* A tcp:// front is bound with CurveZMQ once the ipc ones are
+     * (listen_tcp in main.c). */
+    if (rc == 0 && d->cfg.front_extra[0] != '\0' && strncmp(d->cfg.front_extra, "tcp://", 6) != 0 &&
+        zmq_bind(d->front, d->cfg.front_extra) != 0) {
         rc = -zmq_errno();
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"cannot bind %s: %s\"", d->cfg.front_extra,
                  zmq_strerror(-rc));
@@ -73,10 +77,12 @@ front_close(nlpd_daemon *d)
 {
     if (d->front != NULL) {
         nlpd__zwatch_close(&d->front_w, NULL);
+        nlpd_security_forget(d->sec, d->front);
         zmq_close(d->front);
         d->front = NULL;
     }
     if (d->pub != NULL) {
+        nlpd_security_forget(d->sec, d->pub);
         zmq_close(d->pub);
         d->pub = NULL;
     }

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "nlpd/alloc.h"
 #include "nlpd/log.h"
+#include "security.h"
 
 #define TICK_MS 50
 #define STATUS_EVERY_US 2000000u
@@ -191,6 +192,55 @@ flush_in_flight(nlpd_daemon *d)
     }
 }
 
+/* --- tcp endpoints (CurveZMQ) ---------------------------------------------- */
+
+static int
+tcp_configured(const nlpd_daemon *d)
+{
+    return d->cfg.listen[0] != '\0' || strncmp(d->cfg.front_extra, "tcp://", 6) == 0;
+}
+
+/* Binds the front door, control, results and heartbeat sockets on tcp,
+ * after their ipc endpoints (which stay without Curve). */
+static int
+listen_tcp(nlpd_daemon *d)
+{
+    if (d->sec == NULL)
+        return 0;
+    int rc = 0;
+    if (strncmp(d->cfg.front_extra, "tcp://", 6) == 0)
+        rc = nlpd_security_bind(d->sec, d->front, d->cfg.front_extra, "front");
+    if (d->cfg.listen[0] == '\0')
+        return rc;
+    struct {
+        void *sock;
+        unsigned offset;
+        const char *what;
+    } eps[] = {{d->front, NLPD_TCP_FRONT, "front"},
+               {d->control, NLPD_TCP_CONTROL, "control"},
+               {d->pub, NLPD_TCP_RESULTS, "results"},
+               {d->hb, NLPD_TCP_HEARTBEAT, "heartbeat"}};
+    for (size_t i = 0; rc == 0 && i < sizeof(eps) / sizeof(eps[0]); i++) {
+        char ep[300];
+        rc = nlpd_security_endpoint(d->sec, eps[i].offset, ep, sizeof(ep));
+        if (rc == 0)
+            rc = nlpd_security_bind(d->sec, eps[i].sock, ep, eps[i].what);
+    }
+    return rc;
+}
+
+/* The authorized keys are read again on every reload: SIGHUP reads them at
+ * once (even when the new configuration fails), a reload started another
+ * way (nlpctl reload) when the tick sees it begin. */
+static unsigned keys_reload_gen;
+
+static void
+reload_keys(nlpd_daemon *d)
+{
+    nlpd_security_reload(d->sec);
+    keys_reload_gen = d->reload_gen;
+}
+
 static void
 on_closed(uv_handle_t *h)
 {
@@ -208,6 +258,8 @@ close_everything(nlpd_daemon *d)
     durable_close(d);
     metrics_close(d);
     front_close(d);
+    nlpd_security_forget(d->sec, d->control);
+    nlpd_security_forget(d->sec, d->hb);
     control_close(d);
     if (d->pl != NULL) {
         pipeline_unref(d, d->pl); /* before the stages it names go */
@@ -215,6 +267,7 @@ close_everything(nlpd_daemon *d)
     }
     while (d->stages != NULL)
         stage_destroy(d, d->stages);
+    nlpd_security_close(&d->sec);
     uv_close((uv_handle_t *)&d->tick, on_closed);
     uv_close((uv_handle_t *)&d->prepare, on_closed);
     uv_close((uv_handle_t *)&d->sig_term, on_closed);
@@ -230,6 +283,11 @@ on_tick(uv_timer_t *t)
     supervisor_tick(d, now);
     durable_tick(d, now);
     metrics_tick(d, now);
+    if (d->sec != NULL) {
+        if (d->state == D_RELOADING && d->reload_gen != keys_reload_gen)
+            reload_keys(d);
+        nlpd_security_tick(d->sec, now);
+    }
     if (d->state == D_STOPPING) {
         static int drained;
         if (!drained && (d->n_flight == 0 || now >= d->drain_deadline_us)) {
@@ -292,7 +350,10 @@ on_signal(uv_signal_t *h, int signum)
     nlpd_daemon *d = h->data;
     if (signum == SIGHUP) {
         NLPD_LOG(NLPD_LOG_NOTICE, "msg=\"SIGHUP: reloading the configuration\"");
+        if (d->sec != NULL)
+            nlpd_security_reload(d->sec);
         supervisor_reload(d);
+        keys_reload_gen = d->reload_gen;
     } else {
         daemon_begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
     }
@@ -432,10 +493,19 @@ main(int argc, char **argv)
     if (rc == 0)
         rc = nlpd__arena_new(&d->front_arena);
     nlpd_sd_notify("STATUS=starting workers");
+    if (rc == 0 && tcp_configured(d)) {
+        /* Before any tcp bind: the ZAP handler must be there first. */
+        rc = nlpd_security_open(&d->sec, d->zctx, &loop, d->cfg.listen, d->cfg.curve_secret_key,
+                                d->cfg.authorized_keys, why, sizeof(why));
+        if (rc != 0)
+            NLPD_LOG(NLPD_LOG_ERR, "msg=\"%s\"", why);
+    }
     if (rc == 0)
         rc = control_open(d);
     if (rc == 0)
         rc = front_open(d);
+    if (rc == 0)
+        rc = listen_tcp(d);
     if (rc == 0)
         rc = metrics_open(d);
     if (rc == 0)

@@ -17,6 +17,7 @@
 #include "nlpd/doc.h"
 #include "nlpd/error.h"
 #include "nlpd/json.h"
+#include "nlpd/stage.h"
 #include "nlpd_internal.h"
 
 #include <errno.h>
@@ -64,6 +65,7 @@ typedef struct global {
     const char *results;
     double timeout_s; /* per document result wait */
     int timeout_given;
+    nlpd_client_keys keys; /* CurveZMQ for tcp:// endpoints (NULL fields: environment) */
 } global;
 
 static volatile sig_atomic_t interrupted;
@@ -121,6 +123,7 @@ static const char usage_main[] =
     "  top              a live view of the stages, redrawn every second\n"
     "  workers add|remove STAGE N\n"
     "                   change a stage's worker count now (until reload or restart)\n"
+    "  keygen NAME      make a CurveZMQ key pair: NAME.key (secret) and NAME.pub\n"
     "\n"
     "Global options:\n"
     "  --runtime-dir DIR  where the daemon's sockets are (default: $NLPD_RUNTIME_DIR,\n"
@@ -129,6 +132,9 @@ static const char usage_main[] =
     "  --front EP         front door endpoint (default ipc://DIR/front)\n"
     "  --control EP       control endpoint (default ipc://DIR/control)\n"
     "  --results EP       results feed endpoint (default ipc://DIR/results)\n"
+    "  --server-key FILE  the daemon's public key, for tcp:// endpoints (CurveZMQ)\n"
+    "                     [NLPD_CURVE_SERVER_KEY_FILE]\n"
+    "  --key FILE         this client's key pair (nlpctl keygen) [NLPD_CURVE_KEY_FILE]\n"
     "  --timeout SECONDS  wait for each document's result at most this long (default 300);\n"
     "                     ping, status and reload wait 5 s unless it is given\n"
     "  -h, --help         show this help;  nlpctl COMMAND --help  shows a command's\n"
@@ -212,6 +218,17 @@ static const char usage_deadletters[] =
     "Usage: nlpctl deadletters\n"
     "Lists the documents given up on (a stage failed on each max_attempts times),\n"
     "as JSON: id, key, stage, error, attempts, dead_unix_us.\n";
+
+static const char usage_keygen[] =
+    "Usage: nlpctl keygen [--out DIR] NAME\n"
+    "Makes a CurveZMQ key pair and writes it as two files in DIR (default: the\n"
+    "current directory), in the zcert format: NAME.key holds the secret and the\n"
+    "public key (mode 0600: keep it where it is used), NAME.pub only the public\n"
+    "key (copy it into the daemon's authorized_keys directory; the daemon's own\n"
+    "NAME.pub is the --server-key of its clients and workers). Existing files are\n"
+    "never overwritten. Prints the public key.\n"
+    "\n"
+    "  --out DIR    where to write the files\n";
 
 static const char usage_retry[] = "Usage: nlpctl retry ID\n"
                                   "Puts dead letter ID back in the pipeline with its attempts "
@@ -336,6 +353,40 @@ check_daemon(const char *ep)
     return EXIT_RUNTIME;
 }
 
+/* For a tcp:// endpoint: the Curve key files can be used, or why not.
+ * Without keys, a warning: the daemon refuses plain tcp. Returns 0 or an
+ * exit status. */
+static int
+check_keys(const global *g, const char *ep)
+{
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *server = g->keys.server_key_file, *own = g->keys.key_file;
+    if (server == NULL)
+        server = getenv(NLPD_ENV_CURVE_SERVER_KEY_FILE);
+    if (own == NULL)
+        own = getenv(NLPD_ENV_CURVE_KEY_FILE);
+    if ((server == NULL || server[0] == '\0') && (own == NULL || own[0] == '\0')) {
+        say("warning: no Curve keys for %s (--server-key, --key): nlpd refuses plain tcp", ep);
+        return 0;
+    }
+    if (server == NULL || server[0] == '\0' || own == NULL || own[0] == '\0') {
+        say("CurveZMQ needs both --server-key (the daemon's public key) and --key (this "
+            "client's key pair)");
+        return EXIT_USAGE;
+    }
+    char why[700], pub[NLPD_CURVE_Z85_LEN + 1], sec[NLPD_CURVE_Z85_LEN + 1];
+    int rc = nlpd_curve_key_load(server, pub, NULL, why, sizeof(why));
+    if (rc == 0)
+        rc = nlpd_curve_key_load(own, pub, sec, why, sizeof(why));
+    explicit_bzero(sec, sizeof(sec));
+    if (rc != 0) {
+        say("%s", why);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int
 open_front(const global *g, nlpd_client **c, char *ep, size_t ep_len)
 {
@@ -343,9 +394,11 @@ open_front(const global *g, nlpd_client **c, char *ep, size_t ep_len)
     if (rc != 0)
         return rc;
     rc = check_daemon(ep);
+    if (rc == 0)
+        rc = check_keys(g, ep);
     if (rc != 0)
         return rc;
-    int err = nlpd_client_open(c, NULL, ep);
+    int err = nlpd_client_open_keys(c, NULL, ep, &g->keys);
     if (err != 0) {
         say("cannot connect to %s: %s", ep, nlpd_strerror(err));
         return err == NLPD_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
@@ -906,6 +959,8 @@ cmd_tail(const global *g, int argc, char **argv)
     status = endpoint_of(g, g->results, NLPD_SOCK_RESULTS, ep, sizeof(ep));
     if (status == 0)
         status = check_daemon(ep);
+    if (status == 0)
+        status = check_keys(g, ep);
     if (status != 0)
         return status;
     void *zctx = zmq_ctx_new();
@@ -921,6 +976,12 @@ cmd_tail(const global *g, int argc, char **argv)
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "result.error", strlen("result.error"));
     if (!t.errors_only)
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "result.ok", strlen("result.ok"));
+    char why[700];
+    if (nlpd_client_curve_setup(sub, ep, &g->keys, why, sizeof(why)) != 0) {
+        say("%s", why);
+        status = EXIT_USAGE;
+        goto out;
+    }
     if (zmq_connect(sub, ep) != 0) {
         say("cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
         status = EXIT_USAGE;
@@ -1144,10 +1205,12 @@ control(const global *g, const char *request, char **reply)
     int status = endpoint_of(g, g->control, NLPD_SOCK_CONTROL, ep, sizeof(ep));
     if (status == 0)
         status = check_daemon(ep);
+    if (status == 0)
+        status = check_keys(g, ep);
     if (status != 0)
         return status;
     int ms = control_timeout_ms(g);
-    int rc = nlpd_control_call(NULL, ep, request, ms, reply);
+    int rc = nlpd_control_call_keys(NULL, ep, &g->keys, request, ms, reply);
     switch (rc) {
     case 0:
         return 0;
@@ -2003,6 +2066,135 @@ cmd_ping(const global *g, int argc, char **argv)
     return EXIT_RUNTIME;
 }
 
+/* --- keygen ------------------------------------------------------------- */
+
+/* A key name: letters, digits, '-', '_', '.', not starting with '.'. */
+static int
+valid_key_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Writes `text` to a new file `path` with `mode` (never over an existing
+ * one). Returns 0 or -errno. */
+static int
+write_new_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    int rc = fchmod(fd, mode) == 0 ? 0 : -errno;
+    size_t len = strlen(text), done = 0;
+    while (rc == 0 && done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = n < 0 ? -errno : -EIO;
+        else
+            done += (size_t)n;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc != 0)
+        unlink(path);
+    return rc;
+}
+
+static int
+cmd_keygen(const global *g, int argc, char **argv)
+{
+    (void)g;
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = ".";
+    optind = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        if (ch == 'o') {
+            dir = optarg;
+        } else if (ch == 'h') {
+            fputs(usage_keygen, stdout);
+            return 0;
+        } else {
+            return bad_option(argv[0], ch, argv);
+        }
+    }
+    if (optind + 1 != argc) {
+        say("keygen: give one NAME (see nlpctl keygen --help)");
+        return EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    if (!valid_key_name(name)) {
+        say("keygen: NAME must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'");
+        return EXIT_USAGE;
+    }
+    char key_path[1200], pub_path[1200];
+    if (snprintf(key_path, sizeof(key_path), "%s/%s.key", dir, name) >= (int)sizeof(key_path) ||
+        snprintf(pub_path, sizeof(pub_path), "%s/%s.pub", dir, name) >= (int)sizeof(pub_path)) {
+        say("keygen: --out is too long");
+        return EXIT_USAGE;
+    }
+    struct stat sb;
+    if (lstat(key_path, &sb) == 0 || lstat(pub_path, &sb) == 0) {
+        say("keygen: %s or %s exists already; not overwritten", key_path, pub_path);
+        return EXIT_RUNTIME;
+    }
+    char pub[NLPD_CURVE_Z85_LEN + 1], sec[NLPD_CURVE_Z85_LEN + 1];
+    if (zmq_curve_keypair(pub, sec) != 0) {
+        say("keygen: this libzmq cannot make Curve keys: %s", zmq_strerror(zmq_errno()));
+        return EXIT_RUNTIME;
+    }
+    char when[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    char head[400], text[1200];
+    snprintf(head, sizeof(head),
+             "#   ****  Generated on %s by nlpctl keygen  ****\n"
+             "#   nlpd CurveZMQ key of '%s' (zcert format).\n",
+             when, name);
+    snprintf(text, sizeof(text),
+             "%s#   The SECRET key: mode 0600, never copied or shown to anyone. Give %s.pub\n"
+             "#   to the other side instead.\n\nmetadata\n    name = \"%s\"\ncurve\n"
+             "    public-key = \"%s\"\n    secret-key = \"%s\"\n",
+             head, name, name, pub, sec);
+    int rc = write_new_file(key_path, text, 0600);
+    explicit_bzero(text, sizeof(text));
+    explicit_bzero(sec, sizeof(sec));
+    if (rc != 0) {
+        say("keygen: cannot write %s: %s", key_path, strerror(-rc));
+        return EXIT_RUNTIME;
+    }
+    snprintf(text, sizeof(text),
+             "%s#   The public key: give it to the other side (the daemon's authorized_keys\n"
+             "#   directory, or its clients' and workers' --server-key).\n\nmetadata\n"
+             "    name = \"%s\"\ncurve\n    public-key = \"%s\"\n",
+             head, name, pub);
+    rc = write_new_file(pub_path, text, 0644);
+    if (rc != 0) {
+        say("keygen: cannot write %s: %s", pub_path, strerror(-rc));
+        unlink(key_path);
+        return EXIT_RUNTIME;
+    }
+    printf("%s\n", pub);
+    fprintf(stderr, "nlpctl: wrote %s (secret, 0600) and %s\n", key_path, pub_path);
+    return 0;
+}
+
 /* --- main ---------------------------------------------------------------- */
 
 typedef struct command {
@@ -2014,7 +2206,7 @@ static const command commands[] = {
     {"submit", cmd_submit}, {"annotate", cmd_annotate}, {"tail", cmd_tail},
     {"status", cmd_status}, {"reload", cmd_reload},     {"ping", cmd_ping},
     {"get", cmd_get},       {"results", cmd_results},   {"deadletters", cmd_deadletters},
-    {"retry", cmd_retry},   {"drain", cmd_drain},
+    {"retry", cmd_retry},   {"drain", cmd_drain},       {"keygen", cmd_keygen},
     {"stats", cmd_stats},   {"top", cmd_top},           {"workers", cmd_workers},
 };
 
@@ -2025,7 +2217,8 @@ main(int argc, char **argv)
         {"runtime-dir", required_argument, NULL, 'r'}, {"front", required_argument, NULL, 'f'},
         {"control", required_argument, NULL, 'c'},     {"results", required_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},           {"server-key", required_argument, NULL, 'S'},
+        {"key", required_argument, NULL, 'K'},         {NULL, 0, NULL, 0}};
     global g = {.timeout_s = 300.0};
     opterr = 0; /* bad_option() says it, prefixed like every message */
     int ch;
@@ -2043,6 +2236,12 @@ main(int argc, char **argv)
             break;
         case 'R':
             g.results = optarg;
+            break;
+        case 'S':
+            g.keys.server_key_file = optarg;
+            break;
+        case 'K':
+            g.keys.key_file = optarg;
             break;
         case 't': {
             char *end;

@@ -494,6 +494,10 @@ reload_commit(nlpd_daemon *d)
     for (int i = 0; i < c->n_pipeline; i++) {
         stage *st = stage_find(d, c->pipeline[i]);
         for (worker *w = st->workers; w != NULL; w = w->next_in_stage) {
+            if (w->remote && w->state == W_READY) {
+                w->gen = gen; /* not started by us: a reload does not replace it */
+                continue;
+            }
             if (w->gen != gen && w->state != W_EXITED && w->state != W_STOPPING) {
                 /* Finishes the document in hand, hands back the rest (BYE). */
                 w->state = W_STOPPING;

@@ -33,6 +33,7 @@
 #ifndef NLPD_STAGE_H
 #define NLPD_STAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nlpd/doc.h"
@@ -97,6 +98,36 @@ NLPD_EXPORT const char *nlpd_stage_worker_id(const nlpd_stage_ctx *ctx);
 /* The receive time of the document in hand (microseconds since the Unix
  * epoch); stage libraries take time as input rather than reading a clock. */
 NLPD_EXPORT uint64_t nlpd_stage_now_us(const nlpd_stage_ctx *ctx);
+
+/* --- CurveZMQ keys (docs/protocol.md, "Security") ------------------------ */
+
+/* The environment variables a worker (and nlpctl) read for Curve: the
+ * daemon's public key file and this side's own key pair file. */
+#define NLPD_ENV_CURVE_SERVER_KEY_FILE "NLPD_CURVE_SERVER_KEY_FILE"
+#define NLPD_ENV_CURVE_KEY_FILE "NLPD_CURVE_KEY_FILE"
+
+/* Length of a Z85-encoded Curve key, without its NUL. */
+#define NLPD_CURVE_Z85_LEN 40
+
+/* Reads a key file: the zcert format (CZMQ's, which `nlpctl keygen`
+ * writes: `public-key = "Z85"` and, in a secret file, `secret-key = "Z85"`
+ * lines) or a file whose first non-comment line is a bare 40-character Z85
+ * public key. Writes the public key to `public_z85` (41 bytes). When
+ * `secret_z85` is not NULL the file must hold the secret key too, and must
+ * be readable by its owner only (no group or other permission bits): it is
+ * written there (41 bytes; the public key is derived from it when the file
+ * has none). Returns 0; NLPD_ENOENT (no such file), -EACCES (a secret key
+ * file open to group or others), NLPD_EFORMAT (no valid key in it), or
+ * another -errno, with a sentence in `why` (may be NULL). Thread-safe. */
+NLPD_EXPORT int nlpd_curve_key_load(const char *path, char *public_z85, char *secret_z85,
+                                    char *why, size_t why_len);
+
+/* Makes `zsock` (a ZeroMQ socket, before its zmq_connect) a Curve client of
+ * the server whose public key is in `server_key_file`, with the key pair of
+ * `key_file` (see nlpd_curve_key_load). Returns 0 or the error of
+ * nlpd_curve_key_load (or -errno from ZeroMQ), with a sentence in `why`. */
+NLPD_EXPORT int nlpd_curve_client_setup(void *zsock, const char *server_key_file,
+                                        const char *key_file, char *why, size_t why_len);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,9 @@ runtime (stages/runtime/stage.c) does:
   NLPD_WINDOW, NLPD_HEARTBEAT_MS, NLPD_LOG_LEVEL) or, for a worker started
   by hand, from --endpoint, --control, --stage, --worker-id, --window,
   --heartbeat-ms and --log-level. Other arguments are the stage's own, in
-  Worker.args.
+  Worker.args. On another host, with tcp:// endpoints, the worker uses
+  CurveZMQ with NLPD_CURVE_SERVER_KEY_FILE (--server-key: the daemon's
+  public key) and NLPD_CURVE_KEY_FILE (--key: its own pair, `nlpctl keygen`).
 - A DEALER socket with the worker id as its routing id says HELLO, then
   STARTED and ADDED for each document, in order. Heartbeats go from a thread
   with its own PUSH socket (a ZeroMQ socket belongs to one thread), so a
@@ -60,7 +62,7 @@ import zmq
 
 import nlpd_pb2
 
-__all__ = ["Worker", "StageError", "doc_text", "option", "annotate", "LOG_ERR",
+__all__ = ["Worker", "StageError", "doc_text", "option", "annotate", "load_curve_key", "LOG_ERR",
            "LOG_WARNING", "LOG_NOTICE", "LOG_INFO", "LOG_DEBUG"]
 
 LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = 3, 4, 5, 6, 7
@@ -78,8 +80,51 @@ _ADDITIONS = frozenset({"sentences", "tokens", "entities", "summary", "annotatio
 _RUNTIME_FLAGS = {
     "--endpoint": "endpoint", "--control": "control", "--stage": "stage",
     "--worker-id": "worker_id", "--window": "window", "--heartbeat-ms": "heartbeat_ms",
-    "--log-level": "log_level",
+    "--log-level": "log_level", "--server-key": "server_key", "--key": "key",
 }
+
+
+_Z85_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       b".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def load_curve_key(path, secret=False):
+    """Reads a key file as the C runtime does (docs/protocol.md, "Key files"):
+    zcert `public-key = "Z85"` / `secret-key = "Z85"` lines, or a bare Z85
+    public key line. Returns (public, secret) as Z85 bytes (secret None
+    unless asked for). With `secret`, the file must hold the secret key and
+    be readable by its owner only. Raises OSError or ValueError."""
+    st = os.stat(path)
+    if secret and st.st_mode & 0o077:
+        raise ValueError("%s: a secret key file must be readable by its owner only "
+                         "(mode %03o; chmod 600 it)" % (path, st.st_mode & 0o777))
+    keys = {}
+    with open(path, "rb") as f:
+        for raw in f.read(65536).splitlines():
+            line = raw.strip()
+            if not line or line.startswith(b"#"):
+                continue
+            name, eq, value = line.partition(b"=")
+            name = name.strip()
+            if eq and name in (b"public-key", b"secret-key"):
+                value = value.strip().strip(b"\"'")
+                if len(value) != 40 or not set(value) <= _Z85_CHARS:
+                    raise ValueError("%s: %s is not a Z85 key" % (path, name.decode()))
+                keys[name] = value
+            elif not eq and len(line) == 40 and set(line) <= _Z85_CHARS:
+                keys.setdefault(b"public-key", line)
+    sec = keys.get(b"secret-key")
+    pub = keys.get(b"public-key")
+    if secret:
+        if sec is None:
+            raise ValueError("%s: no secret-key in it (is it the .pub file?)" % path)
+        derived = zmq.curve_public(sec)
+        if pub is not None and pub != derived:
+            raise ValueError("%s: its public-key does not belong to its secret-key" % path)
+        pub = derived
+    if pub is None:
+        raise ValueError("%s: no public key in it" % path)
+    return pub, (sec if secret else None)
 
 
 class StageError(Exception):
@@ -213,6 +258,9 @@ class Worker:
             "  --window N         documents held at once (default %d) [NLPD_WINDOW]\n"
             "  --heartbeat-ms N   heartbeat interval (default %d) [NLPD_HEARTBEAT_MS]\n"
             "  --log-level LEVEL  err, warning, notice, info, debug [NLPD_LOG_LEVEL]\n"
+            "  --server-key FILE  the daemon's public key: CurveZMQ on tcp:// endpoints\n"
+            "                     [NLPD_CURVE_SERVER_KEY_FILE]\n"
+            "  --key FILE         this worker's key pair (nlpctl keygen) [NLPD_CURVE_KEY_FILE]\n"
             "  --version, --help\n"
             % (os.path.basename(sys.argv[0] or self.name), self.name, DEFAULT_WINDOW,
                DEFAULT_HEARTBEAT_MS))
@@ -233,6 +281,7 @@ class Worker:
             "stage": env("NLPD_STAGE") or self.name, "worker_id": env("NLPD_WORKER_ID"),
             "window": env("NLPD_WINDOW"), "heartbeat_ms": env("NLPD_HEARTBEAT_MS"),
             "log_level": env("NLPD_LOG_LEVEL") or "info",
+            "server_key": env("NLPD_CURVE_SERVER_KEY_FILE"), "key": env("NLPD_CURVE_KEY_FILE"),
         }
         rest = []
         i = 0
@@ -272,6 +321,23 @@ class Worker:
         self.spawned = env("NLPD_WORKER_ID") is not None
         self.worker_id = opts["worker_id"] or "%s@%s:%d" % (
             self.stage, socket.gethostname(), os.getpid())
+        # CurveZMQ for tcp:// endpoints: (server public, own public, own secret).
+        # Keys serve tcp:// endpoints only: a worker on ipc ignores them.
+        self.curve = None
+        tcp = self.endpoint.startswith("tcp://") or self.control.startswith("tcp://")
+        if not tcp:
+            return
+        if bool(opts["server_key"]) != bool(opts["key"]):
+            self._fail_args("CurveZMQ needs both the daemon's public key (--server-key, "
+                            "NLPD_CURVE_SERVER_KEY_FILE) and this worker's key pair (--key, "
+                            "NLPD_CURVE_KEY_FILE)")
+        if opts["server_key"]:
+            try:
+                server, _ = load_curve_key(opts["server_key"])
+                public, secret = load_curve_key(opts["key"], secret=True)
+            except (OSError, ValueError) as e:
+                self._fail_args(str(e))
+            self.curve = (server, public, secret)
 
     def _int_opt(self, value, default, lo, hi, what):
         if value is None:
@@ -324,6 +390,7 @@ class Worker:
             sock.setsockopt(zmq.LINGER, 2000)
             sock.setsockopt(zmq.SNDHWM, 0)  # the credit window bounds it
             sock.setsockopt(zmq.ROUTING_ID, self.worker_id.encode("utf-8"))
+            self._curve(sock, self.endpoint)
             sock.connect(self.endpoint)
             if self.control:
                 hb = threading.Thread(target=self._heartbeat_main, name="heartbeat",
@@ -493,6 +560,16 @@ class Worker:
                       elapsed_us=elapsed_us, started_unix_us=self.now_us)
         return status, out.SerializeToString()
 
+    def _curve(self, sock, endpoint):
+        """Makes `sock` a CurveZMQ client when keys are given and `endpoint`
+        is tcp:// (ipc:// endpoints are guarded by file permissions)."""
+        if self.curve is None or not endpoint.startswith("tcp://"):
+            return
+        server, public, secret = self.curve
+        sock.curve_serverkey = server
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+
     # --- Heartbeats -------------------------------------------------------
 
     def _heartbeat_main(self):
@@ -500,6 +577,7 @@ class Worker:
         try:
             push.setsockopt(zmq.LINGER, 0)
             push.setsockopt(zmq.SNDHWM, 4)
+            self._curve(push, self.control)
             push.connect(self.control)
             while True:
                 self._send_heartbeat(push)

@@ -7,12 +7,15 @@
  * second thread sends heartbeats on its own socket, so a long document
  * never looks like a dead worker.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -37,6 +40,11 @@ struct nlpd_stage_ctx {
     char control[512];
     int heartbeat_ms;
     unsigned window;
+    /* CurveZMQ on tcp:// endpoints: the daemon's public key and our pair. */
+    int curve;
+    char curve_server[NLPD_CURVE_Z85_LEN + 1];
+    char curve_public[NLPD_CURVE_Z85_LEN + 1];
+    char curve_secret[NLPD_CURVE_Z85_LEN + 1];
     void *state;
     int state_ready;
 
@@ -147,6 +155,225 @@ nlpd__stage_rewrite(nlpd_stage_ctx *ctx)
     ctx->rewrite = 1;
 }
 
+/* --- CurveZMQ keys -------------------------------------------------------- */
+
+#define KEY_FILE_MAX 65536
+
+/* 1 when the `len` bytes at `s` are a Z85-encoded 32-byte key. */
+static int
+z85_key_valid(const char *s, size_t len)
+{
+    if (len != NLPD_CURVE_Z85_LEN)
+        return 0;
+    char text[NLPD_CURVE_Z85_LEN + 1];
+    uint8_t bin[32];
+    memcpy(text, s, len);
+    text[len] = '\0';
+    int ok = zmq_z85_decode(bin, text) != NULL;
+    explicit_bzero(bin, sizeof(bin));
+    explicit_bzero(text, sizeof(text));
+    return ok;
+}
+
+/* A `name = "Z85"` line (quotes optional): 1 with the key in `out`, 0 when
+ * the line is about something else, -1 when its value is not a key. */
+static int
+key_line(const char *line, size_t line_len, const char *name, char *out)
+{
+    size_t n = strlen(name);
+    if (line_len < n || memcmp(line, name, n) != 0)
+        return 0;
+    const char *p = line + n, *end = line + line_len;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p >= end || *p != '=')
+        return 0;
+    p++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    char quote = 0;
+    if (p < end && (*p == '"' || *p == '\''))
+        quote = *p++;
+    const char *v = p;
+    while (p < end && (quote ? *p != quote : (*p != ' ' && *p != '\t' && *p != '\r')))
+        p++;
+    if (quote != 0 && (p >= end || *p != quote))
+        return -1;
+    if (!z85_key_valid(v, (size_t)(p - v)))
+        return -1;
+    memcpy(out, v, NLPD_CURVE_Z85_LEN);
+    out[NLPD_CURVE_Z85_LEN] = '\0';
+    return 1;
+}
+
+static void
+say_why(char *why, size_t why_len, const char *fmt, ...) NLPD_PRINTF(3, 4);
+
+static void
+say_why(char *why, size_t why_len, const char *fmt, ...)
+{
+    if (why == NULL || why_len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+}
+
+/* Reads the whole (small) file at `fd` into `buf` (NUL-terminated).
+ * Returns its length or -errno. */
+static ssize_t
+read_small(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int
+nlpd_curve_key_load(const char *path, char *public_z85, char *secret_z85, char *why,
+                    size_t why_len)
+{
+    if (path == NULL || public_z85 == NULL) {
+        say_why(why, why_len, "no key file given");
+        return NLPD_EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        say_why(why, why_len, "%s: cannot open: %s", path, strerror(err));
+        return err == ENOENT ? NLPD_ENOENT : -err;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size >= KEY_FILE_MAX) {
+        close(fd);
+        say_why(why, why_len, "%s: not a key file (a regular file under 64 KiB)", path);
+        return NLPD_EFORMAT;
+    }
+    if (secret_z85 != NULL && (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        close(fd);
+        say_why(why, why_len,
+                "%s: a secret key file must be readable by its owner only (mode %03o; "
+                "chmod 600 it)",
+                path, (unsigned)(sb.st_mode & 0777));
+        return -EACCES;
+    }
+    char *text = nlpd_malloc(KEY_FILE_MAX);
+    if (text == NULL) {
+        close(fd);
+        return NLPD_ENOMEM;
+    }
+    ssize_t len = read_small(fd, text, KEY_FILE_MAX);
+    close(fd);
+    if (len < 0) {
+        nlpd_free(text);
+        say_why(why, why_len, "%s: cannot read: %s", path, strerror((int)-len));
+        return (int)len;
+    }
+    char pub[NLPD_CURVE_Z85_LEN + 1] = "", sec[NLPD_CURVE_Z85_LEN + 1] = "";
+    int bad = 0;
+    for (const char *line = text; *line != '\0' && !bad;) {
+        size_t n = strcspn(line, "\n");
+        const char *next = line + n + (line[n] == '\n');
+        while (n > 0 && (*line == ' ' || *line == '\t')) {
+            line++;
+            n--;
+        }
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+            n--;
+        if (n > 0 && line[0] != '#') {
+            int r = key_line(line, n, "public-key", pub);
+            if (r == 0)
+                r = key_line(line, n, "secret-key", sec);
+            if (r < 0)
+                bad = 1;
+            else if (r == 0 && pub[0] == '\0' && z85_key_valid(line, n)) {
+                memcpy(pub, line, NLPD_CURVE_Z85_LEN); /* a bare public key */
+                pub[NLPD_CURVE_Z85_LEN] = '\0';
+            }
+        }
+        line = next;
+    }
+    explicit_bzero(text, (size_t)len);
+    nlpd_free(text);
+    int rc = 0;
+    if (bad) {
+        say_why(why, why_len, "%s: a public-key or secret-key line does not hold a Z85 key", path);
+        rc = NLPD_EFORMAT;
+    } else if (secret_z85 != NULL && sec[0] == '\0') {
+        say_why(why, why_len, "%s: no secret-key in it (is it the .pub file?)", path);
+        rc = NLPD_EFORMAT;
+    } else if (secret_z85 != NULL) {
+        char derived[NLPD_CURVE_Z85_LEN + 1];
+        if (zmq_curve_public(derived, sec) != 0) {
+            say_why(why, why_len, "%s: the secret key is not usable", path);
+            rc = NLPD_EFORMAT;
+        } else if (pub[0] != '\0' && strcmp(pub, derived) != 0) {
+            say_why(why, why_len, "%s: its public-key does not belong to its secret-key", path);
+            rc = NLPD_EFORMAT;
+        } else {
+            memcpy(pub, derived, sizeof(pub));
+            memcpy(secret_z85, sec, sizeof(sec));
+        }
+    } else if (pub[0] == '\0') {
+        say_why(why, why_len, "%s: no public key in it", path);
+        rc = NLPD_EFORMAT;
+    }
+    if (rc == 0)
+        memcpy(public_z85, pub, sizeof(pub));
+    explicit_bzero(sec, sizeof(sec));
+    return rc;
+}
+
+/* Sets the Curve client options from keys already loaded. */
+static int
+curve_client_keys(void *zsock, const char *server, const char *pub, const char *sec)
+{
+    if (zmq_setsockopt(zsock, ZMQ_CURVE_SERVERKEY, server, NLPD_CURVE_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(zsock, ZMQ_CURVE_PUBLICKEY, pub, NLPD_CURVE_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(zsock, ZMQ_CURVE_SECRETKEY, sec, NLPD_CURVE_Z85_LEN + 1) != 0)
+        return -zmq_errno();
+    return 0;
+}
+
+int
+nlpd_curve_client_setup(void *zsock, const char *server_key_file, const char *key_file, char *why,
+                        size_t why_len)
+{
+    char server[NLPD_CURVE_Z85_LEN + 1], pub[NLPD_CURVE_Z85_LEN + 1], sec[NLPD_CURVE_Z85_LEN + 1];
+    int rc = nlpd_curve_key_load(server_key_file, server, NULL, why, why_len);
+    if (rc == 0)
+        rc = nlpd_curve_key_load(key_file, pub, sec, why, why_len);
+    if (rc == 0) {
+        rc = curve_client_keys(zsock, server, pub, sec);
+        if (rc != 0)
+            say_why(why, why_len, "cannot set the Curve keys: %s", zmq_strerror(-rc));
+    }
+    explicit_bzero(sec, sizeof(sec));
+    return rc;
+}
+
+/* Curve for a socket about to connect to `endpoint` (tcp:// only: ipc://
+ * endpoints are guarded by file permissions and take no keys). */
+static int
+curve_apply(const nlpd_stage_ctx *ctx, void *sock, const char *endpoint)
+{
+    if (!ctx->curve || strncmp(endpoint, "tcp://", 6) != 0)
+        return 0;
+    return curve_client_keys(sock, ctx->curve_server, ctx->curve_public, ctx->curve_secret);
+}
+
 /* --- Arguments ------------------------------------------------------------ */
 
 static void
@@ -166,6 +393,9 @@ usage(const nlpd_stage_def *def, FILE *out)
             "  --window N         documents held at once (default %d) [NLPD_WINDOW]\n"
             "  --heartbeat-ms N   heartbeat interval (default %d) [NLPD_HEARTBEAT_MS]\n"
             "  --log-level LEVEL  err, warning, notice, info, debug [NLPD_LOG_LEVEL]\n"
+            "  --server-key FILE  the daemon's public key: CurveZMQ on tcp:// endpoints\n"
+            "                     [NLPD_CURVE_SERVER_KEY_FILE]\n"
+            "  --key FILE         this worker's key pair (nlpctl keygen) [NLPD_CURVE_KEY_FILE]\n"
             "  --version, --help\n",
             def->name, def->name, DEFAULT_WINDOW, DEFAULT_HEARTBEAT_MS);
 }
@@ -201,6 +431,8 @@ parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
     const char *window = env_or(NLPD_ENV_WINDOW, NULL);
     const char *hb = env_or(NLPD_ENV_HEARTBEAT_MS, NULL);
     const char *level = env_or(NLPD_ENV_LOG_LEVEL, "info");
+    const char *server_key = env_or(NLPD_ENV_CURVE_SERVER_KEY_FILE, NULL);
+    const char *key = env_or(NLPD_ENV_CURVE_KEY_FILE, NULL);
     int out = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -227,6 +459,10 @@ parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
             slot = &hb;
         else if (strcmp(a, "--log-level") == 0)
             slot = &level;
+        else if (strcmp(a, "--server-key") == 0)
+            slot = &server_key;
+        else if (strcmp(a, "--key") == 0)
+            slot = &key;
         if (slot == NULL) {
             argv[out++] = argv[i];
             continue;
@@ -267,6 +503,28 @@ parse_args(nlpd_stage_ctx *ctx, int *argc, char **argv, int *log_level)
     if (*log_level < 0) {
         fprintf(stderr, "nlpd-%s: unknown log level '%s'\n", ctx->def->name, level);
         return NLPD_EINVAL;
+    }
+    /* Keys serve tcp:// endpoints only: a worker on ipc ignores them (and
+     * a key file it cannot read does not stop it). */
+    int tcp = strncmp(endpoint, "tcp://", 6) == 0 ||
+              (control != NULL && strncmp(control, "tcp://", 6) == 0);
+    if (tcp && (server_key == NULL) != (key == NULL)) {
+        fprintf(stderr,
+                "nlpd-%s: CurveZMQ needs both the daemon's public key (--server-key, %s) and "
+                "this worker's key pair (--key, %s)\n",
+                ctx->def->name, NLPD_ENV_CURVE_SERVER_KEY_FILE, NLPD_ENV_CURVE_KEY_FILE);
+        return NLPD_EINVAL;
+    }
+    if (server_key != NULL && tcp) {
+        char why[600];
+        int rc = nlpd_curve_key_load(server_key, ctx->curve_server, NULL, why, sizeof(why));
+        if (rc == 0)
+            rc = nlpd_curve_key_load(key, ctx->curve_public, ctx->curve_secret, why, sizeof(why));
+        if (rc != 0) {
+            fprintf(stderr, "nlpd-%s: %s\n", ctx->def->name, why);
+            return NLPD_EINVAL;
+        }
+        ctx->curve = 1;
     }
     snprintf(ctx->stage, sizeof(ctx->stage), "%s", stage);
     snprintf(ctx->endpoint, sizeof(ctx->endpoint), "%s", endpoint);
@@ -333,7 +591,7 @@ heartbeat_main(void *arg)
     int linger = 0, hwm = 4;
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    if (zmq_connect(push, ctx->control) != 0) {
+    if (curve_apply(ctx, push, ctx->control) != 0 || zmq_connect(push, ctx->control) != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "stage=%s worker=%s msg=\"cannot connect heartbeats to %s: %s\"",
                  ctx->stage, ctx->worker_id, ctx->control, zmq_strerror(zmq_errno()));
         zmq_close(push);
@@ -618,6 +876,18 @@ open_socket(nlpd_stage_ctx *ctx)
     zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(ctx->sock, ZMQ_SNDHWM, &zero, sizeof(zero)); /* credit bounds it */
     zmq_setsockopt(ctx->sock, ZMQ_ROUTING_ID, ctx->worker_id, strlen(ctx->worker_id));
+    int rc = curve_apply(ctx, ctx->sock, ctx->endpoint);
+    if (rc != 0) {
+        NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"cannot set the Curve keys: %s\"", ctx->stage,
+                 zmq_strerror(-rc));
+        return rc;
+    }
+    if (ctx->curve && strncmp(ctx->endpoint, "tcp://", 6) == 0)
+        NLPD_LOG(NLPD_LOG_INFO, "stage=%s msg=\"CurveZMQ to %s\"", ctx->stage, ctx->endpoint);
+    else if (strncmp(ctx->endpoint, "tcp://", 6) == 0)
+        NLPD_LOG(NLPD_LOG_WARNING,
+                 "stage=%s msg=\"no Curve keys (%s, %s): the daemon refuses plain tcp\"",
+                 ctx->stage, NLPD_ENV_CURVE_SERVER_KEY_FILE, NLPD_ENV_CURVE_KEY_FILE);
     if (zmq_connect(ctx->sock, ctx->endpoint) != 0) {
         NLPD_LOG(NLPD_LOG_ERR, "stage=%s msg=\"cannot connect to %s: %s\"", ctx->stage,
                  ctx->endpoint, zmq_strerror(zmq_errno()));
@@ -760,6 +1030,7 @@ nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
     if (ctx->state_ready && def->fini != NULL)
         def->fini(ctx->state);
     nlpd_doc_free(&ctx->doc);
+    explicit_bzero(ctx->curve_secret, sizeof(ctx->curve_secret));
     uv_cond_destroy(&ctx->cond);
     uv_mutex_destroy(&ctx->mu);
 out_nothing:;
