@@ -25,8 +25,13 @@
  *     capitalized words (then it is part of something longer);
  *  4. a capitalized sequence outside any name that is exactly one
  *     gazetteer nationality ("Russian", "North Korean") is MISC, as CoNLL
- *     annotates nationalities.
- *
+ *     annotates nationalities;
+ *  5. a lower-case token sequence outside any name that is exactly one
+ *     entry of the gazetteer's place_lower class (countries, regions and
+ *     big cities whose lower-case form is no English word: "kerala",
+ *     "san francisco") is LOC, with score NLPD__TAG_DC_LOWER_SCORE: web
+ *     text writes places so, and the CRF, whose training data seldom
+ *     labels a lower-case word, leaves them out.
  *
  * Before the votes, a name after (or beginning with) a storm word
  * ("Hurricane Katrina", "Cyclone Phailin") becomes a MISC event with the
@@ -197,7 +202,8 @@ cmp_first(const void *a, const void *b)
 int
 nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                   const nlpd_split_token *tok, const nlpd_split_sentence *sen,
-                  size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
+                  size_t n_sentences, size_t n_tokens, const nlpd__tag_dc_classes *cls,
+                  unsigned what,
                   nlpd_tag_entity **names, size_t *n_names, size_t *names_cap)
 {
     const nlpd__tag_tok *t = fx->tok;
@@ -294,8 +300,8 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             }
         }
     }
-    /* 3 and 4. Mentions outside the names. */
-    if (!(what & (NLPD__TAG_DC_ADD | NLPD__TAG_DC_NATIONALITY)))
+    /* 3, 4 and 5. Mentions outside the names. */
+    if (!(what & (NLPD__TAG_DC_ADD | NLPD__TAG_DC_NATIONALITY | NLPD__TAG_DC_LOWER_PLACES)))
         return 0;
     memset(dc->cover, 0, n_tokens * sizeof(*dc->cover));
     for (size_t k = 0; k < nn; k++)
@@ -303,9 +309,41 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             dc->cover[nm[k].first_token + j] = 1;
     dc->n_added = 0;
     uint64_t nat_b = 0, nat_i = 0;
-    if (nationality >= 0) {
-        nat_b = 1ull << (2 * nationality);
+    if (cls->nationality >= 0) {
+        nat_b = 1ull << (2 * cls->nationality);
         nat_i = nat_b << 1;
+    }
+    if (cls->place_lower >= 0 && (what & NLPD__TAG_DC_LOWER_PLACES)) {
+        uint64_t pl_b = 1ull << (2 * cls->place_lower), pl_i = pl_b << 1;
+        for (size_t si = 0; si < n_sentences; si++) {
+            size_t a = sen[si].first_token, b = a + sen[si].n_tokens;
+            for (size_t i = a; i < b; i++) {
+                if (dc->cover[i] || !(t[i].gaz & pl_b) || t[i].shape != NLPD_SHAPE_LOWER)
+                    continue;
+                size_t j = i + 1;
+                while (j < b && (t[j].gaz & pl_i) && !dc->cover[j] &&
+                       t[j].shape == NLPD_SHAPE_LOWER)
+                    j++;
+                /* The match must end here: the matcher marks the longest
+                 * entry from each start, and a token that goes on with
+                 * the class belongs to a longer (or another) match. */
+                if (j < b && (t[j].gaz & pl_i))
+                    continue;
+                nlpd_tag_entity e = {
+                    .first_token = (uint32_t)i,
+                    .n_tokens = (uint32_t)(j - i),
+                    .label = NLPD_ENT_LOC,
+                    .score = NLPD__TAG_DC_LOWER_SCORE,
+                };
+                if (nlpd_grow((void **)&dc->added, &dc->added_cap, dc->n_added + 1,
+                              sizeof(*dc->added)) != 0)
+                    return NLPD_ENOMEM;
+                dc->added[dc->n_added++] = e;
+                for (size_t k = i; k < j; k++)
+                    dc->cover[k] = 1;
+                i = j - 1;
+            }
+        }
     }
     for (size_t si = 0; si < n_sentences; si++) {
         size_t a = sen[si].first_token, b = a + sen[si].n_tokens;

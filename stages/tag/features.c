@@ -122,6 +122,7 @@ token_hashes(const nlpd_tag_model *m, const char *s, size_t n, nlpd__tag_tok *t)
     t->cluster_len = nlpd__clusters_get(&m->clusters, t->word, &t->cluster);
     if (t->cluster_len == 0)
         t->cluster_len = nlpd__clusters_get(&m->clusters, t->lower, &t->cluster);
+    t->emb_len = m->emb.n ? nlpd__clusters_get(&m->emb, t->lower, &t->emb) : 0;
 }
 
 static int
@@ -329,6 +330,14 @@ enum {
     T_LOWM1_SH,  /* lower(-1) shape(0) */
     T_SH_LOWP1,  /* shape(0) lower(+1) */
     T_LEN,
+    T_EM4,
+    T_EM8,
+    T_EM12,
+    T_EM16,
+    T_EM8_M1,
+    T_EM8_P1,
+    T_EM12_M1,
+    T_EM12_P1,
 };
 
 #define BOS_HASH 0x5bd1e9955bd1e995ull
@@ -393,13 +402,16 @@ nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_t a, si
                                             NLPD_TOKEN_ABBREV));
     out[k++] = feat(m, T_LEN, c->ncp > 12 ? 12 : c->ncp);
     /* Gazetteer bits of the token and its neighbours (a few classes each). */
-    for (uint64_t bits = c->gaz; bits != 0 && k < NLPD__TAG_MAX_FEATS - 40; bits &= bits - 1)
+    uint64_t gm = m->gaz_feat_mask;
+    for (uint64_t bits = c->gaz & gm; bits != 0 && k < NLPD__TAG_MAX_FEATS - 40; bits &= bits - 1)
         out[k++] = feat(m, T_GAZ, (uint64_t)__builtin_ctzll(bits));
     if (p1)
-        for (uint64_t bits = p1->gaz; bits != 0 && k < NLPD__TAG_MAX_FEATS - 36; bits &= bits - 1)
+        for (uint64_t bits = p1->gaz & gm; bits != 0 && k < NLPD__TAG_MAX_FEATS - 36;
+             bits &= bits - 1)
             out[k++] = feat(m, T_GAZ_M1, (uint64_t)__builtin_ctzll(bits));
     if (n1)
-        for (uint64_t bits = n1->gaz; bits != 0 && k < NLPD__TAG_MAX_FEATS - 32; bits &= bits - 1)
+        for (uint64_t bits = n1->gaz & gm; bits != 0 && k < NLPD__TAG_MAX_FEATS - 32;
+             bits &= bits - 1)
             out[k++] = feat(m, T_GAZ_P1, (uint64_t)__builtin_ctzll(bits));
     /* Word cluster path prefixes. */
     if (c->cluster_len) {
@@ -421,6 +433,26 @@ nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_t a, si
         uint32_t l10 = n1->cluster_len < 10 ? n1->cluster_len : 10;
         out[k++] = feat(m, T_CL6_P1, ((uint64_t)l6 << 32) | (n1->cluster >> (32 - l6)));
         out[k++] = feat(m, T_CL10_P1, ((uint64_t)l10 << 32) | (n1->cluster >> (32 - l10)));
+    }
+    /* Embedding class path prefixes. */
+    if (c->emb_len) {
+        static const uint8_t plen[4] = {4, 8, 12, 16};
+        for (int j = 0; j < 4; j++) {
+            uint32_t l = plen[j] < c->emb_len ? plen[j] : c->emb_len;
+            out[k++] = feat(m, (uint64_t)(T_EM4 + j), ((uint64_t)l << 32) | (c->emb >> (32 - l)));
+        }
+    }
+    if (p1 && p1->emb_len) {
+        uint32_t l8 = p1->emb_len < 8 ? p1->emb_len : 8;
+        uint32_t l12 = p1->emb_len < 12 ? p1->emb_len : 12;
+        out[k++] = feat(m, T_EM8_M1, ((uint64_t)l8 << 32) | (p1->emb >> (32 - l8)));
+        out[k++] = feat(m, T_EM12_M1, ((uint64_t)l12 << 32) | (p1->emb >> (32 - l12)));
+    }
+    if (n1 && n1->emb_len) {
+        uint32_t l8 = n1->emb_len < 8 ? n1->emb_len : 8;
+        uint32_t l12 = n1->emb_len < 12 ? n1->emb_len : 12;
+        out[k++] = feat(m, T_EM8_P1, ((uint64_t)l8 << 32) | (n1->emb >> (32 - l8)));
+        out[k++] = feat(m, T_EM12_P1, ((uint64_t)l12 << 32) | (n1->emb >> (32 - l12)));
     }
     /* Pattern labels (dates, money...): a name seldom overlaps one. */
     if (c->pat)

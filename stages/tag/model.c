@@ -18,6 +18,7 @@
  *     u32 rows, then per row: varint row delta (from the previous row + 1),
  *         u16 label mask, i16 per label in the mask
  *     u32 clusters, then per word: u8 path bits, u32 path, u8 n, n bytes
+ *     with NLPD__TAG_F_EMB: the embedding classes, in the same layout
  *     u64 checksum of everything before it (nlpd__tag_checksum)
  */
 #include <errno.h>
@@ -173,10 +174,21 @@ static void
 set_version(nlpd_tag_model *m)
 {
     size_t rows = (size_t)1 << m->hash_bits;
-    snprintf(m->version, sizeof(m->version), "%s crf %u labels, %zu x %u weights, %zu clusters%s",
+    snprintf(m->version, sizeof(m->version),
+             "%s crf %u labels, %zu x %u weights, %zu clusters, %zu word classes%s",
              m->desc[0] ? m->desc : "(untrained)", m->n_labels, rows, m->n_labels,
-             m->clusters.n, (m->features & NLPD__TAG_F_GAZ) ? ", gazetteer" : "");
+             m->clusters.n, m->emb.n, (m->features & NLPD__TAG_F_GAZ) ? ", gazetteer" : "");
 }
+
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+/* The document pass reads place_lower apart: its bits are no feature. */
+static void
+set_gaz_mask(nlpd_tag_model *m)
+{
+    int c = nlpd__gaz_class_find(m->gaz, "place_lower");
+    m->gaz_feat_mask = c >= 0 ? ~(3ull << (2 * c)) : ~(uint64_t)0;
+}
+#endif
 
 static void
 forbid_transitions(nlpd_tag_model *m)
@@ -198,6 +210,7 @@ model_alloc(nlpd_tag_model **out, uint32_t hash_bits)
         return NLPD_ENOMEM;
     m->n_labels = L;
     m->hash_bits = hash_bits;
+    m->gaz_feat_mask = ~(uint64_t)0;
     m->scale = 1.0f;
     m->w_mem = nlpd_calloc(((size_t)1 << hash_bits) * NLPD__TAG_ROW + 32, sizeof(*m->w));
     m->w = (int16_t *)(((uintptr_t)m->w_mem + 63) & ~(uintptr_t)63);
@@ -226,6 +239,7 @@ nlpd__tag_model_new(nlpd_tag_model **out, uint32_t hash_bits)
     }
     (*out)->features |= NLPD__TAG_F_GAZ;
     (*out)->gaz_digest = nlpd__gaz_digest((*out)->gaz);
+    set_gaz_mask(*out);
 #endif
 #ifdef NLPD_TAG_HAVE_PATTERNS
     (*out)->features |= NLPD__TAG_F_PATTERNS;
@@ -242,6 +256,7 @@ nlpd_tag_model_free(nlpd_tag_model **self_p)
     nlpd_tag_model *m = *self_p;
     nlpd_free(m->w_mem);
     nlpd__clusters_release(&m->clusters);
+    nlpd__clusters_release(&m->emb);
 #ifdef NLPD_TAG_HAVE_GAZETTEER
     nlpd__gaz_free(&m->gaz);
 #endif
@@ -360,7 +375,8 @@ nlpd__tag_model_save(const nlpd_tag_model *m, const double *w, const char *desc,
     put_u32(&b, NLPD__TAG_TRAINER_VERSION);
     put_u32(&b, L);
     put_u32(&b, m->hash_bits);
-    put_u32(&b, m->features | (m->clusters.n ? NLPD__TAG_F_CLUSTERS : 0));
+    put_u32(&b, m->features | (m->clusters.n ? NLPD__TAG_F_CLUSTERS : 0) |
+                    (m->emb.n ? NLPD__TAG_F_EMB : 0));
     put_u64(&b, m->gaz_digest);
     size_t dn = strlen(desc);
     if (dn > 120)
@@ -405,6 +421,10 @@ nlpd__tag_model_save(const nlpd_tag_model *m, const double *w, const char *desc,
     }
     put_u32(&b, (uint32_t)m->clusters.n);
     put(&b, m->clusters.pool, m->clusters.pool_len);
+    if (m->emb.n) {
+        put_u32(&b, (uint32_t)m->emb.n);
+        put(&b, m->emb.pool, m->emb.pool_len);
+    }
     put_u64(&b, nlpd__tag_checksum(b.p, b.n));
     if (b.err) {
         nlpd_free(b.p);
@@ -468,6 +488,33 @@ get_f32(rbuf *r, const char *what)
     float f;
     memcpy(&f, &v, 4);
     return f;
+}
+
+/* A cluster table: u32 count, then per word u8 path bits, u32 path, u8 n,
+ * n bytes. Returns NLPD_ENOMEM, else 0 (a malformed one sets r->why). */
+static int
+read_clusters(rbuf *r, nlpd__clusters *c)
+{
+    uint32_t nc = get_u32(r, "truncated clusters");
+    for (uint32_t i = 0; i < nc && r->why == NULL; i++) {
+        unsigned char hdr[6];
+        if (get(r, hdr, 6, "truncated clusters") != 0)
+            break;
+        uint32_t path = (uint32_t)hdr[1] | (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3] << 16 |
+                        (uint32_t)hdr[4] << 24;
+        size_t wn = hdr[5];
+        if (r->n - r->at < wn) {
+            r->why = "truncated clusters";
+            break;
+        }
+        int rc = nlpd__clusters_add(c, (const char *)r->p + r->at, wn, path, hdr[0]);
+        if (rc == NLPD_ENOMEM)
+            return rc;
+        if (rc != 0)
+            r->why = "bad cluster entry";
+        r->at += wn;
+    }
+    return 0;
 }
 
 static int
@@ -602,26 +649,10 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
         next = row + 1;
     }
     r.at = (size_t)(q - r.p);
-    uint32_t nc = get_u32(&r, "truncated clusters");
-    for (uint32_t i = 0; i < nc && r.why == NULL; i++) {
-        unsigned char hdr[6];
-        if (get(&r, hdr, 6, "truncated clusters") != 0)
-            break;
-        uint32_t path = (uint32_t)hdr[1] | (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3] << 16 |
-                        (uint32_t)hdr[4] << 24;
-        size_t wn = hdr[5];
-        if (r.n - r.at < wn) {
-            r.why = "truncated clusters";
-            break;
-        }
-        int crc = nlpd__clusters_add(&m->clusters, (const char *)r.p + r.at, wn, path, hdr[0]);
-        if (crc == NLPD_ENOMEM) {
-            nlpd_tag_model_free(&m);
-            return NLPD_ENOMEM;
-        }
-        if (crc != 0)
-            r.why = "bad cluster entry";
-        r.at += wn;
+    if (read_clusters(&r, &m->clusters) == NLPD_ENOMEM ||
+        ((features & NLPD__TAG_F_EMB) && read_clusters(&r, &m->emb) == NLPD_ENOMEM)) {
+        nlpd_tag_model_free(&m);
+        return NLPD_ENOMEM;
     }
     if (r.why == NULL && r.at != r.n)
         r.why = "trailing bytes";
@@ -636,6 +667,7 @@ model_parse(nlpd_tag_model **out, const unsigned char *p, size_t len)
             nlpd_tag_model_free(&m);
             return rc;
         }
+        set_gaz_mask(m);
         if (nlpd__gaz_digest(m->gaz) != digest)
             NLPD_LOG(NLPD_LOG_WARNING,
                      "stage=tag msg=\"model trained with another gazetteer (digest %016llx, "

@@ -49,7 +49,7 @@ struct nlpd_tagger {
     uint8_t *nfeats; /* n */
     size_t sent_cap;
     double mstart[L], mtrans[L * L];
-    int nationality; /* the gazetteer's nationality class, or -1 */
+    nlpd__tag_dc_classes dcc; /* the gazetteer classes the document pass reads */
     /* Results. */
     nlpd_tag_entity *names; /* names of the current run */
     size_t n_names, names_cap;
@@ -67,10 +67,12 @@ nlpd_tagger_new(nlpd_tagger **out, const nlpd_tag_model *model, const nlpd_tag_o
     if (tg == NULL)
         return NLPD_ENOMEM;
     tg->m = model;
-    tg->nationality = -1;
+    tg->dcc.nationality = tg->dcc.place_lower = -1;
 #ifdef NLPD_TAG_HAVE_GAZETTEER
-    if (model->gaz != NULL)
-        tg->nationality = nlpd__gaz_class_find(model->gaz, "nationality");
+    if (model->gaz != NULL) {
+        tg->dcc.nationality = nlpd__gaz_class_find(model->gaz, "nationality");
+        tg->dcc.place_lower = nlpd__gaz_class_find(model->gaz, "place_lower");
+    }
 #endif
     nlpd_tag_opts def = NLPD_TAG_OPTS_INIT;
     tg->opts = opts ? *opts : def;
@@ -213,10 +215,10 @@ emissions(nlpd_tagger *tg, size_t a, size_t b)
 static int
 is_nationality(const nlpd_tagger *tg, size_t i, size_t j, size_t b)
 {
-    if (tg->nationality < 0)
+    if (tg->dcc.nationality < 0)
         return 0;
     const uint64_t *bits = tg->fx.gazbits;
-    uint64_t begin = 1ull << (2 * tg->nationality), inside = begin << 1;
+    uint64_t begin = 1ull << (2 * tg->dcc.nationality), inside = begin << 1;
     if (!(bits[i] & begin))
         return 0;
     for (size_t t = i + 1; t < j; t++)
@@ -378,7 +380,7 @@ nlpd_tagger_run(nlpd_tagger *self, const char *text, size_t len, const nlpd_spli
     if (rc == 0 && self->opts.names) {
         unsigned what = self->opts.document ? NLPD__TAG_DC_ALL : 0;
         rc = nlpd__tag_docpass(&self->dc, &self->fx, text, tokens, sentences, n_sentences,
-                               n_tokens, self->nationality, what, &self->names, &self->n_names,
+                               n_tokens, &self->dcc, what, &self->names, &self->n_names,
                                &self->names_cap);
     }
     if (rc == 0)

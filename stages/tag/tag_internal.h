@@ -147,7 +147,8 @@ enum {
     NLPD__TAG_F_GAZ = 1u << 0,
     NLPD__TAG_F_CLUSTERS = 1u << 1,
     NLPD__TAG_F_PATTERNS = 1u << 2,
-    NLPD__TAG_F_KNOWN_ = (1u << 3) - 1, /* a model with others is refused */
+    NLPD__TAG_F_EMB = 1u << 3, /* embedding classes (a second cluster table) */
+    NLPD__TAG_F_KNOWN_ = (1u << 4) - 1, /* a model with others is refused */
 };
 
 struct nlpd_tag_model {
@@ -165,6 +166,11 @@ struct nlpd_tag_model {
     /* trans[prev * L + cur]; a forbidden transition holds -1e30. */
     float trans[NLPD__TAG_LABELS * NLPD__TAG_LABELS];
     nlpd__clusters clusters;
+    /* Word vector classes by lower-cased word (embtree paths). */
+    nlpd__clusters emb;
+    /* The gazetteer bits the CRF's features read: all but those of the
+     * classes the document pass reads alone (place_lower). */
+    uint64_t gaz_feat_mask;
 #ifdef NLPD_TAG_HAVE_GAZETTEER
     nlpd_gaz *gaz; /* owned */
 #endif
@@ -201,7 +207,9 @@ typedef struct nlpd__tag_tok {
     uint64_t suf[4]; /* the same for suffixes */
     uint64_t gaz;    /* gazetteer bits */
     uint32_t cluster;
+    uint32_t emb;     /* embedding class path of the lower-cased form */
     uint8_t cluster_len;
+    uint8_t emb_len;
     uint8_t shape;   /* nlpd_token_shape */
     uint8_t flags;   /* NLPD_TOKEN_* */
     uint8_t pat;     /* pattern label of the token (0 none) */
@@ -260,6 +268,7 @@ size_t nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_
 
 #define NLPD__TAG_DC_MAXLEN 6
 #define NLPD__TAG_DC_MIN_VOTE 0.5f
+#define NLPD__TAG_DC_LOWER_SCORE 0.5f
 
 enum {
     NLPD__TAG_DC_RELABEL = 1u << 0,     /* one label per name across the document */
@@ -268,7 +277,8 @@ enum {
     NLPD__TAG_DC_NATIONALITY = 1u << 3, /* a nationality alone is MISC */
     NLPD__TAG_DC_ACRONYMS = 1u << 4,    /* "WHO" after "World Health Organization" */
     NLPD__TAG_DC_STORMS = 1u << 5,      /* "Hurricane Katrina" is an event, MISC */
-    NLPD__TAG_DC_ALL = 63u,
+    NLPD__TAG_DC_LOWER_PLACES = 1u << 6, /* "kerala", "san francisco" in web text */
+    NLPD__TAG_DC_ALL = 127u,
 };
 
 typedef struct nlpd__tag_dc_slot {
@@ -289,14 +299,20 @@ typedef struct nlpd__tag_dc {
 
 void nlpd__tag_dc_release(nlpd__tag_dc *dc);
 
+/* The gazetteer classes the document pass reads (-1: none). */
+typedef struct nlpd__tag_dc_classes {
+    int nationality;
+    int place_lower; /* places as web text writes them, in lower case */
+} nlpd__tag_dc_classes;
+
 /* Applies the steps in `what` (NLPD__TAG_DC_*) to the names of a document
  * (in text order, not overlapping, with token indices), after
  * nlpd__tag_fx_doc filled fx: may relabel names and add names, keeping the
- * order. `nationality` is the gazetteer's nationality class or -1. Returns
- * 0 or NLPD_ENOMEM. */
+ * order. Returns 0 or NLPD_ENOMEM. */
 int nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                       const nlpd_split_token *tok, const nlpd_split_sentence *sen,
-                      size_t n_sentences, size_t n_tokens, int nationality, unsigned what,
+                      size_t n_sentences, size_t n_tokens, const nlpd__tag_dc_classes *cls,
+                      unsigned what,
                       nlpd_tag_entity **names, size_t *n_names, size_t *names_cap);
 
 /* --- CRF -------------------------------------------------------------------------- */

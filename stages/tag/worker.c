@@ -31,7 +31,7 @@
 #include "nlpd/stage.h"
 #include "nlpd/tag.h"
 
-#define STAGE_VERSION "1.1"
+#define STAGE_VERSION "1.2"
 
 typedef struct tag_stage {
     nlpd_tag_model *model; /* made by init(), freed by fini() */

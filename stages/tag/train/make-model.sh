@@ -5,8 +5,8 @@
 # Training data from ../shared/data (NLPD_SHARED_DIR overrides ../shared):
 # uner-ewt train, uner-pud (CC BY-SA), wnut17 and btc train (CC BY, Twitter,
 # at a quarter weight: the users feed news). Never ud-gum or bbc-news-summary.
-# The word clusters (data/en/clusters.txt) are embedded when the file is
-# there. Deterministic: the same inputs give the same bytes (check-model.sh).
+# The word clusters (data/en/clusters.txt) and the word vector classes
+# (data/en/wordclasses.txt) are embedded when the files are there. Deterministic: the same inputs give the same bytes (check-model.sh).
 set -euo pipefail
 trainer=$1
 src=$2
@@ -16,7 +16,10 @@ clusters=()
 if [ -r "$src/stages/tag/data/en/clusters.txt" ]; then
   clusters=(--clusters "$src/stages/tag/data/en/clusters.txt")
 fi
-exec "$trainer" train --bits 19 --l2 1 --iter 100 --desc "en 2026-11-28" "${clusters[@]}" \
+if [ -r "$src/stages/tag/data/en/wordclasses.txt" ]; then
+  clusters+=(--word-classes "$src/stages/tag/data/en/wordclasses.txt")
+fi
+exec "$trainer" train --bits 20 --l2 1 --iter 100 --desc "en 2026-11-28b" "${clusters[@]}" \
   -o "$out" \
   "$data/uner-ewt/train.jsonl" \
   "$data/uner-pud/test.jsonl" \

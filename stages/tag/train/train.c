@@ -8,6 +8,8 @@
  *       --l1 X         L1 penalty (OWL-QN; default 0: off)
  *       --iter N       L-BFGS iterations at most (default 200)
  *       --clusters F   word clusters (lines "<bitpath>\t<word>\t<count>")
+ *       --word-classes F  word vector classes (nlpd-tag-embclusters output,
+ *                      the same format), looked up by the lower-cased form
  *       --no-partial   in files without MISC, O means O (default: O or MISC,
  *                      MISC beginning only at a capitalized word or number)
  *       --partial-all  ... MISC beginning anywhere
@@ -53,7 +55,7 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: nlpd-tag-train train [--bits N] [--l2 X] [--l1 X] [--iter N] [--clusters F]\n"
-            "                            [--no-partial|--partial-all] [--desc S] -o MODEL FILE[:w=X][:misc|:nomisc]...\n"
+            "                            [--word-classes F] [--no-partial|--partial-all] [--desc S] -o MODEL FILE[:w=X][:misc|:nomisc]...\n"
             "       nlpd-tag-train annotate [--model F] [--names-only] [--sentences-only] < docs.jsonl > out.jsonl\n"
             "       nlpd-tag-train bench [--model F] [--repeat N] FILE.jsonl...\n");
 }
@@ -606,7 +608,7 @@ cmd_train(int argc, char **argv)
     double l1 = 0;
     int iters = 200;
     int partial = 1;
-    const char *clusters = NULL, *out = NULL, *desc = "en crf";
+    const char *clusters = NULL, *classes = NULL, *out = NULL, *desc = "en crf";
     t.l2 = 1.0;
     int first_file = -1;
     for (int i = 0; i < argc; i++) {
@@ -620,6 +622,8 @@ cmd_train(int argc, char **argv)
             iters = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--clusters") == 0 && i + 1 < argc) {
             clusters = argv[++i];
+        } else if (strcmp(argv[i], "--word-classes") == 0 && i + 1 < argc) {
+            classes = argv[++i];
         } else if (strcmp(argv[i], "--no-partial") == 0) {
             partial = 0;
         } else if (strcmp(argv[i], "--partial-all") == 0) {
@@ -652,6 +656,14 @@ cmd_train(int argc, char **argv)
             return 1;
         }
         fprintf(stderr, "clusters: %zu words\n", t.fm->clusters.n);
+    }
+    if (classes != NULL) {
+        rc = nlpd__clusters_read(&t.fm->emb, classes);
+        if (rc != 0) {
+            fprintf(stderr, "nlpd-tag-train: %s: %s\n", classes, nlpd_strerror(rc));
+            return 1;
+        }
+        fprintf(stderr, "word classes: %zu words\n", t.fm->emb.n);
     }
     nlpd_split_model *smod;
     if (nlpd_split_model_load_builtin(&smod, "en") != 0 || nlpd_split_new(&t.sp, smod, NULL) != 0)
