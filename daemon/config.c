@@ -36,12 +36,23 @@ is_builtin(const char *name)
     return 0;
 }
 
+/* Workers of a stage by default: one, but two for tag on a machine with
+ * two CPUs or more. Tagging is most of the default pipeline's work (about
+ * 85% of the stages' CPU time on news articles, nlpd-bench-e2e), so one
+ * tag worker alone holds the pipeline to one core; two let it use both
+ * (measured: 1,103-1,173 articles/s against 770-849 with one). */
+static int
+default_replicas(const char *name)
+{
+    return strcmp(name, "tag") == 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+}
+
 static void
 stage_defaults(nlpd_stage_cfg *s, const char *name)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "%s", name);
-    s->replicas = 1;
+    s->replicas = default_replicas(name);
     s->timeout_ms = 30000;
     s->window = 16;
 }

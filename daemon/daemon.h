@@ -72,7 +72,9 @@ struct flight {
     uint8_t reply_json; /* ... as JSON */
     uint8_t had_error;  /* some stage added an error record */
     uint8_t started_reported;
-    uint8_t ack_wait;  /* journaled, waiting for its commit (in d->ack_wait) */
+    uint8_t ack_wait;  /* journaled, not yet answered: 1 waiting for its commit (in
+                        * d->ack_wait), 2 for a sync (d->sync_wait), 3 for the sync in
+                        * flight (d->syncing) */
     uint8_t no_store;  /* unfinished at shutdown, or dead: not in the result store */
     unsigned attempts;      /* stage crashes and time-outs with it in hand */
     unsigned outside_kills; /* workers killed from outside with it in hand, in a row */
@@ -220,6 +222,13 @@ struct nlpd_daemon {
     char journal_why[1536];
     int journal_err;
     flight_list ack_wait;     /* accepted, journaled, waiting for the commit */
+    flight_list sync_wait;    /* committed, waiting for a sync of the log to start */
+    flight_list syncing;      /* committed, covered by the sync in flight */
+    uv_work_t sync_req;       /* that sync, on the thread pool */
+    int sync_on, sync_fd, sync_err;
+    uint64_t commit_seq;      /* commits made (not synced by SQLite) */
+    uint64_t sync_from_seq;   /* commit_seq when the sync in flight started */
+    uint64_t synced_seq;      /* commits known to be on disk */
     uv_timer_t commit_timer;  /* group commit */
     int commit_timer_on;
     int commit_now;           /* commit at the end of this loop turn */

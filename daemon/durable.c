@@ -10,8 +10,11 @@
  * On start every pending document is replayed in accept order, as many at
  * a time as max_in_flight allows.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "nlpd/alloc.h"
@@ -19,12 +22,14 @@
 
 #define OPEN_RETRY_US 5000000u
 
+static int commit_tx(nlpd_daemon *d, int async);
+
 static void
 on_commit_timer(uv_timer_t *t)
 {
     nlpd_daemon *d = t->data;
     d->commit_timer_on = 0;
-    durable_commit(d);
+    commit_tx(d, 1);
 }
 
 /* A write went into the transaction: commit soon. */
@@ -63,9 +68,10 @@ try_open(nlpd_daemon *d)
     uint64_t pending = 0, results = 0, dead = 0, cursor = 0;
     nlpd_journal_stats(d->journal, &pending, &results, NULL, &dead, &cursor);
     NLPD_LOG(NLPD_LOG_NOTICE,
-             "state_dir=%s sync=%s pending=%llu results=%llu dead_letters=%llu cursor=%llu "
-             "msg=\"journal open\"",
+             "state_dir=%s sync=%s log_sync=%s pending=%llu results=%llu dead_letters=%llu "
+             "cursor=%llu msg=\"journal open\"",
              d->state_dir, d->cfg.journal_sync_full ? "full" : "group",
+             nlpd_journal_sync_fd(d->journal) >= 0 ? "thread" : "sqlite",
              (unsigned long long)pending, (unsigned long long)results, (unsigned long long)dead,
              (unsigned long long)cursor);
     if (pending == 0)
@@ -158,8 +164,121 @@ durable_accept(nlpd_daemon *d, flight *f, const char *flags)
     return 0;
 }
 
-int
-durable_commit(nlpd_daemon *d)
+/* --- Commits and their sync ------------------------------------------------
+ *
+ * A commit is on disk once the journal's log is synced (fdatasync). On the
+ * hot path (the group-commit timer, a full group) that sync runs on the
+ * thread pool: the loop goes on routing documents while the disk works,
+ * instead of stopping for each commit's fsync (1.5 ms on average here, 10
+ * at the 99th percentile). The documents of a commit are answered
+ * "accepted" only when a sync that started after their commit returns:
+ * commits made while one sync is in flight wait for the next, which then
+ * covers all of them. Every other caller (control's reads, retry, drain,
+ * close) gets the sync inline, as before. */
+
+/* Answers the flights of `l` (emptied first: routing one may add to the
+ * lists) with the outcome of their commit. */
+static void
+answer(nlpd_daemon *d, flight_list *l, int rc, const char *why)
+{
+    flight_list done = *l;
+    memset(l, 0, sizeof(*l));
+    flight *f;
+    while ((f = flight_list_pop_front(&done)) != NULL) {
+        f->ack_wait = 0;
+        front_commit_done(d, f, rc, why);
+    }
+}
+
+/* Moves every flight of `from` to the end of `to`, marking them `mark`. */
+static void
+move_all(flight_list *from, flight_list *to, uint8_t mark)
+{
+    flight *f;
+    while ((f = flight_list_pop_front(from)) != NULL) {
+        f->ack_wait = mark;
+        flight_list_push_back(to, f);
+    }
+}
+
+static void start_sync(nlpd_daemon *d);
+
+static void
+sync_work(uv_work_t *req)
+{
+    nlpd_daemon *d = req->data;
+    d->sync_err = fdatasync(d->sync_fd) == 0 ? 0 : -errno;
+}
+
+static void
+sync_done(uv_work_t *req, int status)
+{
+    nlpd_daemon *d = req->data;
+    close(d->sync_fd);
+    d->sync_fd = -1;
+    d->sync_on = 0;
+    int rc = status != 0 ? status : d->sync_err;
+    char why[sizeof(d->journal_why)] = "";
+    if (rc == 0 && d->sync_from_seq > d->synced_seq)
+        d->synced_seq = d->sync_from_seq;
+    if (rc != 0) {
+        d->journal_errors++;
+        snprintf(why, sizeof(why), "cannot record the document: the journal's log could not be "
+                                   "synced: %s",
+                 strerror(rc < 0 ? -rc : rc));
+        NLPD_LOG(NLPD_LOG_ERR,
+                 "refused=%zu msg=\"journal sync failed: %s; the documents it covered are "
+                 "refused (they may still run after a restart)\"",
+                 d->syncing.n, strerror(rc < 0 ? -rc : rc));
+    }
+    answer(d, &d->syncing, rc, why);
+    start_sync(d);
+}
+
+/* Starts a sync for the flights waiting for one, unless one is in flight
+ * (its completion starts the next). */
+static void
+start_sync(nlpd_daemon *d)
+{
+    if (d->sync_on || d->sync_wait.head == NULL)
+        return;
+    int fd = d->journal != NULL ? nlpd_journal_sync_fd(d->journal) : -1;
+    /* A dup: the journal may close its own fd while the sync runs. */
+    d->sync_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (d->sync_fd < 0) {
+        /* No fd to hand over: sync here. */
+        uint64_t upto = d->commit_seq;
+        int rc = d->journal != NULL ? nlpd_journal_sync(d->journal) : 0;
+        if (rc == 0)
+            d->synced_seq = upto;
+        answer(d, &d->sync_wait, rc,
+               rc != 0 ? "cannot record the document: the journal's log could not be synced"
+                       : NULL);
+        return;
+    }
+    move_all(&d->sync_wait, &d->syncing, 3);
+    d->sync_from_seq = d->commit_seq;
+    d->sync_req.data = d;
+    int rc = uv_queue_work(d->loop, &d->sync_req, sync_work, sync_done);
+    if (rc != 0) {
+        close(d->sync_fd);
+        d->sync_fd = -1;
+        rc = nlpd_journal_sync(d->journal);
+        if (rc == 0)
+            d->synced_seq = d->sync_from_seq;
+        answer(d, &d->syncing, rc,
+               rc != 0 ? "cannot record the document: the journal's log could not be synced"
+                       : NULL);
+        return;
+    }
+    d->sync_on = 1;
+}
+
+/* Commits the open transaction; its documents are answered once it is on
+ * disk: from the thread pool's sync with `async`, else here (and with
+ * them every document committed before, still waiting for a sync). */
+static int
+commit_tx(nlpd_daemon *d, int async)
 {
     d->commit_now = 0;
     if (d->commit_timer_on) {
@@ -169,7 +288,7 @@ durable_commit(nlpd_daemon *d)
     if (d->journal == NULL)
         return 0;
     size_t n = nlpd_journal_uncommitted(d->journal);
-    int rc = nlpd_journal_commit(d->journal);
+    int rc = nlpd_journal_commit_nosync(d->journal);
     char why[sizeof(d->journal_why)] = "";
     if (rc != 0) {
         d->journal_errors++;
@@ -178,36 +297,69 @@ durable_commit(nlpd_daemon *d)
                  "writes=%zu refused=%zu msg=\"journal commit failed: %s; the documents it held "
                  "are refused, the results it held are made again after a restart\"",
                  n, d->ack_wait.n, nlpd_journal_why(d->journal));
-    } else if (n > 0) {
+        /* Answered from a list of their own: routing one may write a
+         * result into the next transaction, and a failure there must not
+         * touch these, which this commit settled. */
+        answer(d, &d->ack_wait, rc, why);
+        return rc;
+    }
+    if (n > 0)
         d->commits++;
+    move_all(&d->ack_wait, &d->sync_wait, 2);
+    if (nlpd_journal_sync_fd(d->journal) < 0) {
+        answer(d, &d->sync_wait, 0, NULL); /* SQLite synced the commit */
+        return 0;
     }
-    /* Answered from a list of their own: routing one may write a result
-     * into the next transaction, and a failure there must not touch these,
-     * which this commit settled. */
-    flight_list done = d->ack_wait;
-    memset(&d->ack_wait, 0, sizeof(d->ack_wait));
-    flight *f;
-    while ((f = flight_list_pop_front(&done)) != NULL) {
-        f->ack_wait = 0;
-        front_commit_done(d, f, rc, why);
+    if (n > 0)
+        d->commit_seq++;
+    if (async) {
+        start_sync(d);
+        return 0;
     }
+    /* Inline: this sync covers this commit and every one before it, so
+     * the documents the sync in flight covers are settled too (its
+     * completion then finds nothing to answer). Readers (control's GET
+     * and RESULTS) come this way: what they see is on disk, so a cursor
+     * they hand out is never taken back, even by a power cut. */
+    uint64_t upto = d->commit_seq;
+    rc = upto > d->synced_seq || d->sync_wait.head != NULL || d->syncing.head != NULL
+             ? nlpd_journal_sync(d->journal)
+             : 0;
+    if (rc == 0 && upto > d->synced_seq)
+        d->synced_seq = upto;
+    if (rc != 0) {
+        d->journal_errors++;
+        snprintf(why, sizeof(why), "cannot record the document: %s", nlpd_journal_why(d->journal));
+        NLPD_LOG(NLPD_LOG_ERR, "msg=\"%s\"", nlpd_journal_why(d->journal));
+    }
+    answer(d, &d->syncing, rc, why);
+    answer(d, &d->sync_wait, rc, why);
     return rc;
+}
+
+int
+durable_commit(nlpd_daemon *d)
+{
+    return commit_tx(d, 0);
 }
 
 void
 durable_flush(nlpd_daemon *d)
 {
     if (d->commit_now)
-        durable_commit(d);
+        commit_tx(d, 1);
 }
 
 void
 durable_detach(nlpd_daemon *d, flight *f)
 {
-    if (f->ack_wait) {
-        flight_list_remove(&d->ack_wait, f);
-        f->ack_wait = 0;
-    }
+    flight_list *l = f->ack_wait == 1   ? &d->ack_wait
+                     : f->ack_wait == 2 ? &d->sync_wait
+                     : f->ack_wait == 3 ? &d->syncing
+                                        : NULL;
+    if (l != NULL)
+        flight_list_remove(l, f);
+    f->ack_wait = 0;
 }
 
 int

@@ -8,9 +8,10 @@
  * caller ends with nlpd_journal_commit(): the daemon commits before each
  * "accepted" reply (journal_sync = full) or every few milliseconds or
  * documents (group), and never tells a client "accepted" about a document
- * whose commit has not returned. Every commit is synced (WAL,
- * synchronous = FULL): what was committed survives a crash of the process
- * and of the machine.
+ * whose commit has not returned and been synced (WAL; the journal syncs
+ * the log itself with fdatasync, which the daemon runs off its loop
+ * thread): what was committed survives a crash of the process and of the
+ * machine.
  *
  * The schema carries its version in PRAGMA user_version and the file is
  * marked as ours by PRAGMA application_id. An older journal is upgraded
@@ -128,9 +129,26 @@ int nlpd_journal_take_lost(nlpd_journal *j);
 /* Writes made since the last commit. */
 size_t nlpd_journal_uncommitted(const nlpd_journal *j);
 
-/* Commits the open transaction (nothing when none is open). On failure the
- * transaction is rolled back: none of its writes happened. */
+/* Commits the open transaction (nothing when none is open) and syncs it to
+ * disk. On a failed commit the transaction is rolled back: none of its
+ * writes happened. A failed sync (-EIO, ...) leaves them committed but
+ * perhaps not on disk. */
 int nlpd_journal_commit(nlpd_journal *j);
+
+/* The same without the sync when the journal syncs its log itself
+ * (nlpd_journal_sync_fd() >= 0): the commit is then on disk only after
+ * fdatasync() of that fd returns, which the caller may run on another
+ * thread (on a dup() of it: the journal closes its own). Commits are
+ * ordered: a sync covers every commit made before it started. */
+int nlpd_journal_commit_nosync(nlpd_journal *j);
+
+/* The fd of the journal's write-ahead log, or -1 when SQLite syncs every
+ * commit itself (then nlpd_journal_commit_nosync() commits and syncs). */
+int nlpd_journal_sync_fd(const nlpd_journal *j);
+
+/* fdatasync of the log (0 at once without a sync fd). Returns 0 or -errno
+ * with the reason in nlpd_journal_why(). */
+int nlpd_journal_sync(nlpd_journal *j);
 
 /* Rolls back the open transaction, if any. */
 void nlpd_journal_rollback(nlpd_journal *j);
