@@ -1549,7 +1549,7 @@ print_stats(json_t *root)
     {
         json_t *wk = json_object_get(st, "workers");
         json_t *pl = json_object_get(st, "latency_ms"), *sl = json_object_get(st, "stage_ms");
-        char wbuf[48];
+        char wbuf[100];
         snprintf(wbuf, sizeof(wbuf), "%s/%s", fmt_int(wk, "ready", b[14], 48),
                  fmt_int(st, "replicas", b[15], 48));
         printf("%-*s %7s %8s %8s %8s %8s %8s %9s %6s %7s %10s %6s %5s %5s %5s %5s%s%s\n", w,
@@ -1845,7 +1845,7 @@ top_frame(nlpd__buf *out, json_t *root, const char *err, const top_term *t)
     {
         json_t *wk = json_object_get(st, "workers");
         json_t *pl = json_object_get(st, "latency_ms");
-        char wbuf[48];
+        char wbuf[100];
         snprintf(wbuf, sizeof(wbuf), "%s/%s", fmt_int(wk, "ready", b[0], 48),
                  fmt_int(st, "replicas", b[1], 48));
         line_add(out, cols, "%-*s %7s %8s %8s %8s %6s %5s  ", w, fmt_str(st, "name"), wbuf,
