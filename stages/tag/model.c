@@ -42,47 +42,59 @@ extern const size_t nlpd__tag_builtin_en_len;
 
 /* --- Word clusters ---------------------------------------------------------------- */
 
+/* Rehashes into a table of `ns` slots (a power of two). */
+static int
+clusters_rehash(nlpd__clusters *c, size_t ns)
+{
+    nlpd__cl_slot *t = nlpd_calloc(ns, sizeof(*t));
+    if (t == NULL)
+        return NLPD_ENOMEM;
+    for (size_t i = 0; c->mask != 0 && i <= c->mask; i++) {
+        if (c->slots[i].key == 0)
+            continue;
+        size_t j = (size_t)nlpd__mix64(c->slots[i].key) & (ns - 1);
+        while (t[j].key != 0)
+            j = (j + 1) & (ns - 1);
+        t[j] = c->slots[i];
+    }
+    nlpd_free(c->slots);
+    c->slots = t;
+    c->mask = ns - 1;
+    return 0;
+}
+
+int
+nlpd__clusters_reserve(nlpd__clusters *c, size_t n, size_t pool_bytes)
+{
+    size_t ns = 1024;
+    while (ns < 2 * n + 2)
+        ns *= 2;
+    if (ns > c->mask + 1 && clusters_rehash(c, ns) != 0)
+        return NLPD_ENOMEM;
+    if (pool_bytes > c->pool_cap) {
+        size_t cap = c->pool_cap;
+        if (nlpd_grow((void **)&c->pool, &cap, pool_bytes, 1) != 0)
+            return NLPD_ENOMEM;
+        c->pool_cap = cap;
+    }
+    return 0;
+}
+
 int
 nlpd__clusters_add(nlpd__clusters *c, const char *w, size_t n, uint32_t path, uint8_t len)
 {
     if (n == 0 || n > 255 || len == 0 || len > 32)
         return NLPD_EINVAL;
-    if ((c->n + 1) * 2 > c->mask) {
-        size_t ns = c->mask == 0 ? 1024 : (c->mask + 1) * 2;
-        uint64_t *k = nlpd_calloc(ns, sizeof(*k));
-        uint32_t *p = nlpd_malloc(ns * sizeof(*p));
-        uint8_t *l = nlpd_malloc(ns);
-        if (k == NULL || p == NULL || l == NULL) {
-            nlpd_free(k);
-            nlpd_free(p);
-            nlpd_free(l);
-            return NLPD_ENOMEM;
-        }
-        for (size_t i = 0; c->mask != 0 && i <= c->mask; i++) {
-            if (c->keys[i] == 0)
-                continue;
-            size_t j = (size_t)nlpd__mix64(c->keys[i]) & (ns - 1);
-            while (k[j] != 0)
-                j = (j + 1) & (ns - 1);
-            k[j] = c->keys[i];
-            p[j] = c->paths[i];
-            l[j] = c->lens[i];
-        }
-        nlpd_free(c->keys);
-        nlpd_free(c->paths);
-        nlpd_free(c->lens);
-        c->keys = k;
-        c->paths = p;
-        c->lens = l;
-        c->mask = ns - 1;
-    }
+    if ((c->n + 1) * 2 > c->mask &&
+        clusters_rehash(c, c->mask == 0 ? 1024 : (c->mask + 1) * 2) != 0)
+        return NLPD_ENOMEM;
     uint64_t key = nlpd__fnv(NLPD__FNV_INIT, w, n);
     if (key == 0)
         key = 1;
     size_t j = (size_t)nlpd__mix64(key) & c->mask;
-    while (c->keys[j] != 0 && c->keys[j] != key)
+    while (c->slots[j].key != 0 && c->slots[j].key != key)
         j = (j + 1) & c->mask;
-    if (c->keys[j] == key)
+    if (c->slots[j].key == key)
         return 0; /* the first entry of a word wins */
     /* Keep the entry for saving: u8 len, u32 path, u8 n, bytes. */
     size_t need = c->pool_len + 6 + n;
@@ -97,9 +109,7 @@ nlpd__clusters_add(nlpd__clusters *c, const char *w, size_t n, uint32_t path, ui
     q[5] = (char)n;
     memcpy(q + 6, w, n);
     c->pool_len = need;
-    c->keys[j] = key;
-    c->paths[j] = path;
-    c->lens[j] = len;
+    c->slots[j] = (nlpd__cl_slot){.key = key, .path = path, .len = len};
     c->n++;
     return 0;
 }
@@ -112,11 +122,12 @@ nlpd__clusters_get(const nlpd__clusters *c, uint64_t key, uint32_t *path)
     if (key == 0)
         key = 1;
     for (size_t j = (size_t)nlpd__mix64(key) & c->mask;; j = (j + 1) & c->mask) {
-        if (c->keys[j] == key) {
-            *path = c->paths[j];
-            return c->lens[j];
+        const nlpd__cl_slot *s = &c->slots[j];
+        if (s->key == key) {
+            *path = s->path;
+            return s->len;
         }
-        if (c->keys[j] == 0)
+        if (s->key == 0)
             return 0;
     }
 }
@@ -124,9 +135,7 @@ nlpd__clusters_get(const nlpd__clusters *c, uint64_t key, uint32_t *path)
 void
 nlpd__clusters_release(nlpd__clusters *c)
 {
-    nlpd_free(c->keys);
-    nlpd_free(c->paths);
-    nlpd_free(c->lens);
+    nlpd_free(c->slots);
     nlpd_free(c->pool);
     memset(c, 0, sizeof(*c));
 }
@@ -496,6 +505,12 @@ static int
 read_clusters(rbuf *r, nlpd__clusters *c)
 {
     uint32_t nc = get_u32(r, "truncated clusters");
+    /* At least 7 bytes a word: a count beyond what is left is malformed
+     * (and must not size the table). */
+    if (r->why == NULL && nc > (r->n - r->at) / 7)
+        r->why = "truncated clusters";
+    if (r->why == NULL && nlpd__clusters_reserve(c, c->n + nc, c->pool_len + (r->n - r->at)) != 0)
+        return NLPD_ENOMEM;
     for (uint32_t i = 0; i < nc && r->why == NULL; i++) {
         unsigned char hdr[6];
         if (get(r, hdr, 6, "truncated clusters") != 0)

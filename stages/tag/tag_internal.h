@@ -109,10 +109,14 @@ nlpd__mix64(uint64_t x)
 /* --- Word clusters --------------------------------------------------------------
  * Brown cluster bit paths by word (the exact form, else the lower-cased
  * one), kept in the model file. */
+typedef struct nlpd__cl_slot {
+    uint64_t key;  /* FNV-1a of the word's bytes; 0 marks an empty slot */
+    uint32_t path; /* the path's bits, the first bit highest */
+    uint8_t len;   /* the path's length in bits (1..32) */
+} nlpd__cl_slot;  /* 16 bytes: one probe, one cache line */
+
 typedef struct nlpd__clusters {
-    uint64_t *keys;  /* FNV-1a of the word's bytes; 0 marks an empty slot */
-    uint32_t *paths; /* the path's bits, the first bit highest */
-    uint8_t *lens;   /* the path's length in bits (1..32) */
+    nlpd__cl_slot *slots;
     size_t mask;     /* slots - 1, 0 when empty */
     size_t n;
     /* The words in file order (for saving): offsets into pool. */
@@ -121,6 +125,9 @@ typedef struct nlpd__clusters {
 } nlpd__clusters;
 
 int nlpd__clusters_add(nlpd__clusters *c, const char *w, size_t n, uint32_t path, uint8_t len);
+/* Makes room for `n` words in all (one allocation instead of doublings:
+ * the model loader knows the count). Returns 0 or NLPD_ENOMEM. */
+int nlpd__clusters_reserve(nlpd__clusters *c, size_t n, size_t pool_bytes);
 /* Looks up a word by its hash; returns the path length (0: not there). */
 uint8_t nlpd__clusters_get(const nlpd__clusters *c, uint64_t key, uint32_t *path);
 void nlpd__clusters_release(nlpd__clusters *c);
