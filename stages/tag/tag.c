@@ -216,7 +216,7 @@ emissions(nlpd_tagger *tg, size_t a, size_t b)
             va[3] = _mm_add_epi32(va[3], _mm_srai_epi32(_mm_unpackhi_epi16(p1, p1), 16));
         }
         for (int j = 0; j < 4; j++)
-            _mm_storeu_si128((__m128i *)(acc + 4 * j), va[j]);
+            memcpy(acc + 4 * j, &va[j], sizeof(va[j]));
 #else
         for (size_t k0 = 0; k0 < nf; k0 += NLPD__TAG_QGROUP) {
             size_t k1 = nf - k0 < NLPD__TAG_QGROUP ? nf : k0 + NLPD__TAG_QGROUP;
