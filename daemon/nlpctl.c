@@ -1154,8 +1154,8 @@ print_status(json_t *root)
     }
     json_t *sec = json_object_get(root, "security");
     if (json_is_object(sec)) {
-        printf("security: CurveZMQ on tcp, public key %s, %s authorized keys, %s refused "
-               "connections\n",
+        printf("security: CurveZMQ on tcp, public key %s, authorized keys %s, refused "
+               "connections %s\n",
                fmt_str(sec, "public_key"), fmt_int(sec, "authorized_keys", b[0], 48),
                fmt_int(sec, "refused", b[1], 48));
         size_t k;
