@@ -181,6 +181,9 @@ start_worker(const char *id, const char *key)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    /* Not the test's stdout: a worker left behind by a failed assertion
+     * would keep ctest's pipe open and turn the failure into a timeout. */
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     char *argv[] = {(char *)nlpd_e2e_bin("nlpd-passthrough"), "--worker-id", (char *)id, NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
