@@ -8,6 +8,7 @@
 #include "nlpd/alloc.h"
 #include "nlpd/json.h"
 #include "nlpd/log.h"
+#include "security.h"
 
 static void on_control_msg(nlpd__zwatch *w, nlpd__frames *fr);
 
@@ -30,7 +31,7 @@ control_open(nlpd_daemon *d)
         NLPD_LOG(NLPD_LOG_ERR, "msg=\"cannot bind %s: %s\"", ep, zmq_strerror(zmq_errno()));
         return NLPD_EINVAL;
     }
-    if (chmod(ep + 6, 0660) != 0 || chown(ep + 6, (uid_t)-1, d->gid) != 0)
+    if (daemon_share_with_group(d, ep + 6, 0660) != 0)
         NLPD_LOG(NLPD_LOG_WARNING, "msg=\"cannot open %s to the group\"", ep + 6);
     snprintf(ep, sizeof(ep), "ipc://%s/%s/%s", d->runtime_dir, NLPD_HOPS_DIR,
              NLPD_SOCK_HEARTBEAT);
@@ -157,6 +158,46 @@ stage_json(nlpd_daemon *d, stage *st, uint64_t now)
     return o;
 }
 
+/* One tcp endpoint a socket listens on: the last one it bound, which is
+ * its tcp one (every socket binds its ipc:// endpoint first). */
+static void
+tcp_endpoint_json(json_t *a, const char *what, void *sock)
+{
+    char ep[300];
+    size_t len = sizeof(ep);
+    if (sock == NULL || zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &len) != 0 ||
+        strncmp(ep, "tcp://", 6) != 0)
+        return;
+    json_array_append_new(a, json_pack("{s:s,s:s}", "socket", what, "endpoint", ep));
+}
+
+/* The `security` object of STATUS, present when tcp endpoints are on
+ * (docs/protocol.md): the daemon's Curve public key, the keys let in, the
+ * connections refused since start, and every tcp endpoint bound. */
+static json_t *
+security_json(nlpd_daemon *d)
+{
+    json_t *eps = json_array();
+    if (strncmp(d->cfg.front_extra, "tcp://", 6) == 0 && eps != NULL)
+        json_array_append_new(eps, json_pack("{s:s,s:s}", "socket", "front", "endpoint",
+                                             d->cfg.front_extra));
+    if (nlpd_security_listening(d->sec) && eps != NULL) {
+        tcp_endpoint_json(eps, "front", d->front);
+        tcp_endpoint_json(eps, "control", d->control);
+        tcp_endpoint_json(eps, "results", d->pub);
+        tcp_endpoint_json(eps, "heartbeat", d->hb);
+        for (stage *st = d->stages; st != NULL; st = st->next) {
+            char what[64];
+            snprintf(what, sizeof(what), "hop/%s", st->name);
+            tcp_endpoint_json(eps, what, st->sock);
+        }
+    }
+    return json_pack("{s:s,s:I,s:I,s:o}", "public_key",
+                     nlpd_security_public_key(d->sec), "authorized_keys",
+                     (json_int_t)nlpd_security_authorized(d->sec), "refused",
+                     (json_int_t)nlpd_security_refused(d->sec), "tcp_endpoints", eps);
+}
+
 char *
 control_status_json(nlpd_daemon *d)
 {
@@ -183,7 +224,8 @@ control_status_json(nlpd_daemon *d)
                            "state_dir", d->state_dir, "sync",
                            d->cfg.journal_sync_full ? "full" : "group", "error",
                            d->cfg.journal && d->journal == NULL ? d->journal_why : "",
-                           "waiting_commit", (json_int_t)d->ack_wait.n, "commits",
+                           "waiting_commit",
+                           (json_int_t)(d->ack_wait.n + d->sync_wait.n + d->syncing.n), "commits",
                            (json_int_t)d->commits, "replayed", (json_int_t)d->replayed,
                            "duplicates_dropped", (json_int_t)d->duplicates, "errors",
                            (json_int_t)d->journal_errors, "replaying",
@@ -205,6 +247,8 @@ control_status_json(nlpd_daemon *d)
     json_object_set_new(root, "ready", json_boolean(ready));
     json_object_set_new(root, "not_ready", json_string(ready ? "" : why));
     json_object_set_new(root, "metrics_listen", json_string(metrics_address(d)));
+    if (d->sec != NULL)
+        json_object_set_new(root, "security", security_json(d));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (s == NULL)

@@ -175,6 +175,7 @@ struct nlpd_daemon {
     nlpd_config cfg;
     const char **config_paths;
     int n_config_paths;
+    int log_level_arg; /* --log-level, which wins over the files at every load; -1: none */
     const char *self_exe;
     char runtime_dir[256];
     int lock_fd;
@@ -321,6 +322,12 @@ void durable_dead_letter(nlpd_daemon *d, flight *f, const char *stage_name, cons
 void durable_detach(nlpd_daemon *d, flight *f);
 
 /* control.c */
+/* Sets `path`'s mode to `mode` and its group to the daemon's (d->gid),
+ * calling chown() only when the group differs (a file the daemon creates
+ * usually has its group already, and the unit's system call filter need
+ * not allow chown then). Returns 0, or -1 with errno set. (main.c) */
+int daemon_share_with_group(const nlpd_daemon *d, const char *path, mode_t mode);
+
 int control_open(nlpd_daemon *d);
 void control_close(nlpd_daemon *d);
 /* The STATUS JSON (malloc'd with nlpd_malloc); NULL when out of memory. */

@@ -30,7 +30,7 @@ bind_group_ipc(nlpd_daemon *d, void *sock, const char *name)
         return -err;
     }
     const char *path = ep + 6;
-    if (chmod(path, 0660) != 0 || chown(path, (uid_t)-1, d->gid) != 0)
+    if (daemon_share_with_group(d, path, 0660) != 0)
         NLPD_LOG(NLPD_LOG_WARNING, "msg=\"cannot open %s to group %u: %s\"", path,
                  (unsigned)d->gid, strerror(errno));
     return 0;

@@ -65,6 +65,17 @@ resolve_group(const char *name)
     return getegid();
 }
 
+int
+daemon_share_with_group(const nlpd_daemon *d, const char *path, mode_t mode)
+{
+    struct stat sb;
+    if (chmod(path, mode) != 0 || stat(path, &sb) != 0)
+        return -1;
+    if (sb.st_gid == d->gid)
+        return 0;
+    return chown(path, (uid_t)-1, d->gid);
+}
+
 static int
 prepare_runtime_dir(nlpd_daemon *d)
 {
@@ -84,7 +95,7 @@ prepare_runtime_dir(nlpd_daemon *d)
                  (unsigned)sb.st_uid);
         return NLPD_EINVAL;
     }
-    if (chmod(dir, 0750) != 0 || chown(dir, (uid_t)-1, d->gid) != 0)
+    if (daemon_share_with_group(d, dir, 0750) != 0)
         NLPD_LOG(NLPD_LOG_WARNING, "msg=\"cannot set mode/group of %s: %s\"", dir,
                  strerror(errno));
     /* One daemon per directory: a second one would unlink the first one's
@@ -446,6 +457,7 @@ main(int argc, char **argv)
         return 2;
     }
     d->config_paths = paths;
+    d->log_level_arg = log_level_arg;
     static char self[512];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n > 0) {

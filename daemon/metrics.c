@@ -177,7 +177,8 @@ stats_collect(nlpd_daemon *d, nlpd_stats_snap *s, int journal_counts)
     s->dead_letters = d->dead_letters;
     s->journal_enabled = d->cfg.journal;
     s->journal_open = d->journal != NULL;
-    s->journal_waiting_commit = d->ack_wait.n;
+    /* Waiting for the commit, then for the log's fsync (journal_sync = group). */
+    s->journal_waiting_commit = d->ack_wait.n + d->sync_wait.n + d->syncing.n;
     s->journal_commits = d->commits;
     s->journal_errors = d->journal_errors;
     s->journal_replayed = d->replayed;

@@ -1152,6 +1152,19 @@ print_status(json_t *root)
                    json_is_true(json_object_get(jn, "replaying")) ? ", replaying" : "");
         }
     }
+    json_t *sec = json_object_get(root, "security");
+    if (json_is_object(sec)) {
+        printf("security: CurveZMQ on tcp, public key %s, authorized keys %s, refused "
+               "connections %s\n",
+               fmt_str(sec, "public_key"), fmt_int(sec, "authorized_keys", b[0], 48),
+               fmt_int(sec, "refused", b[1], 48));
+        size_t k;
+        json_t *ep;
+        json_array_foreach(json_object_get(sec, "tcp_endpoints"), k, ep)
+        {
+            printf("  %-14s %s\n", fmt_str(ep, "socket"), fmt_str(ep, "endpoint"));
+        }
+    }
     json_t *stages = json_object_get(root, "stages");
     if (!json_is_array(stages) || json_array_size(stages) == 0) {
         printf("\n(no stages)\n");

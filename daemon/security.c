@@ -633,6 +633,12 @@ nlpd_security_refused(const nlpd_security *sec)
     return sec != NULL ? sec->refused : 0;
 }
 
+size_t
+nlpd_security_authorized(const nlpd_security *sec)
+{
+    return sec != NULL ? nlpd_keyset_count(sec->keys) : 0;
+}
+
 const char *
 nlpd_security_public_key(const nlpd_security *sec)
 {

@@ -123,6 +123,9 @@ void nlpd_security_tick(nlpd_security *sec, uint64_t now_us);
 /* Refusals counted since the start (logged or not). */
 uint64_t nlpd_security_refused(const nlpd_security *sec);
 
+/* Keys in the authorized-keys directory as last read (0 for NULL). */
+size_t nlpd_security_authorized(const nlpd_security *sec);
+
 /* The daemon's public key (Z85), for logs and `nlpctl status`. */
 const char *nlpd_security_public_key(const nlpd_security *sec);
 

@@ -137,6 +137,9 @@ build_env(nlpd_daemon *d, const stage *st, const nlpd_stage_cfg *cfg, const work
         rc = env_push(env, &n, max, NLPD_ENV_STAGE, st->name);
     if (rc == 0)
         rc = env_push(env, &n, max, NLPD_ENV_WORKER_ID, w->id);
+    snprintf(num, sizeof(num), "%d", (int)getpid());
+    if (rc == 0)
+        rc = env_push(env, &n, max, NLPD_ENV_SPAWNED, num);
     if (rc == 0)
         rc = env_push(env, &n, max, NLPD_ENV_ENDPOINT, st->endpoint);
     if (rc == 0)
@@ -599,6 +602,9 @@ load_config(nlpd_daemon *d, nlpd_config *c, char *why, size_t why_len)
             return rc;
         }
     }
+    /* The command line wins over the files, at a reload as at the start. */
+    if (d->log_level_arg >= 0)
+        c->log_level = d->log_level_arg;
     int rc = nlpd_config_finish(c, why, why_len);
     if (rc != 0)
         nlpd_config_release(c);
@@ -623,6 +629,7 @@ supervisor_reload(nlpd_daemon *d)
     }
     /* What cannot change without a restart keeps its running value. */
     snprintf(c.runtime_dir, sizeof(c.runtime_dir), "%s", d->cfg.runtime_dir);
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
     snprintf(c.front_extra, sizeof(c.front_extra), "%s", d->cfg.front_extra);
     c.max_message_bytes = d->cfg.max_message_bytes;
     /* The metrics server keeps its address until a restart. */

@@ -121,6 +121,9 @@ uint64_t nlpd__mono_us(void);
 #define NLPD_ENV_HEARTBEAT_MS "NLPD_HEARTBEAT_MS"
 #define NLPD_ENV_WINDOW "NLPD_WINDOW"
 #define NLPD_ENV_LOG_LEVEL "NLPD_LOG_LEVEL"
+/* The spawning daemon's pid: set for the workers the daemon starts (and
+ * for no other), which leave when that daemon is gone. */
+#define NLPD_ENV_SPAWNED "NLPD_SPAWNED"
 
 /* Names of the sockets in the runtime directory. */
 #define NLPD_SOCK_FRONT "front"

@@ -936,6 +936,54 @@ walk_close(uv_handle_t *h, void *arg)
         uv_close(h, on_close);
 }
 
+/* A worker the daemon spawned goes when the daemon goes: the daemon marks
+ * its workers with NLPD_SPAWNED=its pid, and only those are tied to it. A
+ * worker started otherwise (by hand, by systemd's nlpd-worker@.service,
+ * in a container) stays whatever its parent, NLPD_WORKER_ID or not. A
+ * spawned worker asks the kernel for SIGTERM when its parent dies, then
+ * checks that the daemon did not die before that (the worker was
+ * re-parented, or the daemon's pid is gone). The daemon may be PID 1 (in
+ * a container), and a stage command may be a wrapper that runs the worker
+ * as its child, so "my parent is PID 1" alone decides nothing. Returns 1
+ * when the worker must exit now (logged), else 0. */
+static int
+spawned_daemon_gone(const nlpd_stage_ctx *ctx)
+{
+    const char *mark = getenv(NLPD_ENV_SPAWNED);
+    if (mark == NULL || mark[0] == '\0') {
+        if (getenv(NLPD_ENV_WORKER_ID) != NULL)
+            NLPD_LOG(NLPD_LOG_DEBUG,
+                     "stage=%s worker=%s msg=\"not spawned by nlpd (no %s): stays when its "
+                     "parent goes\"",
+                     ctx->stage, ctx->worker_id, NLPD_ENV_SPAWNED);
+        return 0;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    long daemon_pid = 0;
+    int known = parse_uint(mark, 1, 0x7fffffffL, &daemon_pid) == 0;
+    pid_t parent = getppid();
+    int gone = 0;
+    if (known && (pid_t)daemon_pid != parent) {
+        /* A wrapper between the daemon and us, or the daemon died. */
+        gone = kill((pid_t)daemon_pid, 0) != 0 && errno == ESRCH;
+        gone |= parent == 1;
+    } else if (!known) {
+        gone = parent == 1;
+    }
+    if (gone) {
+        NLPD_LOG(NLPD_LOG_ERR,
+                 "stage=%s worker=%s msg=\"the nlpd that spawned this worker (%s=%s) is gone "
+                 "(parent now pid %d): exiting. A worker started by other means must not "
+                 "have %s in its environment\"",
+                 ctx->stage, ctx->worker_id, NLPD_ENV_SPAWNED, mark, (int)parent,
+                 NLPD_ENV_SPAWNED);
+        return 1;
+    }
+    NLPD_LOG(NLPD_LOG_DEBUG, "stage=%s worker=%s msg=\"spawned by nlpd pid %s: exits with it\"",
+             ctx->stage, ctx->worker_id, mark);
+    return 0;
+}
+
 int
 nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
 {
@@ -960,12 +1008,8 @@ nlpd_stage_main(const nlpd_stage_def *def, int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     nlpd_log_set_sink(nlpd_log_stderr, NULL, log_level);
-    /* A worker the daemon spawned goes when the daemon goes. */
-    if (getenv(NLPD_ENV_WORKER_ID) != NULL) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1)
-            goto out_nothing;
-    }
+    if (spawned_daemon_gone(ctx))
+        goto out_nothing;
     signal(SIGPIPE, SIG_IGN);
     uv_mutex_init(&ctx->mu);
     uv_cond_init(&ctx->cond);

@@ -181,6 +181,9 @@ start_worker(const char *id, const char *key)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    /* Not the test's stdout: a worker left behind by a failed assertion
+     * would keep ctest's pipe open and turn the failure into a timeout. */
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     char *argv[] = {(char *)nlpd_e2e_bin("nlpd-passthrough"), "--worker-id", (char *)id, NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
@@ -280,6 +283,71 @@ submit_wait(nlpd_client *c, uint64_t corr, const char *line, int timeout_ms, int
     }
     *rc_out = rc;
     return NULL;
+}
+
+/* The Z85 public key in a .pub file of `nlpctl keygen` (static buffer). */
+static const char *
+public_key_of(const char *pub_file)
+{
+    static char key[41];
+    size_t len;
+    char *text = nlpd_test_read_file(pub_file, &len);
+    assert_non_null(text);
+    const char *p = strstr(text, "public-key = \"");
+    assert_non_null(p);
+    p += strlen("public-key = \"");
+    assert_true(strlen(p) > 40 && p[40] == '"');
+    memcpy(key, p, 40);
+    key[40] = '\0';
+    free(text);
+    return key;
+}
+
+/* STATUS's security object has `arg` (a json_int_t *) authorized keys. */
+static int
+has_authorized(json_t *s, void *arg)
+{
+    json_t *n = json_object_get(json_object_get(s, "security"), "authorized_keys");
+    return json_is_integer(n) && json_integer_value(n) == *(json_int_t *)arg;
+}
+
+/* STATUS's security object: the daemon's key, `authorized` keys, at least
+ * `min_refused` refusals, and every tcp endpoint of the listen base. */
+static void
+check_security(json_t *status, json_int_t authorized, json_int_t min_refused)
+{
+    json_t *sec = json_object_get(status, "security");
+    assert_true(json_is_object(sec));
+    assert_string_equal(json_string_value(json_object_get(sec, "public_key")),
+                        public_key_of(kpath("daemon.pub")));
+    assert_int_equal(json_integer_value(json_object_get(sec, "authorized_keys")), authorized);
+    json_int_t refused = json_integer_value(json_object_get(sec, "refused"));
+    if (refused < min_refused)
+        fail_msg("security.refused is %" JSON_INTEGER_FORMAT ", expected at least %" JSON_INTEGER_FORMAT,
+                 refused, min_refused);
+    static const struct {
+        const char *socket;
+        unsigned offset;
+    } want[] = {{"front", 0}, {"control", 1}, {"results", 2}, {"heartbeat", 3}, {"hop/pt", 11}};
+    json_t *eps = json_object_get(sec, "tcp_endpoints");
+    assert_true(json_is_array(eps));
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+        int found = 0;
+        size_t i;
+        json_t *ep;
+        json_array_foreach(eps, i, ep)
+        {
+            const char *so = json_string_value(json_object_get(ep, "socket"));
+            const char *at = json_string_value(json_object_get(ep, "endpoint"));
+            if (so != NULL && at != NULL && strcmp(so, want[k].socket) == 0 &&
+                strcmp(at, tcp(want[k].offset)) == 0)
+                found = 1;
+        }
+        if (!found) {
+            char *dump = json_dumps(eps, 0);
+            fail_msg("no tcp endpoint %s %s in %s", want[k].socket, tcp(want[k].offset), dump);
+        }
+    }
 }
 
 static void
@@ -391,6 +459,27 @@ test_remote_worker_and_clients_over_tcp_with_curve(void **state)
     char *text = nlpd_test_read_file(out, &len);
     assert_non_null(text);
     assert_non_null(strstr(text, "remote-w1"));
+    /* The security object: the stranger worker, the stranger client and
+     * the client without Curve were refused, at least once each. */
+    json_error_t jerr;
+    json_t *status = json_loads(text, 0, &jerr);
+    assert_non_null(status);
+    check_security(status, 2, 3);
+    json_decref(status);
+    free(text);
+    /* The same, as nlpctl status prints it (over ipc). */
+    char ipc_control[700];
+    snprintf(ipc_control, sizeof(ipc_control), "ipc://%s/control", e.rundir);
+    char *human_argv[] = {(char *)nlpd_e2e_bin("nlpctl"), "--control", ipc_control, "--timeout",
+                          "30", "status", NULL};
+    assert_int_equal(run(human_argv, out), 0);
+    text = nlpd_test_read_file(out, &len);
+    assert_non_null(text);
+    char line[200];
+    snprintf(line, sizeof(line), "security: CurveZMQ on tcp, public key %s, authorized keys 2,",
+             public_key_of(kpath("daemon.pub")));
+    if (strstr(text, line) == NULL || strstr(text, tcp(11)) == NULL)
+        fail_msg("nlpctl status does not show the security line or the hop:\n%s", text);
     free(text);
     /* ... and without one it gets no answer. */
     char *plain_argv[] = {(char *)nlpd_e2e_bin("nlpctl"),
@@ -408,6 +497,8 @@ test_remote_worker_and_clients_over_tcp_with_curve(void **state)
     copy_file(kpath("stranger.pub"), to);
     nlpd_e2e_signal(&e, SIGHUP);
     assert_true(nlpd_e2e_wait_log(&e, "authorized keys read again", 1, 30000));
+    json_int_t three = 3;
+    assert_true(nlpd_e2e_wait_status(&e, has_authorized, &three, 10000));
     c = tcp_client(kpath("daemon.pub"), kpath("stranger.key"));
     res = submit_wait(c, 2000, "{\"id\":\"z\",\"text\":\"Now in.\"}", 60000, &rc);
     if (res == NULL) {
@@ -518,6 +609,20 @@ test_a_tcp_front_door_alone_uses_curve(void **state)
     assert_int_equal(nlpd_client_recv(c, &r, 1500), NLPD_ETIMEDOUT);
     nlpd_client_close(&c);
     assert_true(nlpd_e2e_wait_log(&e, "connection refused: unknown key", 1, 10000));
+    /* STATUS: the one tcp endpoint, and the refusal counted. */
+    json_t *status = nlpd_e2e_status(&e);
+    assert_non_null(status);
+    json_t *sec = json_object_get(status, "security");
+    assert_true(json_is_object(sec));
+    assert_true(json_integer_value(json_object_get(sec, "refused")) >= 1);
+    assert_int_equal(json_integer_value(json_object_get(sec, "authorized_keys")), 2);
+    json_t *eps = json_object_get(sec, "tcp_endpoints");
+    assert_int_equal(json_array_size(eps), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(eps, 0), "socket")),
+                        "front");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(eps, 0), "endpoint")),
+                        tcp(0));
+    json_decref(status);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
     drop_keys();
 }

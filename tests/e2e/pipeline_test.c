@@ -7,7 +7,9 @@
  */
 #include "e2e.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@
 #include "nlpd/nlpd.pb-c.h"
 
 #include <zmq.h>
+
+extern char **environ;
 
 static void
 start_with(nlpd_e2e *e, const char *pt_args, const char *extra_daemon, const char *extra_stage)
@@ -667,6 +671,74 @@ gen2_with_two_pt_workers(json_t *s, void *arg)
     return ready == 2 && json_array_size(json_object_get(pt, "workers")) == 2;
 }
 
+/* --- --log-level wins over the files, at start and on reload ------------ */
+
+static pid_t loglevel_pid; /* the daemon of the test below, for its teardown */
+
+static int
+teardown_loglevel(void **state)
+{
+    if (loglevel_pid > 0) {
+        kill(loglevel_pid, SIGKILL);
+        waitpid(loglevel_pid, NULL, 0);
+        loglevel_pid = 0;
+    }
+    return nlpd_e2e_teardown(state);
+}
+
+static int
+running_at_generation(json_t *s, void *arg)
+{
+    const char *st = json_string_value(json_object_get(s, "state"));
+    return st != NULL && strcmp(st, "running") == 0 &&
+           json_integer_value(json_object_get(s, "generation")) == *(int *)arg;
+}
+
+static void
+test_pipeline_keeps_the_command_line_log_level_across_a_reload(void **state)
+{
+    (void)state;
+    nlpd_e2e e;
+    memset(&e, 0, sizeof(e));
+    e.dir = nlpd_test_tmpdir("nlpd-e2e");
+    assert_non_null(e.dir);
+    snprintf(e.rundir, sizeof(e.rundir), "%s/run", e.dir);
+    snprintf(e.conf, sizeof(e.conf), "%s/nlpd.conf", e.dir);
+    snprintf(e.log, sizeof(e.log), "%s/nlpd.log", e.dir);
+    snprintf(e.statedir, sizeof(e.statedir), "%s/state", e.dir);
+    /* The file says err; the command line notice, which must win. */
+    nlpd_e2e_write_config(&e, "[daemon]\nlog_level = err\n[pipeline]\nstages = ingest\n");
+    char *argv[] = {(char *)nlpd_e2e_bin("nlpd"), "--runtime-dir", e.rundir, "--state-dir",
+                    e.statedir, "--config", e.conf, "--log-level", "notice", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, e.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    assert_int_equal(posix_spawn(&e.pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    loglevel_pid = e.pid;
+    int gen = 1;
+    if (!nlpd_e2e_wait_status(&e, running_at_generation, &gen, 60000)) {
+        nlpd_e2e_dump_log(&e);
+        fail_msg("the daemon did not start");
+    }
+    /* Notice lines: at start... */
+    assert_int_equal(nlpd_e2e_log_count(&e, "msg=\"nlpd started\""), 1);
+    /* ... and after a reload, whose lines come before its generation. */
+    nlpd_e2e_signal(&e, SIGHUP);
+    gen = 2;
+    if (!nlpd_e2e_wait_status(&e, running_at_generation, &gen, 60000)) {
+        nlpd_e2e_dump_log(&e);
+        fail_msg("the reload did not finish");
+    }
+    if (nlpd_e2e_log_count(&e, "reloading: starting new workers") != 1) {
+        nlpd_e2e_dump_log(&e);
+        fail_msg("the reload's notice line is missing: the file's log_level = err won");
+    }
+    loglevel_pid = 0;
+    assert_int_equal(nlpd_e2e_stop(&e), 0);
+}
+
 static void
 test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight(void **state)
 {
@@ -928,6 +1000,7 @@ main(void)
         cmocka_unit_test_teardown(test_pipeline_gives_a_poison_document_an_error_and_keeps_the_stream_flowing, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_pushes_back_with_busy_past_the_in_flight_bound, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_reloads_on_sighup_without_dropping_documents_in_flight, nlpd_e2e_teardown),
+        cmocka_unit_test_teardown(test_pipeline_keeps_the_command_line_log_level_across_a_reload, teardown_loglevel),
         cmocka_unit_test_teardown(test_pipeline_drains_documents_in_flight_on_sigterm, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_pipeline_reports_a_crash_loop_instead_of_spinning, nlpd_e2e_teardown),
         cmocka_unit_test_teardown(test_nlpctl_annotate_writes_one_line_per_input_line_in_order, nlpd_e2e_teardown),

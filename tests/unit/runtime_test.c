@@ -16,6 +16,7 @@
 #include "test_support.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,9 @@ typedef struct spawn_opts {
     const char *heartbeat_ms; /* NULL: "50" */
     int no_endpoint;          /* leave NLPD_STAGE_ENDPOINT unset */
     const char *arg;          /* NULL: "--own-option" */
+    int orphan;               /* start the worker re-parented: its parent gone */
+    const char *spawned;      /* NLPD_SPAWNED; "parent": the pid of its first parent;
+                               * NULL: unset */
 } spawn_opts;
 
 typedef struct rt {
@@ -166,6 +170,7 @@ typedef struct rt {
     pid_t pid;
     int reaped;
     int status;
+    int orphan_fd; /* an orphaned worker's exit code comes here (-1: none) */
     /* Buffers and decoded messages the test made, freed by the teardown even
      * when an assertion cuts the test short: a forked worker would otherwise
      * inherit the leak and its LeakSanitizer would fail a later test. */
@@ -199,6 +204,7 @@ setup(void **state)
     if (r == NULL)
         return -1;
     r->dir = nlpd_test_tmpdir("nlpd-rt-test");
+    r->orphan_fd = -1;
     snprintf(r->ep, sizeof(r->ep), "ipc://%s/stage", r->dir);
     snprintf(r->hb, sizeof(r->hb), "ipc://%s/heartbeat", r->dir);
     *state = r;
@@ -211,8 +217,11 @@ teardown(void **state)
     rt *r = *state;
     if (r->pid > 0 && !r->reaped) {
         kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
+        if (r->orphan_fd < 0)
+            waitpid(r->pid, NULL, 0);
     }
+    if (r->orphan_fd >= 0)
+        close(r->orphan_fd);
     if (r->router != NULL)
         zmq_close(r->router);
     if (r->pull != NULL)
@@ -235,15 +244,56 @@ set_int(void *sock, int opt, int v)
     assert_int_equal(zmq_setsockopt(sock, opt, &v, sizeof(v)), 0);
 }
 
+/* In the child: forks again and lets the first child exit, so that the
+ * worker is re-parented (to PID 1, or to a subreaper); returns in the
+ * grandchild once its first parent is gone and reaped, with that parent's
+ * pid in *first_parent. The grandchild's pid, then its exit code, go to
+ * `fd` (see wait_exit). */
+static void
+orphan_self(int fd, pid_t *first_parent)
+{
+    pid_t mid = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        _exit(99);
+    if (pid > 0)
+        _exit(0); /* the test reaps it */
+    *first_parent = mid;
+    for (int i = 0; i < 2000 && (getppid() == mid || kill(mid, 0) == 0); i++)
+        usleep(5000);
+    if (getppid() == mid || kill(mid, 0) == 0)
+        _exit(98);
+    pid_t self = getpid();
+    if (write(fd, &self, sizeof(self)) != (ssize_t)sizeof(self))
+        _exit(97);
+}
+
 /* Forks the worker, then binds the daemon's sockets. */
 static void
 spawn(rt *r, const spawn_opts *o)
 {
     fflush(stdout); /* the child must not flush the parent's buffers again */
     fflush(stderr);
+    int fds[2] = {-1, -1};
+    if (o->orphan)
+        assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        pid_t first_parent = getppid();
+        if (o->orphan) {
+            close(fds[0]);
+            orphan_self(fds[1], &first_parent);
+        }
+        if (o->spawned == NULL) {
+            unsetenv(NLPD_ENV_SPAWNED);
+        } else if (strcmp(o->spawned, "parent") == 0) {
+            char num[32];
+            snprintf(num, sizeof(num), "%d", (int)first_parent);
+            setenv(NLPD_ENV_SPAWNED, num, 1);
+        } else {
+            setenv(NLPD_ENV_SPAWNED, o->spawned, 1);
+        }
         /* --help and --version print there; the test's TAP output is there. */
         if (freopen("/dev/null", "w", stdout) == NULL)
             _exit(99);
@@ -266,9 +316,22 @@ spawn(rt *r, const spawn_opts *o)
         snprintf(arg, sizeof(arg), "%s", o->arg != NULL ? o->arg : "--own-option");
         char *argv[] = {prog, arg, NULL};
         int code = nlpd_stage_main(o->def, 2, argv);
+        if (o->orphan && write(fds[1], &code, sizeof(code)) != (ssize_t)sizeof(code))
+            code = 96;
         exit(code);
     }
     r->pid = pid;
+    if (o->orphan) {
+        close(fds[1]);
+        r->orphan_fd = fds[0];
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        /* The grandchild says its pid once it is re-parented. */
+        struct pollfd pf = {r->orphan_fd, POLLIN, 0};
+        assert_int_equal(poll(&pf, 1, TIMEOUT_MS), 1);
+        assert_int_equal(read(r->orphan_fd, &r->pid, sizeof(r->pid)), (ssize_t)sizeof(r->pid));
+    }
     r->zctx = zmq_ctx_new();
     assert_non_null(r->zctx);
     r->router = zmq_socket(r->zctx, ZMQ_ROUTER);
@@ -462,6 +525,17 @@ expect_bye(rt *r)
 static int
 wait_exit(rt *r)
 {
+    if (r->orphan_fd >= 0) {
+        /* Not our child: it writes its exit code before exiting. */
+        struct pollfd pf = {r->orphan_fd, POLLIN, 0};
+        if (poll(&pf, 1, TIMEOUT_MS) != 1)
+            fail_msg("the worker did not exit within %d ms", TIMEOUT_MS);
+        int code = -1;
+        if (read(r->orphan_fd, &code, sizeof(code)) != (ssize_t)sizeof(code))
+            fail_msg("the worker died without an exit code");
+        r->reaped = 1;
+        return code;
+    }
     uint64_t deadline = now_ms() + TIMEOUT_MS;
     for (;;) {
         pid_t p = waitpid(r->pid, &r->status, WNOHANG);
@@ -817,6 +891,55 @@ test_runtime_sends_heartbeats_even_while_process_is_busy(void **state)
     stop_worker(r);
 }
 
+/* Under systemd (nlpd-worker@.service) a worker's parent is PID 1 and
+ * NLPD_WORKER_ID may be in its environment: without the daemon's
+ * NLPD_SPAWNED mark it stays and joins. */
+static void
+test_runtime_orphaned_worker_with_worker_id_and_no_spawn_mark_joins(void **state)
+{
+    rt *r = *state;
+    spawn_opts o = {.def = &stage_ok, .orphan = 1};
+    spawn(r, &o);
+    expect_hello(r);
+    stop_worker(r);
+}
+
+/* A worker the daemon spawned (NLPD_SPAWNED) whose daemon is gone before it
+ * starts exits 1 without joining. */
+static void
+test_runtime_spawned_worker_whose_daemon_is_gone_exits_one(void **state)
+{
+    rt *r = *state;
+    spawn_opts o = {.def = &stage_ok, .orphan = 1, .spawned = "parent"};
+    spawn(r, &o);
+    assert_int_equal(wait_exit(r), 1);
+    expect_silence(r, 50);
+}
+
+/* A spawned worker whose daemon is there joins: the daemon its parent, or
+ * its grandparent behind a wrapper that runs the worker as its child (here
+ * the test is the wrapper, and the test's parent the daemon). */
+static void
+test_runtime_spawned_worker_whose_daemon_lives_joins(void **state)
+{
+    rt *r = *state;
+    spawn_opts o = {.def = &stage_ok, .spawned = "parent"};
+    spawn(r, &o);
+    expect_hello(r);
+    stop_worker(r);
+    zmq_close(r->router);
+    zmq_close(r->pull);
+    zmq_ctx_term(r->zctx);
+    r->router = r->pull = r->zctx = NULL;
+    r->reaped = 0;
+    char grandparent[32];
+    snprintf(grandparent, sizeof(grandparent), "%d", (int)getppid());
+    o.spawned = grandparent;
+    spawn(r, &o);
+    expect_hello(r);
+    stop_worker(r);
+}
+
 static void
 test_runtime_says_bye_and_exits_zero_when_the_daemon_sends_stop(void **state)
 {
@@ -1027,6 +1150,9 @@ main(void)
         T(test_runtime_passes_a_document_an_earlier_stage_marked_fatal_through_untouched),
         T(test_runtime_answers_malformed_when_the_document_cannot_be_decoded),
         T(test_runtime_sends_heartbeats_even_while_process_is_busy),
+        T(test_runtime_orphaned_worker_with_worker_id_and_no_spawn_mark_joins),
+        T(test_runtime_spawned_worker_whose_daemon_is_gone_exits_one),
+        T(test_runtime_spawned_worker_whose_daemon_lives_joins),
         T(test_runtime_says_bye_and_exits_zero_when_the_daemon_sends_stop),
         T(test_runtime_finishes_the_document_in_hand_on_sigterm_then_says_bye),
         T(test_runtime_hands_back_queued_documents_when_sigterm_comes_mid_document),
