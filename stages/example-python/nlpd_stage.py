@@ -318,7 +318,9 @@ class Worker:
         self.log_level = _log_level(opts["log_level"])
         if self.log_level < 0:
             self._fail_args("unknown log level '%s'" % opts["log_level"])
-        self.spawned = env("NLPD_WORKER_ID") is not None
+        # Only workers the daemon spawned (it sets NLPD_SPAWNED to its pid) leave
+        # with it; one started by hand or by systemd (parent PID 1) stays.
+        self.spawned = env("NLPD_SPAWNED") is not None
         self.worker_id = opts["worker_id"] or "%s@%s:%d" % (
             self.stage, socket.gethostname(), os.getpid())
         # CurveZMQ for tcp:// endpoints: (server public, own public, own secret).
