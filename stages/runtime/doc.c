@@ -569,15 +569,13 @@ split_fields(nlpd_doc *self, const uint8_t *buf, size_t len)
         fs->field = field;
         fs->p = q;
         fs->end = q + l64;
-        if (field_start > keep) {
-            memcpy(self->stripped.data + self->stripped.len, keep, (size_t)(field_start - keep));
-            self->stripped.len += (size_t)(field_start - keep);
-        }
+        memcpy(self->stripped.data + self->stripped.len, keep, (size_t)(field_start - keep));
+        self->stripped.len += (size_t)(field_start - keep);
         p = keep = q + l64;
     }
     if (self->spans.n == 0)
         return 0;
-    if (end > keep && nlpd__buf_append(&self->stripped, keep, (size_t)(end - keep)) != 0)
+    if (nlpd__buf_append(&self->stripped, keep, (size_t)(end - keep)) != 0)
         return NLPD_ENOMEM;
     return 1;
 }
