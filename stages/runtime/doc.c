@@ -295,18 +295,15 @@ load_regions(nlpd_doc *self)
     return 0;
 }
 
-/* --- Columns and entities, decoded and encoded by hand -------------------
+/* --- The span columns, decoded and encoded by hand ------------------------
  *
- * Sentences and Tokens are parallel packed uint32 arrays (~2,500 varints in
- * a 4 KB article) and entities are dozens of small messages: most of what
- * protobuf-c spent decoding a document for tag or summarize (nlpd-bench-e2e
- * under callgrind: half the summarize worker's instructions went to
- * protobuf_c_message_unpack), through its generic per-member code. These
- * loops read them directly, and write the added Sentences and Tokens.
- * Everything else stays with protobuf-c, and so does a whole document
- * holding, in those messages, a field this code does not know (protobuf-c
- * keeps such fields) or anything it cannot scan: the outcome is what
- * protobuf-c's would be (doc_codec_test checks that). */
+ * Sentences and Tokens are parallel packed uint32 arrays: ~2,500 varints in a
+ * 4 KB article, most of what protobuf-c spends decoding a document for
+ * tag or summarize, and encoding split's additions (nlpd-bench-e2e under
+ * callgrind: half the summarize worker's instructions went to
+ * protobuf_c_message_unpack). protobuf-c walks them element by element
+ * through its generic member code; these loops read and write them
+ * directly. Everything else stays with protobuf-c. */
 
 #define FIELD_SENTENCES 20
 #define FIELD_TOKENS    21
