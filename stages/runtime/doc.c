@@ -74,14 +74,6 @@ struct nlpd_doc {
     size_t summary_scores_n, summary_scores_cap;
     int has_summary;
     nlpd__buf pool; /* strings of the additions, NUL-terminated */
-    /* Encoding: the packed runs' sizes of the added sentences and tokens,
-     * valid while add_gen (bumped by every change to the additions) is the
-     * value they were computed at. */
-    uint64_t add_gen;
-    uint64_t sz_sen_gen, sz_tok_gen;
-    size_t sz_sen[3], sz_tok[3];
-    nlpd__buf stripped; /* parse: the message without the fields decoded by hand */
-    vec spans;          /* parse: field_span, the occurrences of those fields */
 
     /* Scratch for packing: message structs pointing into the above. */
     vec pk_entities, pk_entity_ptrs;
@@ -179,7 +171,6 @@ nlpd_doc_new(nlpd_doc **out)
         return rc;
     }
     d->text = d->sent = empty;
-    d->add_gen = 1; /* the caches start invalid (generation 0) */
     *out = d;
     return 0;
 }
@@ -201,8 +192,6 @@ nlpd_doc_free(nlpd_doc **self_p)
     nlpd_free(d->summary_sel);
     nlpd_free(d->summary_scores);
     nlpd__buf_release(&d->pool);
-    nlpd__buf_release(&d->stripped);
-    vec_release(&d->spans);
     vec_release(&d->pk_entities);
     vec_release(&d->pk_entity_ptrs);
     vec_release(&d->pk_annotations);
@@ -220,7 +209,6 @@ nlpd_doc_free(nlpd_doc **self_p)
 void
 nlpd_doc_drop_additions(nlpd_doc *self)
 {
-    self->add_gen++;
     self->sentences.n = 0;
     self->tokens.n = 0;
     self->entities.n = 0;
@@ -295,385 +283,6 @@ load_regions(nlpd_doc *self)
     return 0;
 }
 
-/* --- The span columns, decoded and encoded by hand ------------------------
- *
- * Sentences and Tokens are parallel packed uint32 arrays: ~2,500 varints in a
- * 4 KB article, most of what protobuf-c spends decoding a document for
- * tag or summarize, and encoding split's additions (nlpd-bench-e2e under
- * callgrind: half the summarize worker's instructions went to
- * protobuf_c_message_unpack). protobuf-c walks them element by element
- * through its generic member code; these loops read and write them
- * directly. Everything else stays with protobuf-c. */
-
-#define FIELD_SENTENCES 20
-#define FIELD_TOKENS    21
-#define FIELD_ENTITIES  22
-
-/* Reads a varint at *p (< end) of at most 10 bytes; its low 32 bits go to
- * *v (the uint32 reading protobuf-c does too), 64 to *v64 when not NULL.
- * Returns the position after it, or NULL when it is truncated or too long. */
-static const uint8_t *
-get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v, uint64_t *v64)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
-        uint8_t b = *p++;
-        if (shift < 64)
-            r |= (uint64_t)(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            *v = (uint32_t)r;
-            if (v64 != NULL)
-                *v64 = r;
-            return p;
-        }
-    }
-    return NULL;
-}
-
-/* Skips one value of wire type `wt` at p; NULL when malformed or a group
- * (which protobuf-c does not take either). */
-static const uint8_t *
-skip_value(const uint8_t *p, const uint8_t *end, unsigned wt)
-{
-    uint32_t v;
-    uint64_t n;
-    switch (wt) {
-    case 0:
-        return get_varint(p, end, &v, NULL);
-    case 1:
-        return end - p >= 8 ? p + 8 : NULL;
-    case 5:
-        return end - p >= 4 ? p + 4 : NULL;
-    case 2:
-        p = get_varint(p, end, &v, &n);
-        return p != NULL && n <= (uint64_t)(end - p) ? p + n : NULL;
-    default:
-        return NULL;
-    }
-}
-
-/* Reads a varint of a packed run at q (< qe); the one- and two-byte cases
- * inline. Returns the position after it or NULL when truncated. */
-static inline const uint8_t *
-get_packed(const uint8_t *q, const uint8_t *qe, uint32_t *out)
-{
-    uint32_t v = q[0];
-    if (v < 0x80) {
-        *out = v;
-        return q + 1;
-    }
-    if (qe - q >= 2 && q[1] < 0x80) {
-        *out = (v & 0x7f) | ((uint32_t)q[1] << 7);
-        return q + 2;
-    }
-    return get_varint(q, qe, out, NULL);
-}
-
-/* A field this decoder does not know (a newer producer's): protobuf-c
- * keeps it among the message's unknown fields, so the whole document goes
- * to protobuf-c instead. */
-#define UNKNOWN_FIELD 1
-
-/* Walks the fields of one Sentences/Tokens message body. With `cols` NULL
- * it adds to bound[] an upper bound of the values of fields 1..3 (a packed
- * run of n bytes holds at most n); else it appends them to cols[k] at
- * counts[k]. Returns 0, UNKNOWN_FIELD or NLPD_EPROTO (where protobuf-c
- * refuses too: a truncated value, a wire type other than varint or packed
- * for fields 1..3). */
-static int
-walk_columns(const uint8_t *p, const uint8_t *end, size_t counts[3], uint32_t **cols)
-{
-    while (p < end) {
-        uint32_t tag;
-        uint64_t tag64;
-        p = get_varint(p, end, &tag, &tag64);
-        if (p == NULL || tag64 > UINT32_MAX || (tag >> 3) == 0)
-            return NLPD_EPROTO;
-        unsigned field = tag >> 3, wt = tag & 7;
-        if (field < 1 || field > 3)
-            return UNKNOWN_FIELD;
-        size_t k = field - 1;
-        if (wt == 0) {
-            uint32_t v;
-            p = get_varint(p, end, &v, NULL);
-            if (p == NULL)
-                return NLPD_EPROTO;
-            if (cols != NULL)
-                cols[k][counts[k]] = v;
-            counts[k]++;
-        } else if (wt == 2) {
-            uint32_t l;
-            uint64_t l64;
-            p = get_varint(p, end, &l, &l64);
-            if (p == NULL || l64 > (uint64_t)(end - p))
-                return NLPD_EPROTO;
-            const uint8_t *q = p, *qe = p + l64;
-            if (cols == NULL) {
-                counts[k] += (size_t)l64;
-            } else {
-                uint32_t *out = cols[k] + counts[k];
-                size_t n = 0;
-                while (q < qe) {
-                    q = get_packed(q, qe, &out[n]);
-                    if (q == NULL)
-                        return NLPD_EPROTO;
-                    n++;
-                }
-                counts[k] += n;
-            }
-            p = qe;
-        } else {
-            return NLPD_EPROTO;
-        }
-    }
-    return 0;
-}
-
-/* One length-delimited occurrence of a top-level field. */
-typedef struct field_span {
-    unsigned field;
-    const uint8_t *p, *end;
-} field_span;
-
-/* Decodes the occurrences of columns field `field` among `occ` (several
- * merge: their values are appended, as protobuf does for a message field
- * seen more than once) into arena arrays. Returns 0, UNKNOWN_FIELD,
- * NLPD_EPROTO or NLPD_ENOMEM. */
-static int
-decode_columns(nlpd__arena *a, const field_span *occ, size_t n_occ, unsigned field,
-               uint32_t *out[3], size_t counts[3])
-{
-    size_t bound[3] = {0, 0, 0};
-    for (size_t i = 0; i < n_occ; i++) {
-        if (occ[i].field != field)
-            continue;
-        int rc = walk_columns(occ[i].p, occ[i].end, bound, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    for (int k = 0; k < 3; k++) {
-        out[k] = NULL;
-        counts[k] = 0;
-        if (bound[k] > 0) {
-            if (bound[k] > SIZE_MAX / sizeof(uint32_t))
-                return NLPD_ENOMEM;
-            out[k] = nlpd__arena_alloc(a, bound[k] * sizeof(uint32_t));
-            if (out[k] == NULL)
-                return NLPD_ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < n_occ; i++) {
-        if (occ[i].field != field)
-            continue;
-        int rc = walk_columns(occ[i].p, occ[i].end, counts, out);
-        if (rc != 0)
-            return rc;
-    }
-    for (int k = 0; k < 3; k++) {
-        if (counts[k] == 0)
-            out[k] = NULL; /* as protobuf-c leaves an absent repeated field */
-    }
-    return 0;
-}
-
-/* Decodes one Entity message body into `e` (initialised), the label copied
- * into the arena. Fields seen twice: the last wins, as in protobuf-c.
- * Returns 0, UNKNOWN_FIELD, NLPD_EPROTO or NLPD_ENOMEM. */
-static int
-decode_entity(nlpd__arena *a, const uint8_t *p, const uint8_t *end, Nlpd__V1__Entity *e)
-{
-    while (p < end) {
-        uint32_t tag, v;
-        uint64_t tag64, l64;
-        p = get_varint(p, end, &tag, &tag64);
-        if (p == NULL || tag64 > UINT32_MAX || (tag >> 3) == 0)
-            return NLPD_EPROTO;
-        unsigned field = tag >> 3, wt = tag & 7;
-        if ((field == 1 || field == 2) && wt == 0) {
-            p = get_varint(p, end, &v, NULL);
-            if (p == NULL)
-                return NLPD_EPROTO;
-            if (field == 1)
-                e->start = v;
-            else
-                e->end = v;
-        } else if (field == 3 && wt == 2) {
-            p = get_varint(p, end, &v, &l64);
-            if (p == NULL || l64 > (uint64_t)(end - p))
-                return NLPD_EPROTO;
-            char *label = nlpd__arena_strndup(a, (const char *)p, (size_t)l64);
-            if (label == NULL)
-                return NLPD_ENOMEM;
-            e->label = label;
-            p += l64;
-        } else if (field == 4 && wt == 5) {
-            if (end - p < 4)
-                return NLPD_EPROTO;
-            uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                            (uint32_t)p[3] << 24;
-            memcpy(&e->score, &bits, sizeof(bits));
-            p += 4;
-        } else if (field >= 1 && field <= 4) {
-            return NLPD_EPROTO; /* a known field with the wrong wire type */
-        } else {
-            return UNKNOWN_FIELD;
-        }
-    }
-    return 0;
-}
-
-/* The top-level fields decoded by hand: Sentences, Tokens, Entity. */
-static int
-hand_field(unsigned field)
-{
-    return field == FIELD_SENTENCES || field == FIELD_TOKENS || field == FIELD_ENTITIES;
-}
-
-/* Scans the top-level fields of `buf`, recording the length-delimited
- * occurrences of the hand-decoded fields in self->spans and copying
- * everything else to self->stripped. Returns 1 when it found some, 0 when
- * there are none or the message is one to leave whole to protobuf-c (it
- * decides on anything malformed), or NLPD_ENOMEM. */
-static int
-split_fields(nlpd_doc *self, const uint8_t *buf, size_t len)
-{
-    const uint8_t *p = buf, *end = buf + len, *keep = buf;
-    self->spans.n = 0;
-    self->stripped.len = 0;
-    while (p < end) {
-        const uint8_t *field_start = p;
-        uint32_t tag;
-        uint64_t tag64;
-        p = get_varint(p, end, &tag, &tag64);
-        if (p == NULL || tag64 > UINT32_MAX)
-            return 0;
-        unsigned field = tag >> 3, wt = tag & 7;
-        if (wt != 2 || !hand_field(field)) {
-            p = skip_value(p, end, wt);
-            if (p == NULL)
-                return 0;
-            continue;
-        }
-        uint32_t l;
-        uint64_t l64;
-        const uint8_t *q = get_varint(p, end, &l, &l64);
-        if (q == NULL || l64 > (uint64_t)(end - q))
-            return 0;
-        if (vec_reserve(&self->spans, sizeof(field_span), self->spans.n + 1) != 0 ||
-            nlpd__buf_reserve(&self->stripped, (size_t)(field_start - keep)) != 0)
-            return NLPD_ENOMEM;
-        field_span *fs = (field_span *)self->spans.data + self->spans.n++;
-        fs->field = field;
-        fs->p = q;
-        fs->end = q + l64;
-        memcpy(self->stripped.data + self->stripped.len, keep, (size_t)(field_start - keep));
-        self->stripped.len += (size_t)(field_start - keep);
-        p = keep = q + l64;
-    }
-    if (self->spans.n == 0)
-        return 0;
-    if (nlpd__buf_append(&self->stripped, keep, (size_t)(end - keep)) != 0)
-        return NLPD_ENOMEM;
-    return 1;
-}
-
-/* Decodes the hand-decoded fields' occurrences into `pb`. Returns 0,
- * UNKNOWN_FIELD, NLPD_EPROTO or NLPD_ENOMEM. */
-static int
-attach_columns(nlpd_doc *self, Nlpd__V1__Document *pb, const field_span *occ, size_t n_occ)
-{
-    int has_sen = 0, has_tok = 0;
-    size_t n_ent = 0;
-    for (size_t i = 0; i < n_occ; i++) {
-        has_sen |= occ[i].field == FIELD_SENTENCES;
-        has_tok |= occ[i].field == FIELD_TOKENS;
-        n_ent += occ[i].field == FIELD_ENTITIES;
-    }
-    uint32_t *cols[3];
-    size_t counts[3];
-    if (has_sen) {
-        int rc = decode_columns(self->arena, occ, n_occ, FIELD_SENTENCES, cols, counts);
-        if (rc != 0)
-            return rc;
-        Nlpd__V1__Sentences *s = nlpd__arena_alloc(self->arena, sizeof(*s));
-        if (s == NULL)
-            return NLPD_ENOMEM;
-        nlpd__v1__sentences__init(s);
-        s->start = cols[0];
-        s->n_start = counts[0];
-        s->end = cols[1];
-        s->n_end = counts[1];
-        s->flags = cols[2];
-        s->n_flags = counts[2];
-        pb->sentences = s;
-    }
-    if (has_tok) {
-        int rc = decode_columns(self->arena, occ, n_occ, FIELD_TOKENS, cols, counts);
-        if (rc != 0)
-            return rc;
-        Nlpd__V1__Tokens *t = nlpd__arena_alloc(self->arena, sizeof(*t));
-        if (t == NULL)
-            return NLPD_ENOMEM;
-        nlpd__v1__tokens__init(t);
-        t->start = cols[0];
-        t->n_start = counts[0];
-        t->end = cols[1];
-        t->n_end = counts[1];
-        t->shape = cols[2];
-        t->n_shape = counts[2];
-        pb->tokens = t;
-    }
-    if (n_ent > 0) {
-        Nlpd__V1__Entity *ev = nlpd__arena_alloc(self->arena, n_ent * sizeof(*ev));
-        Nlpd__V1__Entity **ep = nlpd__arena_alloc(self->arena, n_ent * sizeof(*ep));
-        if (ev == NULL || ep == NULL)
-            return NLPD_ENOMEM;
-        size_t k = 0;
-        for (size_t i = 0; i < n_occ; i++) {
-            if (occ[i].field != FIELD_ENTITIES)
-                continue;
-            nlpd__v1__entity__init(&ev[k]);
-            int rc = decode_entity(self->arena, occ[i].p, occ[i].end, &ev[k]);
-            if (rc != 0)
-                return rc;
-            ep[k] = &ev[k];
-            k++;
-        }
-        pb->entities = ep;
-        pb->n_entities = n_ent;
-    }
-    return 0;
-}
-
-/* Unpacks a Document: protobuf-c for most of it, the span columns and the
- * entities by hand. Returns the message (in the arena) or NULL with *err
- * set (0: protobuf-c refused it). */
-static Nlpd__V1__Document *
-unpack_document(nlpd_doc *self, const uint8_t *buf, size_t len, int *err)
-{
-    ProtobufCAllocator *alloc = nlpd__arena_allocator(self->arena);
-    *err = 0;
-    int found = split_fields(self, buf, len);
-    if (found < 0) {
-        *err = found;
-        return NULL;
-    }
-    if (found == 0)
-        return nlpd__v1__document__unpack(alloc, len, buf);
-    Nlpd__V1__Document *pb =
-        nlpd__v1__document__unpack(alloc, self->stripped.len, self->stripped.data);
-    if (pb == NULL)
-        return NULL;
-    int rc = attach_columns(self, pb, self->spans.data, self->spans.n);
-    if (rc == UNKNOWN_FIELD)
-        return nlpd__v1__document__unpack(alloc, len, buf);
-    if (rc != 0) {
-        *err = rc;
-        return NULL;
-    }
-    return pb;
-}
-
 int
 nlpd_doc_parse(nlpd_doc *self, const void *buf, size_t len)
 {
@@ -681,10 +290,8 @@ nlpd_doc_parse(nlpd_doc *self, const void *buf, size_t len)
         return NLPD_EINVAL;
     clear_all(self);
     nlpd__arena_reset(self->arena);
-    int err = 0;
-    Nlpd__V1__Document *pb = unpack_document(self, buf, len, &err);
-    if (pb == NULL && err != 0)
-        return err;
+    Nlpd__V1__Document *pb =
+        nlpd__v1__document__unpack(nlpd__arena_allocator(self->arena), len, buf);
     if (pb == NULL)
         return nlpd__arena_failed(self->arena) ? NLPD_ENOMEM : NLPD_EPROTO;
     /* A span past the end of the text would have a stage read out of
@@ -979,7 +586,6 @@ nlpd_doc_add_sentence(nlpd_doc *self, uint32_t start, uint32_t end, uint32_t fla
 {
     if (!span_ok(self, start, end))
         return NLPD_EINVAL;
-    self->add_gen++;
     return cols_push(&self->sentences, start, end, flags);
 }
 
@@ -988,7 +594,6 @@ nlpd_doc_add_token(nlpd_doc *self, uint32_t start, uint32_t end, uint32_t shape)
 {
     if (!span_ok(self, start, end))
         return NLPD_EINVAL;
-    self->add_gen++;
     return cols_push(&self->tokens, start, end, shape);
 }
 
@@ -1132,130 +737,7 @@ typedef struct delta {
     Nlpd__V1__Sentences sentences;
     Nlpd__V1__Tokens tokens;
     Nlpd__V1__Summary summary;
-    int has_sentences, has_tokens; /* not in doc: packed by columns_pack */
 } delta;
-
-/* Bytes of the varint encoding of v. */
-static inline size_t
-varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* Bytes of a packed run of uint32 values (the varints alone): a value of
- * b significant bits takes (9b + 64) / 64 bytes, 1 to 5. */
-static size_t
-packed_size(const uint32_t *v, size_t n)
-{
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned bits = 32u - (unsigned)__builtin_clz(v[i] | 1u);
-        bytes += (bits * 9u + 64u) >> 6;
-    }
-    return bytes;
-}
-
-/* The runs' sizes of a Sentences or Tokens message: fields 1..3 packed,
- * as protobuf-c writes them (an empty repeated field is left out), in
- * sz[3]; returns the body's size. The sizes are kept (`cache`, valid while
- * self->add_gen is `*gen`): a delta's size and then its encoding, asked one
- * after the other, scan the values once. */
-static size_t
-columns_body_size(nlpd_doc *self, size_t cache[3], uint64_t *gen, const uint32_t *const col[3],
-                  const size_t n[3], size_t sz[3])
-{
-    size_t body = 0;
-    int hit = *gen == self->add_gen;
-    for (int k = 0; k < 3; k++) {
-        sz[k] = n[k] == 0 ? 0 : hit ? cache[k] : packed_size(col[k], n[k]);
-        cache[k] = sz[k];
-        if (n[k] > 0)
-            body += 1 + varint_size(sz[k]) + sz[k];
-    }
-    *gen = self->add_gen;
-    return body;
-}
-
-static uint8_t *
-columns_pack(nlpd_doc *self, size_t cache[3], uint64_t *gen, uint8_t *p, unsigned field,
-             const uint32_t *const col[3], const size_t n[3])
-{
-    size_t sz[3];
-    size_t body = columns_body_size(self, cache, gen, col, n, sz);
-    p = put_varint(p, (uint64_t)field << 3 | 2);
-    p = put_varint(p, body);
-    for (int k = 0; k < 3; k++) {
-        if (n[k] == 0)
-            continue;
-        *p++ = (uint8_t)((k + 1) << 3 | 2);
-        p = put_varint(p, sz[k]);
-        const uint32_t *v = col[k];
-        for (size_t i = 0; i < n[k]; i++) {
-            uint32_t x = v[i];
-            if (x < 0x80) {
-                *p++ = (uint8_t)x;
-            } else if (x < 0x4000) {
-                p[0] = (uint8_t)(x | 0x80);
-                p[1] = (uint8_t)(x >> 7);
-                p += 2;
-            } else {
-                p = put_varint(p, x);
-            }
-        }
-    }
-    return p;
-}
-
-static size_t
-columns_size(nlpd_doc *self, size_t cache[3], uint64_t *gen, unsigned field,
-             const uint32_t *const col[3], const size_t n[3])
-{
-    size_t sz[3];
-    size_t body = columns_body_size(self, cache, gen, col, n, sz);
-    return varint_size((uint64_t)field << 3 | 2) + varint_size(body) + body;
-}
-
-/* The delta's Sentences and Tokens, hand-encoded: their size, or (with out
- * not NULL) written at out, returning the bytes written. */
-static size_t
-delta_columns(nlpd_doc *self, const delta *dl, uint8_t *out)
-{
-    size_t total = 0;
-    uint8_t *p = out;
-    if (dl->has_sentences) {
-        const uint32_t *col[3] = {dl->sentences.start, dl->sentences.end, dl->sentences.flags};
-        size_t n[3] = {dl->sentences.n_start, dl->sentences.n_end, dl->sentences.n_flags};
-        if (out != NULL)
-            p = columns_pack(self, self->sz_sen, &self->sz_sen_gen, p, FIELD_SENTENCES, col, n);
-        else
-            total += columns_size(self, self->sz_sen, &self->sz_sen_gen, FIELD_SENTENCES, col, n);
-    }
-    if (dl->has_tokens) {
-        const uint32_t *col[3] = {dl->tokens.start, dl->tokens.end, dl->tokens.shape};
-        size_t n[3] = {dl->tokens.n_start, dl->tokens.n_end, dl->tokens.n_shape};
-        if (out != NULL)
-            p = columns_pack(self, self->sz_tok, &self->sz_tok_gen, p, FIELD_TOKENS, col, n);
-        else
-            total += columns_size(self, self->sz_tok, &self->sz_tok_gen, FIELD_TOKENS, col, n);
-    }
-    return out != NULL ? (size_t)(p - out) : total;
-}
 
 /* Points the packing scratch at the pending records. Fails only when the
  * scratch cannot grow (NLPD_ENOMEM). */
@@ -1312,7 +794,6 @@ static int
 delta_build(nlpd_doc *self, delta *dl)
 {
     nlpd__v1__document__init(&dl->doc);
-    dl->has_sentences = dl->has_tokens = 0;
     const Nlpd__V1__Sentences *ps = self->pb != NULL ? self->pb->sentences : NULL;
     const Nlpd__V1__Tokens *pt = self->pb != NULL ? self->pb->tokens : NULL;
     if (self->sentences.n > 0) {
@@ -1324,7 +805,7 @@ delta_build(nlpd_doc *self, delta *dl)
                          ps != NULL ? ps->n_flags : 0, &self->pk_flags, &dl->sentences.flags,
                          &dl->sentences.n_flags) != 0)
             return NLPD_ENOMEM;
-        dl->has_sentences = 1; /* encoded by hand, after the rest */
+        dl->doc.sentences = &dl->sentences;
     }
     if (self->tokens.n > 0) {
         nlpd__v1__tokens__init(&dl->tokens);
@@ -1334,7 +815,7 @@ delta_build(nlpd_doc *self, delta *dl)
         if (third_column(&self->tokens, pt != NULL ? pt->n_start : 0, pt != NULL ? pt->n_shape : 0,
                          &self->pk_shapes, &dl->tokens.shape, &dl->tokens.n_shape) != 0)
             return NLPD_ENOMEM;
-        dl->has_tokens = 1;
+        dl->doc.tokens = &dl->tokens;
     }
     if (self->has_summary) {
         nlpd__v1__summary__init(&dl->summary);
@@ -1399,7 +880,7 @@ nlpd_doc_delta_size(nlpd_doc *self)
     int rc = delta_build(self, &dl);
     if (rc != 0)
         return rc;
-    return (ssize_t)(nlpd__v1__document__get_packed_size(&dl.doc) + delta_columns(self, &dl, NULL));
+    return (ssize_t)nlpd__v1__document__get_packed_size(&dl.doc);
 }
 
 ssize_t
@@ -1409,8 +890,7 @@ nlpd_doc_delta_pack(nlpd_doc *self, uint8_t *out)
     int rc = delta_build(self, &dl);
     if (rc != 0)
         return rc;
-    size_t n = nlpd__v1__document__pack(&dl.doc, out);
-    return (ssize_t)(n + delta_columns(self, &dl, out + n));
+    return (ssize_t)nlpd__v1__document__pack(&dl.doc, out);
 }
 
 ssize_t
