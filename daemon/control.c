@@ -94,7 +94,7 @@ worker_state_name(worker_state s)
     return "unknown";
 }
 
-static const char *
+const char *
 daemon_state_name(daemon_state s)
 {
     switch (s) {

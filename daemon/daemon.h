@@ -330,6 +330,8 @@ int daemon_share_with_group(const nlpd_daemon *d, const char *path, mode_t mode)
 
 int control_open(nlpd_daemon *d);
 void control_close(nlpd_daemon *d);
+/* "starting", "running", "reloading", "stopping". */
+const char *daemon_state_name(daemon_state s);
 /* The STATUS JSON (malloc'd with nlpd_malloc); NULL when out of memory. */
 char *control_status_json(nlpd_daemon *d);
 

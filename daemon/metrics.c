@@ -59,22 +59,6 @@ struct nlpd_metrics {
 
 /* --- The snapshot ---------------------------------------------------------------- */
 
-static const char *
-state_name(daemon_state s)
-{
-    switch (s) {
-    case D_STARTING:
-        return "starting";
-    case D_RUNNING:
-        return "running";
-    case D_RELOADING:
-        return "reloading";
-    case D_STOPPING:
-        return "stopping";
-    }
-    return "unknown";
-}
-
 static void
 lat_snap(const nlpd_lat *l, uint64_t now, nlpd_lat_snap *out, uint32_t *scratch)
 {
@@ -160,7 +144,7 @@ stats_collect(nlpd_daemon *d, nlpd_stats_snap *s, int journal_counts)
     uint64_t now = nlpd__mono_us();
     memset(s, 0, sizeof(*s));
     s->version = NLPD_VERSION_STRING;
-    s->state = state_name(d->state);
+    s->state = daemon_state_name(d->state);
     s->uptime_s = (double)(now - d->started_us) / 1e6;
     s->accepted = d->accepted;
     s->completed = d->completed;

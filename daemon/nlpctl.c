@@ -1251,15 +1251,18 @@ control(const global *g, const char *request, char **reply)
     }
 }
 
+/* `status` and `stats`: sends `request`, prints the JSON answer as it is
+ * with --json, else through `print`. */
 static int
-cmd_status(const global *g, int argc, char **argv)
+json_command(const global *g, int argc, char **argv, const char *usage, const char *request,
+             const char *name, void (*print)(json_t *))
 {
     int raw = 0;
-    int rc = parse_flag(argc, argv, usage_status, "json", &raw, 1);
+    int rc = parse_flag(argc, argv, usage, "json", &raw, 1);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     char *reply = NULL;
-    int status = control(g, "STATUS", &reply);
+    int status = control(g, request, &reply);
     if (status != 0)
         return status;
     if (raw) {
@@ -1268,9 +1271,9 @@ cmd_status(const global *g, int argc, char **argv)
         json_error_t jerr;
         json_t *root = json_loads(reply, 0, &jerr);
         if (json_is_object(root)) {
-            print_status(root);
+            print(root);
         } else {
-            say("status: the daemon's answer is not a JSON object: %s", jerr.text);
+            say("%s: the daemon's answer is not a JSON object: %s", name, jerr.text);
             status = EXIT_RUNTIME;
         }
         json_decref(root);
@@ -1279,6 +1282,12 @@ cmd_status(const global *g, int argc, char **argv)
     if (status == 0 && fflush(stdout) != 0)
         status = EXIT_RUNTIME;
     return status;
+}
+
+static int
+cmd_status(const global *g, int argc, char **argv)
+{
+    return json_command(g, argc, argv, usage_status, "STATUS", "status", print_status);
 }
 
 /* A command without options: sends `request` and prints the answer. */
@@ -1594,31 +1603,7 @@ print_stats(json_t *root)
 static int
 cmd_stats(const global *g, int argc, char **argv)
 {
-    int raw = 0;
-    int rc = parse_flag(argc, argv, usage_stats, "json", &raw, 1);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
-    char *reply = NULL;
-    int status = control(g, "STATS", &reply);
-    if (status != 0)
-        return status;
-    if (raw) {
-        printf("%s\n", reply);
-    } else {
-        json_error_t jerr;
-        json_t *root = json_loads(reply, 0, &jerr);
-        if (json_is_object(root)) {
-            print_stats(root);
-        } else {
-            say("stats: the daemon's answer is not a JSON object: %s", jerr.text);
-            status = EXIT_RUNTIME;
-        }
-        json_decref(root);
-    }
-    nlpd_free(reply);
-    if (status == 0 && fflush(stdout) != 0)
-        status = EXIT_RUNTIME;
-    return status;
+    return json_command(g, argc, argv, usage_stats, "STATS", "stats", print_stats);
 }
 
 static int
