@@ -35,41 +35,14 @@ dist2_d(const float *x, const double *c, size_t dim)
     return s;
 }
 
-static double
-dist2_f(const float *x, const float *y, size_t dim)
-{
-    double s = 0;
-    for (size_t k = 0; k < dim; k++) {
-        double d = (double)x[k] - (double)y[k];
-        s += d * d;
-    }
-    return s;
-}
-
 /* The word of idx[lo..hi) farthest from `c` (ties: the first). */
 static size_t
-farthest_from_mean(const tree *t, size_t lo, size_t hi, const double *c)
+farthest(const tree *t, size_t lo, size_t hi, const double *c)
 {
     size_t best = lo;
     double bd = -1;
     for (size_t i = lo; i < hi; i++) {
         double d = dist2_d(t->vec + (size_t)t->idx[i] * t->dim, c, t->dim);
-        if (d > bd) {
-            bd = d;
-            best = i;
-        }
-    }
-    return best;
-}
-
-static size_t
-farthest_from_word(const tree *t, size_t lo, size_t hi, size_t from)
-{
-    const float *a = t->vec + (size_t)t->idx[from] * t->dim;
-    size_t best = lo;
-    double bd = -1;
-    for (size_t i = lo; i < hi; i++) {
-        double d = dist2_f(t->vec + (size_t)t->idx[i] * t->dim, a, t->dim);
         if (d > bd) {
             bd = d;
             best = i;
@@ -93,14 +66,14 @@ split(tree *t, size_t lo, size_t hi, uint32_t iterations)
     }
     for (size_t k = 0; k < dim; k++)
         t->mean[k] /= (double)n;
-    size_t a = farthest_from_mean(t, lo, hi, t->mean);
-    size_t b = farthest_from_word(t, lo, hi, a);
-    if (dist2_f(t->vec + (size_t)t->idx[a] * dim, t->vec + (size_t)t->idx[b] * dim, dim) == 0)
-        return 0; /* every vector the same */
-    for (size_t k = 0; k < dim; k++) {
+    size_t a = farthest(t, lo, hi, t->mean);
+    for (size_t k = 0; k < dim; k++)
         t->c[0][k] = t->vec[(size_t)t->idx[a] * dim + k];
+    size_t b = farthest(t, lo, hi, t->c[0]);
+    if (dist2_d(t->vec + (size_t)t->idx[b] * dim, t->c[0], dim) == 0)
+        return 0; /* every vector the same */
+    for (size_t k = 0; k < dim; k++)
         t->c[1][k] = t->vec[(size_t)t->idx[b] * dim + k];
-    }
     memset(t->side + lo, 2, n);
     size_t count[2] = {0, 0};
     for (uint32_t it = 0; it < iterations; it++) {
