@@ -6,19 +6,27 @@
  * ("Shoigu arrived"); the CRF sees one sentence at a time and misses some
  * of the short mentions, or labels the same name two ways. The pass:
  *
+ *  0b. a LOC or ORG name after "of" and capitalized words with an
+ *     organization word (gazetteer class org_word) becomes one ORG name:
+ *     "Housing Authority of New Orleans", where the CRF saw "New Orleans";
+ *  0c. "Lenhart, Matthew" (a surname, a comma, a first name: two
+ *     one-token person's names to the CRF) becomes one name;
  *  1. votes: every name the CRF found votes, with its marginal
  *     probability, for its label under its exact token sequence; a
  *     person's name of two or more tokens also votes PER for its first
  *     and last token ("parts"), and any other name of two or more
  *     capitalized words votes for its acronym ("World Health Organization"
- *     for "WHO");
+ *     for "WHO"), with weight 1 when the text defines it right after the
+ *     name ("Housing Authority of New Orleans (HANO)");
  *  2. relabels each name whose sequence has a stronger label elsewhere in
- *     the document (a one-token name also hears the parts' votes); its
- *     score becomes the mean probability of the winning label's votes;
+ *     the document (a one-token name also hears the parts' and acronyms'
+ *     votes, as in step 3); its score becomes the mean probability of the
+ *     winning label's votes;
  *  3. adds the mentions the CRF left out: a capitalized token sequence
- *     outside any name that equals a voted name (or a single token that
- *     equals a part, or an upper-case token that equals an acronym) becomes a name with the winning label when the
- *     mean probability of that label's votes is at least
+ *     outside any name that equals a voted name (a single token counts
+ *     its votes as a name, as a part and as an acronym together) becomes
+ *     a name with the winning label when the mean probability of that
+ *     label's votes is at least
  *     NLPD__TAG_DC_MIN_VOTE (0.5: more likely than not), unless it is
  *     the first word of a sentence whose lower-case form the document also
  *     uses (then it is probably a common word) or it runs on into more
@@ -31,7 +39,16 @@
  *     big cities whose lower-case form is no English word: "kerala",
  *     "san francisco") is LOC, with score NLPD__TAG_DC_LOWER_SCORE: web
  *     text writes places so, and the CRF, whose training data seldom
- *     labels a lower-case word, leaves them out.
+ *     labels a lower-case word, leaves them out;
+ *  6. a place name that is two places in a row, without the comma
+ *     ("Miramar California", "san francisco california"), becomes two
+ *     names with the pair's score, as the gold sets annotate them: when
+ *     the whole is no place entry of the gazetteer and splits into a
+ *     place entry and a country or region entry (place_pair_split);
+ *  7. a person's name that holds two people, as lists of attendees and
+ *     signatures run them together, becomes two: at a comma ("Usman
+ *     Shaukat, Gerard Benitez"), or where the document names one of the
+ *     two alone ("Debra Perlingiere Gerald Nemec") (people_split).
  *
  * Before the votes, a name after (or beginning with) a storm word
  * ("Hurricane Katrina", "Cyclone Phailin") becomes a MISC event with the
@@ -109,9 +126,9 @@ is_storm_word(const char *text, const nlpd_split_token *tok, size_t i)
     return 0;
 }
 
-/* The first token of the sentence that holds token i. */
+/* The index of the sentence that holds token i (ns > 0). */
 static size_t
-sentence_first(const nlpd_split_sentence *sen, size_t ns, size_t i)
+sentence_of(const nlpd_split_sentence *sen, size_t ns, size_t i)
 {
     size_t lo = 0, hi = ns;
     while (hi - lo > 1) {
@@ -121,8 +138,56 @@ sentence_first(const nlpd_split_sentence *sen, size_t ns, size_t i)
         else
             hi = mid;
     }
-    return ns ? sen[lo].first_token : 0;
+    return lo;
 }
+
+/* The first token of the sentence that holds token i. */
+static size_t
+sentence_first(const nlpd_split_sentence *sen, size_t ns, size_t i)
+{
+    return ns ? sen[sentence_of(sen, ns, i)].first_token : 0;
+}
+
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+/* Where a place name of two places in a row ("Miramar California", "san
+ * francisco california") splits: the number of tokens of the first place,
+ * or 0 when the name is no such pair. The whole must be no place entry
+ * itself ("Papua New Guinea", "Kansas City"); then the longest first part
+ * that is exactly an entry of cls->pair_first whose rest is exactly an
+ * entry of cls->pair_second wins. */
+static size_t
+place_pair_split(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token *tok,
+                 const nlpd_split_sentence *sen, size_t ns, const nlpd_tag_entity *e)
+{
+    size_t n = e->n_tokens;
+    if (n < 2 || n > NLPD_GAZ_MAX_TOKENS || ns == 0)
+        return 0;
+    const nlpd_split_sentence *s = &sen[sentence_of(sen, ns, e->first_token)];
+    const nlpd_split_token *st = tok + s->first_token;
+    size_t i = e->first_token - s->first_token;
+    uint32_t at[NLPD_GAZ_MAX_TOKENS + 1], rest[NLPD_GAZ_MAX_TOKENS + 1];
+    if (nlpd__gaz_match_at(cls->gaz, text, st, s->n_tokens, i, at) == 0)
+        return 0;
+    if (at[n] & (cls->pair_first | cls->pair_second))
+        return 0;
+    /* place_lower holds capitals too ("bissau"): only for a part in lower
+     * case ("san francisco california"), not "Guinea Bissau". */
+    uint32_t first = cls->pair_first, second = cls->pair_second;
+    if (cls->place_lower >= 0 && st[i].shape != NLPD_SHAPE_LOWER)
+        first &= ~(1u << cls->place_lower);
+    for (size_t k = n - 1; k >= 1; k--) {
+        if (!(at[k] & first))
+            continue;
+        uint32_t want = second;
+        if (cls->place_lower >= 0 && st[i + k].shape != NLPD_SHAPE_LOWER)
+            want &= ~(1u << cls->place_lower);
+        if (nlpd__gaz_match_at(cls->gaz, text, st, s->n_tokens, i + k, rest) >= n - k &&
+            (rest[n - k] & want))
+            return k;
+    }
+    return 0;
+}
+#endif
 
 static nlpd__tag_dc_slot *
 slot_of(nlpd__tag_dc *dc, uint64_t key, int insert)
@@ -192,6 +257,199 @@ best_label(const nlpd__tag_dc_slot *s, float *w)
     return best;
 }
 
+/* "The", "A"...: the start of a sentence, not of a name. */
+static int
+is_determiner(const char *text, const nlpd_split_token *tok, size_t i)
+{
+    static const char *const words[] = {"The", "THE", "A", "An", "AN", "This", "That",
+                                        "These", "Those", "Its", "Their", "Our"};
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if (token_is(text, tok, i, words[k]))
+            return 1;
+    return 0;
+}
+
+/* The votes for the one-token name at i: as a name, as a part of a
+ * person's name (PER), as an acronym. Returns 0 when there are none. */
+static int
+one_token_votes(nlpd__tag_dc *dc, const nlpd__tag_tok *t, size_t i, nlpd__tag_dc_slot *v)
+{
+    static const int kinds[] = {K_NAME, K_PART, K_ACRONYM};
+    int any = 0;
+    memset(v, 0, sizeof(*v));
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        const nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, i, 1, kinds[k]), 0);
+        if (p == NULL)
+            continue;
+        any = 1;
+        for (int l = 1; l <= 4; l++) {
+            if (kinds[k] == K_PART && l != NLPD_ENT_PER)
+                continue;
+            v->vote[l] += p->vote[l];
+            v->cnt[l] += p->cnt[l];
+        }
+    }
+    return any;
+}
+
+static int
+is_first_name(const nlpd__tag_dc_classes *cls, const nlpd__tag_tok *t)
+{
+    return cls->first_name >= 0 && (t->gaz & (1ull << (2 * cls->first_name))) &&
+           t->shape == NLPD_SHAPE_CAPITALIZED;
+}
+
+/* Whether the PER votes for the name [i, i + n) win. */
+static int
+voted_person(nlpd__tag_dc *dc, const nlpd__tag_tok *t, size_t i, size_t n)
+{
+    const nlpd__tag_dc_slot *s = n <= MAXLEN ? slot_of(dc, seq_key(t, i, n, K_NAME), 0) : NULL;
+    return s != NULL && best_label(s, NULL) == NLPD_ENT_PER;
+}
+
+/* Step 7: where a person's name of the CRF's holds two people (lists of
+ * attendees, signatures: "Debra Perlingiere Gerald Nemec", "Usman
+ * Shaukat, Gerard Benitez"): the number of tokens of the first, 0 when it
+ * is one name; *gap gets the tokens between the two (the comma). Split
+ * (a) at a comma with two or more tokens on each side, or (b) where both
+ * parts have two or more tokens, one part is a person's name found
+ * elsewhere in the document, and the other is one too or begins with a
+ * first name. A name that only repeats ("George Herbert Walker Bush") is
+ * never split by (b) unless the document names a part on its own. */
+static size_t
+people_split(nlpd__tag_dc *dc, const nlpd__tag_dc_classes *cls, const char *text,
+             const nlpd_split_token *tok, const nlpd__tag_tok *t, const nlpd_tag_entity *e,
+             size_t *gap)
+{
+    size_t f = e->first_token, n = e->n_tokens;
+    *gap = 0;
+    if (n < 4)
+        return 0;
+    size_t comma = 0, commas = 0;
+    for (size_t j = 1; j + 1 < n; j++)
+        if (token_is(text, tok, f + j, ",")) {
+            comma = j;
+            commas++;
+        }
+    if (commas == 1 && comma >= 2 && n - comma - 1 >= 2) {
+        *gap = 1;
+        return comma;
+    }
+    if (commas != 0)
+        return 0;
+    for (size_t k = n - 2; k >= 2; k--) {
+        int first_known = voted_person(dc, t, f, k);
+        int rest_known = voted_person(dc, t, f + k, n - k);
+        if ((first_known && (rest_known || is_first_name(cls, &t[f + k]))) ||
+            (rest_known && is_first_name(cls, &t[f])))
+            return k;
+    }
+    return 0;
+}
+
+/* Step 0c: "Lenhart, Matthew": two one-token person's names around a
+ * comma, the second a first name and the first not, are one name
+ * (surname first, as lists and e-mail headers write names). Returns the
+ * new number of names. */
+static size_t
+surname_first(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token *tok,
+              const nlpd__tag_tok *t, nlpd_tag_entity *nm, size_t nn)
+{
+    size_t out = 0;
+    for (size_t k = 0; k < nn; k++) {
+        nlpd_tag_entity e = nm[k];
+        if (k + 1 < nn && e.label == NLPD_ENT_PER && nm[k + 1].label == NLPD_ENT_PER &&
+            e.n_tokens == 1 && nm[k + 1].n_tokens == 1 &&
+            nm[k + 1].first_token == e.first_token + 2 &&
+            token_is(text, tok, e.first_token + 1, ",") &&
+            t[e.first_token].shape == NLPD_SHAPE_CAPITALIZED &&
+            !is_first_name(cls, &t[e.first_token]) && is_first_name(cls, &t[e.first_token + 2])) {
+            e.n_tokens = 3;
+            e.score = (e.score + nm[k + 1].score) / 2;
+            k++;
+        }
+        nm[out++] = e;
+    }
+    return out;
+}
+
+/* Step 0b: a LOC or ORG name after "of" and a run of capitalized words
+ * holding an organization word (gazetteer class org_word: Authority,
+ * University, Ministry...) becomes one ORG name from the run's start, the
+ * run being outside any name or made of ORG names only (which it absorbs),
+ * with score NLPD__TAG_DC_ORG_OF_SCORE. Returns the new number of names. */
+static size_t
+org_of(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token *tok,
+       const nlpd__tag_tok *t, const nlpd_split_sentence *sen, size_t ns, nlpd_tag_entity *nm,
+       size_t nn)
+{
+    uint64_t ow = 3ull << (2 * cls->org_word); /* begins or continues a match */
+    size_t out = 0;
+    for (size_t k = 0; k < nn; k++) {
+        nlpd_tag_entity e = nm[k];
+        size_t f = e.first_token;
+        size_t a = sentence_first(sen, ns, f);
+        if ((e.label == NLPD_ENT_LOC || e.label == NLPD_ENT_ORG) && f >= a + 2 &&
+            token_is(text, tok, f - 1, "of")) {
+            size_t r = f - 1, org = 0;
+            while (r > a && f - 1 - r < 4 && capitalized(&t[r - 1]) &&
+                   !is_determiner(text, tok, r - 1)) {
+                r--;
+                org |= (t[r].gaz & ow) != 0;
+            }
+            /* The names kept so far that overlap the run [r, f - 1). */
+            size_t drop = out;
+            while (drop > 0 && nm[drop - 1].first_token + nm[drop - 1].n_tokens > r)
+                drop--;
+            int ok = org && r < f - 1;
+            for (size_t j = drop; j < out && ok; j++)
+                ok = nm[j].label == NLPD_ENT_ORG && nm[j].first_token >= r;
+            if (ok) {
+                out = drop;
+                e.n_tokens += (uint32_t)(f - r);
+                e.first_token = (uint32_t)r;
+                e.label = NLPD_ENT_ORG;
+                /* No marginal of the model's covers the new span. */
+                e.score = NLPD__TAG_DC_ORG_OF_SCORE;
+            }
+        }
+        nm[out++] = e;
+    }
+    return out;
+}
+
+void
+nlpd__tag_dc_classes_init(nlpd__tag_dc_classes *cls, const void *gaz)
+{
+    memset(cls, 0, sizeof(*cls));
+    cls->nationality = cls->place_lower = cls->org_word = cls->first_name = -1;
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+    const nlpd_gaz *g = gaz;
+    if (g == NULL)
+        return;
+    cls->nationality = nlpd__gaz_class_find(g, "nationality");
+    cls->place_lower = nlpd__gaz_class_find(g, "place_lower");
+    cls->org_word = nlpd__gaz_class_find(g, "org_word");
+    cls->first_name = nlpd__gaz_class_find(g, "first_name");
+    cls->gaz = g;
+    /* A pair's first place may be any place; its second is a country or
+     * region ("Miramar California"), or a place in lower case (whose class
+     * holds the big cities too: place_pair_split). */
+    static const char *const places[] = {"country", "region", "place_lower", "city",
+                                         "city_big"};
+    for (size_t k = 0; k < sizeof(places) / sizeof(places[0]); k++) {
+        int c = nlpd__gaz_class_find(g, places[k]);
+        if (c < 0)
+            continue;
+        cls->pair_first |= 1u << c;
+        if (k < 3)
+            cls->pair_second |= 1u << c;
+    }
+#else
+    (void)gaz;
+#endif
+}
+
 static int
 cmp_first(const void *a, const void *b)
 {
@@ -241,6 +499,17 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             st->cnt[NLPD_ENT_MISC]++;
         }
     }
+    /* 0b. Organizations named after a place or a thing: "Housing Authority
+     * of New Orleans", where the CRF saw only "New Orleans". */
+    if ((what & NLPD__TAG_DC_ORG_OF) && cls->org_word >= 0) {
+        nn = org_of(cls, text, tok, t, sen, n_sentences, nm, nn);
+        *n_names = nn;
+    }
+    /* 0c. "Lenhart, Matthew". */
+    if (what & NLPD__TAG_DC_PEOPLE) {
+        nn = surname_first(cls, text, tok, t, nm, nn);
+        *n_names = nn;
+    }
     /* 1. Votes. */
     for (size_t k = 0; k < nn; k++) {
         const nlpd_tag_entity *e = &nm[k];
@@ -252,8 +521,14 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
         if (e->label != NLPD_ENT_PER && e->n_tokens >= 2 && (what & NLPD__TAG_DC_ACRONYMS)) {
             uint64_t key = acronym_key(text, tok, t, e->first_token, e->n_tokens);
             if (key != 0) {
+                /* "Housing Authority of New Orleans (HANO)" defines the
+                 * acronym: a certain vote. */
+                size_t j = e->first_token + e->n_tokens;
+                int defined = j + 2 < n_tokens && token_is(text, tok, j, "(") &&
+                              token_is(text, tok, j + 2, ")") &&
+                              seq_key(t, j + 1, 1, K_ACRONYM) == key;
                 nlpd__tag_dc_slot *a = slot_of(dc, key, 1);
-                a->vote[e->label] += e->score;
+                a->vote[e->label] += defined ? 1.0f : e->score;
                 a->cnt[e->label]++;
             }
         }
@@ -274,19 +549,11 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             nlpd_tag_entity *e = &nm[k];
             if (e->label < NLPD_ENT_PER || e->label > NLPD_ENT_MISC || e->n_tokens > MAXLEN)
                 continue;
-            nlpd__tag_dc_slot v = *slot_of(dc, seq_key(t, e->first_token, e->n_tokens, K_NAME), 0);
-            if (e->n_tokens == 1) {
-                const nlpd__tag_dc_slot *p = slot_of(dc, seq_key(t, e->first_token, 1, K_PART), 0);
-                if (p != NULL) {
-                    v.vote[NLPD_ENT_PER] += p->vote[NLPD_ENT_PER];
-                    v.cnt[NLPD_ENT_PER] += p->cnt[NLPD_ENT_PER];
-                }
-                p = slot_of(dc, seq_key(t, e->first_token, 1, K_ACRONYM), 0);
-                for (int l = 1; p != NULL && l <= 4; l++) {
-                    v.vote[l] += p->vote[l];
-                    v.cnt[l] += p->cnt[l];
-                }
-            }
+            nlpd__tag_dc_slot v;
+            if (e->n_tokens == 1)
+                one_token_votes(dc, t, e->first_token, &v);
+            else
+                v = *slot_of(dc, seq_key(t, e->first_token, e->n_tokens, K_NAME), 0);
             if (e->n_tokens == 1 && e->label != NLPD_ENT_MISC &&
                 slot_of(dc, seq_key(t, e->first_token, 1, K_STORM), 0) != NULL) {
                 e->label = NLPD_ENT_MISC; /* "Katrina" after "Hurricane Katrina" */
@@ -300,14 +567,38 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
             }
         }
     }
-    /* 3, 4 and 5. Mentions outside the names. */
-    if (!(what & (NLPD__TAG_DC_ADD | NLPD__TAG_DC_NATIONALITY | NLPD__TAG_DC_LOWER_PLACES)))
+    /* 3, 4, 5 and 6: names added (the second place of a pair is one). */
+    if (!(what & (NLPD__TAG_DC_ADD | NLPD__TAG_DC_NATIONALITY | NLPD__TAG_DC_LOWER_PLACES |
+                  NLPD__TAG_DC_PLACE_PAIRS | NLPD__TAG_DC_PEOPLE)))
         return 0;
     memset(dc->cover, 0, n_tokens * sizeof(*dc->cover));
     for (size_t k = 0; k < nn; k++)
         for (uint32_t j = 0; j < nm[k].n_tokens; j++)
             dc->cover[nm[k].first_token + j] = 1;
     dc->n_added = 0;
+    /* 6 and 7. Names that are two: places in a row, people in a row. */
+    for (size_t k = 0; k < nn; k++) {
+        nlpd_tag_entity *e = &nm[k];
+        size_t split = 0, gap = 0;
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+        if (e->label == NLPD_ENT_LOC && (what & NLPD__TAG_DC_PLACE_PAIRS) && cls->gaz != NULL)
+            split = place_pair_split(cls, text, tok, sen, n_sentences, e);
+#endif
+        if (e->label == NLPD_ENT_PER && (what & NLPD__TAG_DC_PEOPLE))
+            split = people_split(dc, cls, text, tok, t, e, &gap);
+        if (split == 0)
+            continue;
+        if (nlpd_grow((void **)&dc->added, &dc->added_cap, dc->n_added + 1,
+                      sizeof(*dc->added)) != 0)
+            return NLPD_ENOMEM;
+        nlpd_tag_entity second = *e;
+        second.first_token = e->first_token + (uint32_t)(split + gap);
+        second.n_tokens = e->n_tokens - (uint32_t)(split + gap);
+        e->n_tokens = (uint32_t)split;
+        for (size_t j = 0; j < gap; j++)
+            dc->cover[e->first_token + split + j] = 0;
+        dc->added[dc->n_added++] = second;
+    }
     uint64_t nat_b = 0, nat_i = 0;
     if (cls->nationality >= 0) {
         nat_b = 1ull << (2 * cls->nationality);
@@ -374,19 +665,16 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                         len = 1;
                         break;
                     }
+                    nlpd__tag_dc_slot v;
+                    if (l == 1 && one_token_votes(dc, t, i, &v)) {
+                        if ((label = best_label(&v, &w)) != 0)
+                            len = 1;
+                        break;
+                    }
                     s = slot_of(dc, seq_key(t, i, l, K_NAME), 0);
                     if (s != NULL && (label = best_label(s, &w)) != 0) {
                         len = l;
                         break;
-                    }
-                    if (l == 1 && (s = slot_of(dc, seq_key(t, i, 1, K_PART), 0)) != NULL) {
-                        label = NLPD_ENT_PER;
-                        w = s->vote[NLPD_ENT_PER] / (float)s->cnt[NLPD_ENT_PER];
-                        len = 1;
-                    } else if (l == 1 && t[i].shape == NLPD_SHAPE_UPPER &&
-                               (s = slot_of(dc, seq_key(t, i, 1, K_ACRONYM), 0)) != NULL &&
-                               (label = best_label(s, &w)) != 0) {
-                        len = 1;
                     }
                 }
             }

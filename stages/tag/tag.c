@@ -70,12 +70,10 @@ nlpd_tagger_new(nlpd_tagger **out, const nlpd_tag_model *model, const nlpd_tag_o
     if (tg == NULL)
         return NLPD_ENOMEM;
     tg->m = model;
-    tg->dcc.nationality = tg->dcc.place_lower = -1;
 #ifdef NLPD_TAG_HAVE_GAZETTEER
-    if (model->gaz != NULL) {
-        tg->dcc.nationality = nlpd__gaz_class_find(model->gaz, "nationality");
-        tg->dcc.place_lower = nlpd__gaz_class_find(model->gaz, "place_lower");
-    }
+    nlpd__tag_dc_classes_init(&tg->dcc, model->gaz);
+#else
+    nlpd__tag_dc_classes_init(&tg->dcc, NULL);
 #endif
     nlpd_tag_opts def = NLPD_TAG_OPTS_INIT;
     tg->opts = opts ? *opts : def;

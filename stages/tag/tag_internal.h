@@ -161,6 +161,7 @@ enum {
 struct nlpd_tag_model {
     uint32_t n_labels;
     uint32_t hash_bits;
+    uint32_t hash_shift; /* 64 - hash_bits */
     uint32_t features; /* NLPD__TAG_F_* */
     uint64_t gaz_digest;
     float scale;    /* weight = w[i] * scale */
@@ -276,6 +277,7 @@ size_t nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_
 #define NLPD__TAG_DC_MAXLEN 6
 #define NLPD__TAG_DC_MIN_VOTE 0.5f
 #define NLPD__TAG_DC_LOWER_SCORE 0.5f
+#define NLPD__TAG_DC_ORG_OF_SCORE 0.5f
 
 enum {
     NLPD__TAG_DC_RELABEL = 1u << 0,     /* one label per name across the document */
@@ -285,7 +287,10 @@ enum {
     NLPD__TAG_DC_ACRONYMS = 1u << 4,    /* "WHO" after "World Health Organization" */
     NLPD__TAG_DC_STORMS = 1u << 5,      /* "Hurricane Katrina" is an event, MISC */
     NLPD__TAG_DC_LOWER_PLACES = 1u << 6, /* "kerala", "san francisco" in web text */
-    NLPD__TAG_DC_ALL = 127u,
+    NLPD__TAG_DC_PLACE_PAIRS = 1u << 7,  /* "Miramar California" is two places */
+    NLPD__TAG_DC_ORG_OF = 1u << 8,       /* "Housing Authority of New Orleans" */
+    NLPD__TAG_DC_PEOPLE = 1u << 9,       /* "Lenhart, Matthew"; two people in one name */
+    NLPD__TAG_DC_ALL = 1023u,
 };
 
 typedef struct nlpd__tag_dc_slot {
@@ -310,7 +315,18 @@ void nlpd__tag_dc_release(nlpd__tag_dc *dc);
 typedef struct nlpd__tag_dc_classes {
     int nationality;
     int place_lower; /* places as web text writes them, in lower case */
+    int org_word;    /* Ministry, University, Authority... */
+    int first_name;
+#ifdef NLPD_TAG_HAVE_GAZETTEER
+    /* For place pairs: the gazetteer (NULL: none), the classes (bit c) a
+     * pair's first place may be an entry of, and those of its second. */
+    const nlpd_gaz *gaz;
+    uint32_t pair_first, pair_second;
+#endif
 } nlpd__tag_dc_classes;
+
+/* Fills *cls from a gazetteer (a `const nlpd_gaz *`, or NULL for none). */
+void nlpd__tag_dc_classes_init(nlpd__tag_dc_classes *cls, const void *gaz);
 
 /* Applies the steps in `what` (NLPD__TAG_DC_*) to the names of a document
  * (in text order, not overlapping, with token indices), after

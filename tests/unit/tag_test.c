@@ -837,11 +837,10 @@ docpass_run(docpass_case *c, const char *text, const nlpd_tag_entity *names, siz
     assert_int_equal(nlpd_grow((void **)&c->names, &c->cap, n + 1, sizeof(*c->names)), 0);
     memcpy(c->names, names, n * sizeof(*names));
     c->n = n;
-    nlpd__tag_dc_classes cls = {
-        .nationality = nlpd__gaz_class_find(c->m->gaz, "nationality"),
-        .place_lower = nlpd__gaz_class_find(c->m->gaz, "place_lower"),
-    };
+    nlpd__tag_dc_classes cls;
+    nlpd__tag_dc_classes_init(&cls, c->m->gaz);
     assert_true(cls.nationality >= 0 && cls.place_lower >= 0);
+    assert_true(cls.gaz != NULL && cls.pair_first != 0 && cls.pair_second != 0);
     assert_int_equal(nlpd__tag_docpass(&c->dc, &c->fx, text, c->so.tok, c->so.sen, c->so.ns,
                                        c->so.nt, &cls, what, &c->names, &c->n, &c->cap),
                      0);
@@ -1005,6 +1004,98 @@ test_document_pass(void **state)
             assert_true(c.names[k].score == NLPD__TAG_DC_LOWER_SCORE);
     docpass_run(&c, text5, lower, 2, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_LOWER_PLACES);
     assert_int_equal(c.n, 2);
+
+    /* Two places in a row are two names: a city or region, then a region
+     * or country; not a place that is one entry, not a city second unless
+     * written in lower case (place_lower). */
+    static const char text6[] =
+        "We drove from Miramar California to Kansas City Missouri and then to Papua New "
+        "Guinea and Texas Dallas. Later, Ohio Springfield and Springfield Harbor. The fog in san francisco "
+        "california lifted.";
+    split_text(&c.so, text6);
+    nlpd_tag_entity pairs[] = {
+        name_at(&c.so, text6, "Miramar California", 0, NLPD_ENT_LOC, 0.8f),
+        name_at(&c.so, text6, "Kansas City Missouri", 0, NLPD_ENT_LOC, 0.7f),
+        name_at(&c.so, text6, "Papua New Guinea", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text6, "Texas Dallas", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text6, "Ohio Springfield", 0, NLPD_ENT_LOC, 0.6f),
+        name_at(&c.so, text6, "Springfield Harbor", 0, NLPD_ENT_LOC, 0.6f),
+        name_at(&c.so, text6, "san francisco california", 0, NLPD_ENT_LOC, 0.5f),
+    };
+    docpass_run(&c, text6, pairs, 7, NLPD__TAG_DC_ALL);
+    const char *const want6[] = {"Miramar", "California", "Kansas City", "Missouri",
+                                 "Papua New Guinea", "Texas Dallas", "Ohio Springfield",
+                                 "Springfield Harbor", "san francisco", "california"};
+    assert_int_equal(c.n, 10);
+    for (size_t k = 0; k < 10; k++) {
+        nlpd_tag_entity w = name_at(&c.so, text6, want6[k], 0, 0, 0);
+        assert_int_equal(label_of(&c, w), NLPD_ENT_LOC);
+    }
+    assert_true(c.names[1].score == 0.8f); /* "California" keeps the pair's score */
+    docpass_run(&c, text6, pairs, 7, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_PLACE_PAIRS);
+    assert_int_equal(c.n, 7);
+
+    /* An organization named after a place ("Housing Authority of New
+     * Orleans", where the CRF saw only the place) is one ORG name; an
+     * acronym defined in parentheses after a name is that name's, at each
+     * mention. Not after a person's name, nor after a geographic word. */
+    static const char text7[] =
+        "The Housing Authority of New Orleans (HANO) met on Monday. Critics say HANO failed. "
+        "The Bank of England kept rates. Smith of Boston sailed the Gulf of Mexico.";
+    split_text(&c.so, text7);
+    nlpd_tag_entity orgs[] = {
+        name_at(&c.so, text7, "New Orleans", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text7, "Bank", 0, NLPD_ENT_ORG, 0.6f),
+        name_at(&c.so, text7, "England", 0, NLPD_ENT_LOC, 0.8f),
+        name_at(&c.so, text7, "Smith", 0, NLPD_ENT_PER, 0.9f),
+        name_at(&c.so, text7, "Boston", 0, NLPD_ENT_LOC, 0.9f),
+        name_at(&c.so, text7, "Mexico", 0, NLPD_ENT_LOC, 0.9f),
+    };
+    docpass_run(&c, text7, orgs, 6, NLPD__TAG_DC_ALL);
+    assert_int_equal(label_of(&c, name_at(&c.so, text7, "Housing Authority of New Orleans", 0,
+                                          0, 0)),
+                     NLPD_ENT_ORG);
+    assert_int_equal(label_of(&c, name_at(&c.so, text7, "HANO", 0, 0, 0)), NLPD_ENT_ORG);
+    assert_int_equal(label_of(&c, name_at(&c.so, text7, "HANO", 1, 0, 0)), NLPD_ENT_ORG);
+    assert_int_equal(label_of(&c, name_at(&c.so, text7, "Bank of England", 0, 0, 0)),
+                     NLPD_ENT_ORG);
+    assert_int_equal(label_of(&c, orgs[3]), NLPD_ENT_PER);
+    assert_int_equal(label_of(&c, orgs[4]), NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, orgs[5]), NLPD_ENT_LOC);
+    assert_int_equal(c.n, 7);
+    /* People in a row: two names around a comma, or two names of which
+     * the document names one alone; "Surname, First" is one name; a long
+     * name the document never splits stays whole. */
+    static const char text8[] =
+        "Attendees: Debra Perlingiere Gerald Nemec and Usman Shaukat, Gerard Benitez. Later "
+        "Gerald Nemec called Debra Perlingiere. Lenhart, Matthew signed. George Herbert "
+        "Walker Bush spoke.";
+    split_text(&c.so, text8);
+    nlpd_tag_entity people[] = {
+        name_at(&c.so, text8, "Debra Perlingiere Gerald Nemec", 0, NLPD_ENT_PER, 0.7f),
+        name_at(&c.so, text8, "Usman Shaukat, Gerard Benitez", 0, NLPD_ENT_PER, 0.6f),
+        name_at(&c.so, text8, "Gerald Nemec", 1, NLPD_ENT_PER, 0.9f),
+        name_at(&c.so, text8, "Debra Perlingiere", 1, NLPD_ENT_PER, 0.9f),
+        name_at(&c.so, text8, "Lenhart", 0, NLPD_ENT_PER, 0.6f),
+        name_at(&c.so, text8, "Matthew", 0, NLPD_ENT_PER, 0.8f),
+        name_at(&c.so, text8, "George Herbert Walker Bush", 0, NLPD_ENT_PER, 0.9f),
+    };
+    docpass_run(&c, text8, people, 7, NLPD__TAG_DC_ALL);
+    const char *const want8[] = {"Debra Perlingiere", "Gerald Nemec", "Usman Shaukat",
+                                 "Gerard Benitez", "Lenhart, Matthew",
+                                 "George Herbert Walker Bush"};
+    for (size_t k = 0; k < 6; k++)
+        assert_int_equal(label_of(&c, name_at(&c.so, text8, want8[k], 0, 0, 0)),
+                         NLPD_ENT_PER);
+    assert_int_equal(c.n, 8);
+    docpass_run(&c, text8, people, 7, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_PEOPLE);
+    assert_int_equal(c.n, 7);
+
+    docpass_run(&c, text7, orgs, 6,
+                NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_ORG_OF);
+    assert_int_equal(label_of(&c, orgs[0]), NLPD_ENT_LOC);
+    assert_int_equal(label_of(&c, name_at(&c.so, text7, "HANO", 1, 0, 0)), -1);
+    assert_int_equal(c.n, 6);
 
     /* Through the public API, with the shipped model: the option turns the
      * pass off, and its results keep the API's promises. */
