@@ -31,7 +31,7 @@
 #include "nlpd/stage.h"
 #include "nlpd/tag.h"
 
-#define STAGE_VERSION "1.2"
+#define STAGE_VERSION "1.3"
 
 typedef struct tag_stage {
     nlpd_tag_model *model; /* made by init(), freed by fini() */
