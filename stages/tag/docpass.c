@@ -9,8 +9,8 @@
  *  0b. a LOC or ORG name after "of" and capitalized words with an
  *     organization word (gazetteer class org_word) becomes one ORG name:
  *     "Housing Authority of New Orleans", where the CRF saw "New Orleans";
- *  0c. "Lenhart, Matthew" (a surname, a comma, a first name: two
- *     one-token person's names to the CRF) becomes one name;
+ *  0c. "\"Lenhart, Matthew\"" (in quotes, a surname, a comma, a first
+ *     name: two one-token person's names to the CRF) becomes one name;
  *  1. votes: every name the CRF found votes, with its marginal
  *     probability, for its label under its exact token sequence; a
  *     person's name of two or more tokens also votes PER for its first
@@ -347,18 +347,29 @@ people_split(nlpd__tag_dc *dc, const nlpd__tag_dc_classes *cls, const char *text
     return 0;
 }
 
-/* Step 0c: "Lenhart, Matthew": two one-token person's names around a
- * comma, the second a first name and the first not, are one name
- * (surname first, as lists and e-mail headers write names). Returns the
- * new number of names. */
+/* Whether token i is a double quote (straight or typographic). */
+static int
+is_quote(const char *text, const nlpd_split_token *tok, size_t i)
+{
+    return token_is(text, tok, i, "\"") || token_is(text, tok, i, "\xe2\x80\x9c") ||
+           token_is(text, tok, i, "\xe2\x80\x9d");
+}
+
+/* Step 0c: "\"Lenhart, Matthew\"": two one-token person's names around a
+ * comma in quotes, the second a first name and the first not, are one
+ * name, as e-mail headers write display names. Only in quotes: a list of
+ * surnames ("Berra, Webster", a football line-up) has first names among
+ * its surnames too. Returns the new number of names. */
 static size_t
 surname_first(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token *tok,
-              const nlpd__tag_tok *t, nlpd_tag_entity *nm, size_t nn)
+              size_t n_tokens, const nlpd__tag_tok *t, nlpd_tag_entity *nm, size_t nn)
 {
     size_t out = 0;
     for (size_t k = 0; k < nn; k++) {
         nlpd_tag_entity e = nm[k];
         if (k + 1 < nn && e.label == NLPD_ENT_PER && nm[k + 1].label == NLPD_ENT_PER &&
+            e.first_token >= 1 && e.first_token + 3 < n_tokens &&
+            is_quote(text, tok, e.first_token - 1) && is_quote(text, tok, e.first_token + 3) &&
             e.n_tokens == 1 && nm[k + 1].n_tokens == 1 &&
             nm[k + 1].first_token == e.first_token + 2 &&
             token_is(text, tok, e.first_token + 1, ",") &&
@@ -507,7 +518,7 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
     }
     /* 0c. "Lenhart, Matthew". */
     if (what & NLPD__TAG_DC_PEOPLE) {
-        nn = surname_first(cls, text, tok, t, nm, nn);
+        nn = surname_first(cls, text, tok, n_tokens, t, nm, nn);
         *n_names = nn;
     }
     /* 1. Votes. */
