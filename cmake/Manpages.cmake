@@ -3,10 +3,18 @@
 # installed under share/man. Without scdoc (Debian: scdoc) nothing is
 # built or installed, and configure says so.
 #
-# Sets NLPD_MAN_DIR (empty without scdoc) and the target `manpages` (part
-# of ALL).
+# Included after the subdirectories (the trainers' pages depend on their
+# targets). Sets NLPD_MAN_PAGES (every page, NAME.SECTION), NLPD_MAN_DIR
+# (empty without scdoc) and the target `manpages` (part of ALL).
 
 set(NLPD_MAN_PAGES nlpd.8 nlpctl.1 nlpd.conf.5)
+# The trainers' manuals go with the trainers (installed when built: the
+# tag trainer needs liblbfgs).
+foreach(_trainer nlpd-tag-train nlpd-split-train)
+  if(TARGET ${_trainer})
+    list(APPEND NLPD_MAN_PAGES ${_trainer}.1)
+  endif()
+endforeach()
 set(NLPD_MAN_DIR "")
 
 find_program(SCDOC scdoc)

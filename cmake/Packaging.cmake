@@ -4,9 +4,11 @@
 #   cmake --build build/pkg -j2 && (cd build/pkg && cpack -G DEB)
 #
 # gives build/pkg/nlpd_VERSION_ARCH.deb: the daemon, nlpctl, the stage
-# workers, the stage SDK (libnlpd.so, include/nlpd/, nlpd.pc), the Python
-# stage SDK, the systemd units and sysusers.d entry, the manuals, the docs
-# and /etc/nlpd/nlpd.conf (a conffile). Its Depends come from
+# workers, the model trainers (nlpd-tag-train, nlpd-split-train and the
+# split stage's abbreviation list), the stage SDK (libnlpd.so,
+# include/nlpd/, nlpd.pc), the Python stage SDK, the systemd units and
+# sysusers.d entry, the manuals, the docs and /etc/nlpd/nlpd.conf (a
+# conffile). Its Depends come from
 # dpkg-shlibdeps. The package is made from the build's own install rules,
 # so it holds the paths the build was configured for: configure a build for
 # /usr to make one for Debian (the CTest package_deb checks the package of

@@ -51,6 +51,9 @@ if(LBFGS_FOUND AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/train/train.c)
   target_link_libraries(nlpd-tag-train PRIVATE nlpd_tag PkgConfig::JANSSON PkgConfig::LBFGS
                         nlpd_flags)
   target_include_directories(nlpd-tag-train PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  # Installed (and in the Debian package, with its manual): users train
+  # models for their own text (docs/man/nlpd-tag-train.1.scd).
+  install(TARGETS nlpd-tag-train RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
 # The committed model is what train/make-model.sh makes (about 10 minutes).

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# tests/support/check_package.sh BUILD_DIR VERSION CONFFILE PATH... (CTest
-# package_deb): makes the Debian package of the build in BUILD_DIR with
-# `cpack -G DEB` into a temporary directory and checks it:
+# tests/support/check_package.sh [--trainer NAME]... BUILD_DIR VERSION CONFFILE PATH...
+# (CTest package_deb): makes the Debian package of the build in BUILD_DIR
+# with `cpack -G DEB` into a temporary directory and checks it:
 #   - every PATH (absolute, as installed) is in it, and no test program;
+#   - every --trainer NAME (nlpd-tag-train, nlpd-split-train) is in its bin
+#     directory, executable, with its manual NAME.1 when the package has
+#     manuals, and works from the extracted package: it trains a model on
+#     a small fixture (tests/fixtures) and tags or splits with that model;
 #   - its control fields: Package, Version, Architecture, Depends from
 #     dpkg-shlibdeps (libzmq, libuv) and the sysusers alternative;
 #   - CONFFILE is its conffile; postinst runs systemd-sysusers, and
@@ -12,7 +16,17 @@
 #     with its pkg-config file, links its libnlpd.so, and runs.
 # Exit 77 (skipped) without cpack, dpkg-deb or dpkg-shlibdeps.
 set -euo pipefail
-usage="usage: check_package.sh BUILD_DIR VERSION CONFFILE PATH..."
+usage="usage: check_package.sh [--trainer NAME]... BUILD_DIR VERSION CONFFILE PATH..."
+fixtures=$(realpath "$(dirname "$0")/../fixtures")
+trainers=()
+while [ $# -gt 0 ] && [ "$1" = --trainer ]; do
+  [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
+  case $2 in
+    nlpd-tag-train | nlpd-split-train) trainers+=("$2") ;;
+    *) echo "check_package.sh: no check for the trainer '$2'" >&2; exit 2 ;;
+  esac
+  shift 2
+done
 build=$(realpath "${1:?$usage}")
 version=${2:?$usage}
 conffile=${3:?$usage}
@@ -136,6 +150,84 @@ EOF
     echo "SDK: a stage built with pkg-config nlpd ($flags) runs: $out"
   fi
 fi
+
+# --- The model trainers ----------------------------------------------------
+# Each one is run as installed (LD_LIBRARY_PATH: the package's lib dirs, in
+# case it links libnlpd.so) on a fixture small enough to train in a moment.
+pkg_libs=$({ grep -E '/lib(/[^/]+)?/libnlpd\.so' "$tmp/files" || true; } | sed 's#/[^/]*$##' |
+           sort -u | sed "s#^#$root#" | paste -sd: -)
+have_man1=$(grep -cE '/man/man1/nlpctl\.1$' "$tmp/files" || true)
+run_pkg() {
+  LD_LIBRARY_PATH=$pkg_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"
+}
+for t in ${trainers[@]+"${trainers[@]}"}; do
+  path=$({ grep -E "/bin/$t\$" "$tmp/files" || true; } | head -1)
+  if [ -z "$path" ]; then
+    bad "the trainer $t is not in the package's bin directory"
+    continue
+  fi
+  [ -x "$root$path" ] || bad "$path is not executable"
+  if [ "$have_man1" -gt 0 ] && ! grep -qE "/man/man1/$t\.1$" "$tmp/files"; then
+    bad "the manual $t(1) is not in the package"
+  fi
+  work=$tmp/$t
+  mkdir -p "$work"
+  case $t in
+    nlpd-tag-train)
+      # Deterministic training on ten sentences; the model it writes must
+      # load and find a name it was trained on, and a file that is not a
+      # model must be refused (annotate does read --model).
+      if ! run_pkg "$root$path" train --bits 12 --iter 30 --desc "package check" \
+           -o "$work/model.bin" "$fixtures/tag/crf-train.jsonl" >"$work/train.log" 2>&1; then
+        cat "$work/train.log"
+        bad "$path train failed"
+        continue
+      fi
+      [ -s "$work/model.bin" ] || { bad "$path train wrote no model"; continue; }
+      echo '{"id":"p1","text":"Maria Lopez flew to Lisbon on Monday."}' >"$work/in.jsonl"
+      if ! run_pkg "$root$path" annotate --model "$work/model.bin" <"$work/in.jsonl" \
+           >"$work/out.jsonl" 2>"$work/annotate.log"; then
+        cat "$work/annotate.log"
+        bad "$path annotate with the model it trained failed"
+        continue
+      fi
+      grep -qF '"label":"PER","text":"Maria Lopez"' "$work/out.jsonl" ||
+        bad "$path annotate: no PER 'Maria Lopez' with its own model: $(cat "$work/out.jsonl")"
+      bench=$(run_pkg "$root$path" bench --model "$work/model.bin" --repeat 1 "$work/in.jsonl" 2>&1) ||
+        bad "$path bench failed: $bench"
+      echo "$bench" | grep -q '^model: package check ' ||
+        bad "$path bench does not report the trained model: $bench"
+      printf 'not a model\n' >"$work/junk.bin"
+      if run_pkg "$root$path" annotate --model "$work/junk.bin" <"$work/in.jsonl" >/dev/null 2>&1; then
+        bad "$path annotate accepted a file that is not a model"
+      fi
+      echo "trainer: $path trained a model ($(stat -c %s "$work/model.bin") bytes) and tagged with it"
+      ;;
+    nlpd-split-train)
+      # Trained on the split fixtures on top of the package's abbreviation
+      # list, then split with the list and the learned part together.
+      base=$({ grep -E '/nlpd/split/en/abbreviations\.txt$' "$tmp/files" || true; } | head -1)
+      if [ -z "$base" ]; then
+        bad "no nlpd/split/en/abbreviations.txt for $t --base"
+        continue
+      fi
+      if ! run_pkg "$root$path" train --base "$root$base" "$fixtures/split/cases.jsonl" \
+           >"$work/model.txt" 2>"$work/train.log"; then
+        cat "$work/train.log"
+        bad "$path train failed"
+        continue
+      fi
+      grep -qx '\[meta\]' "$work/model.txt" || { bad "$path train wrote no model"; continue; }
+      cat "$root$base" "$work/model.txt" >"$work/full.txt"
+      echo '{"id":"p1","text":"Dr. Smith came. He left."}' >"$work/in.jsonl"
+      out=$(run_pkg "$root$path" annotate --model "$work/full.txt" <"$work/in.jsonl" 2>&1) ||
+        bad "$path annotate with the model it trained failed: $out"
+      echo "$out" | grep -qF '"sentences":[[0,15],[16,24]]' ||
+        bad "$path annotate: not two sentences after 'Dr.' with its own model: $out"
+      echo "trainer: $path trained a model ($(grep -vc '^#' "$work/model.txt") lines) and split with it"
+      ;;
+  esac
+done
 
 if [ $fail -ne 0 ]; then
   echo "package check failed"
