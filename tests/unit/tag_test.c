@@ -619,6 +619,25 @@ test_train_end_to_end(void **state)
              getenv("NLPD_BUILD_DIR"), again, nlpd_test_fixture_path("tag/crf-train.jsonl"),
              again, trained_path);
     assert_int_equal(system(cmd), 0);
+    /* Values that are no numbers, or out of range, are usage errors (2),
+     * not zeros; --help is no error. */
+    static const char *const bad[] = {"--l2 abc", "--l1 -1", "--iter 0", "--iter 5x",
+                                      "--bits 99"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        snprintf(cmd, sizeof(cmd), "%s/bin/nlpd-tag-train train %s -o %s %s 2>/dev/null",
+                 getenv("NLPD_BUILD_DIR"), bad[k], again,
+                 nlpd_test_fixture_path("tag/crf-train.jsonl"));
+        int rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    }
+    snprintf(cmd, sizeof(cmd), "%s/bin/nlpd-tag-train train --bits 12 --iter 5 -o %s %s:w=x "
+             "2>/dev/null",
+             getenv("NLPD_BUILD_DIR"), again, nlpd_test_fixture_path("tag/crf-train.jsonl"));
+    int wrc = system(cmd);
+    assert_true(WIFEXITED(wrc) && WEXITSTATUS(wrc) == 2);
+    snprintf(cmd, sizeof(cmd), "%s/bin/nlpd-tag-train --help >/dev/null",
+             getenv("NLPD_BUILD_DIR"));
+    assert_int_equal(system(cmd), 0);
 
     nlpd_tag_model *m;
     assert_int_equal(nlpd_tag_model_load(&m, trained_path), 0);

@@ -246,6 +246,38 @@ bench_doc(void *arg, json_t *doc, const char *text, size_t len)
     return 0;
 }
 
+/* A whole number in [lo, hi] from `s`, for option `opt`: the value is
+ * stored and 0 returned, or an error printed and -1 returned. */
+static int
+parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != 0 || v < lo || v > hi) {
+        fprintf(stderr, "nlpd-tag-train: %s: '%s' is not a whole number from %ld to %ld\n", opt,
+                s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A finite number >= 0 from `s`, for option `opt` (as parse_long). */
+static int
+parse_nonneg(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != 0 || !isfinite(v) || v < 0) {
+        fprintf(stderr, "nlpd-tag-train: %s: '%s' is not a number >= 0\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int
 cmd_bench(int argc, char **argv)
 {
@@ -259,7 +291,10 @@ cmd_bench(int argc, char **argv)
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model = argv[++i];
         } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
-            repeat = atoi(argv[++i]);
+            long v;
+            if (parse_long("--repeat", argv[++i], 1, 1000000, &v) != 0)
+                return 2;
+            repeat = (int)v;
         } else {
             FILE *f = fopen(argv[i], "r");
             if (f == NULL) {
@@ -612,14 +647,22 @@ cmd_train(int argc, char **argv)
     t.l2 = 1.0;
     int first_file = -1;
     for (int i = 0; i < argc; i++) {
+        long v;
         if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
-            bits = (unsigned)atoi(argv[++i]);
+            /* The range is the model's (nlpd__tag_model_new says why). */
+            if (parse_long("--bits", argv[++i], 0, 64, &v) != 0)
+                return 2;
+            bits = (unsigned)v;
         } else if (strcmp(argv[i], "--l2") == 0 && i + 1 < argc) {
-            t.l2 = atof(argv[++i]);
+            if (parse_nonneg("--l2", argv[++i], &t.l2) != 0)
+                return 2;
         } else if (strcmp(argv[i], "--l1") == 0 && i + 1 < argc) {
-            l1 = atof(argv[++i]);
+            if (parse_nonneg("--l1", argv[++i], &l1) != 0)
+                return 2;
         } else if (strcmp(argv[i], "--iter") == 0 && i + 1 < argc) {
-            iters = atoi(argv[++i]);
+            if (parse_long("--iter", argv[++i], 1, 1000000, &v) != 0)
+                return 2;
+            iters = (int)v;
         } else if (strcmp(argv[i], "--clusters") == 0 && i + 1 < argc) {
             clusters = argv[++i];
         } else if (strcmp(argv[i], "--word-classes") == 0 && i + 1 < argc) {
@@ -632,6 +675,9 @@ cmd_train(int argc, char **argv)
             desc = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
         } else if (argv[i][0] == '-') {
             usage(stderr);
             return 2;
@@ -676,8 +722,12 @@ cmd_train(int argc, char **argv)
         int misc = -1;
         char *colon;
         while ((colon = strrchr(path, ':')) != NULL) {
-            if (strncmp(colon, ":w=", 3) == 0)
-                t.weight = (float)atof(colon + 3);
+            double w;
+            if (strncmp(colon, ":w=", 3) == 0) {
+                if (parse_nonneg(":w=", colon + 3, &w) != 0)
+                    return 2;
+                t.weight = (float)w;
+            }
             else if (strcmp(colon, ":misc") == 0)
                 misc = 1;
             else if (strcmp(colon, ":nomisc") == 0)
@@ -789,6 +839,10 @@ main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
     }
     if (strcmp(argv[1], "train") == 0)
         return cmd_train(argc - 2, argv + 2);
