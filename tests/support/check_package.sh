@@ -211,13 +211,23 @@ for t in ${trainers[@]+"${trainers[@]}"}; do
         bad "no nlpd/split/en/abbreviations.txt for $t --base"
         continue
       fi
-      if ! run_pkg "$root$path" train --base "$root$base" "$fixtures/split/cases.jsonl" \
+      if ! run_pkg "$root$path" train --base "$root$base" --name fixtures \
+           --licence "CC0 1.0 (test fixtures)" "$fixtures/split/cases.jsonl" \
            >"$work/model.txt" 2>"$work/train.log"; then
         cat "$work/train.log"
         bad "$path train failed"
         continue
       fi
       grep -qx '\[meta\]' "$work/model.txt" || { bad "$path train wrote no model"; continue; }
+      # The model names the user's data, not the built-in model's.
+      grep -qE '^version fixtures-[0-9]+-[0-9]+$' "$work/model.txt" ||
+        bad "$path train --name: no 'version fixtures-...' line"
+      grep -qxF '# Licence: CC0 1.0 (test fixtures)' "$work/model.txt" ||
+        bad "$path train --licence: no licence line"
+      if run_pkg "$root$path" train --name 'two words' "$fixtures/split/cases.jsonl" \
+         >/dev/null 2>&1; then
+        bad "$path train took a --name with a space"
+      fi
       cat "$root$base" "$work/model.txt" >"$work/full.txt"
       echo '{"id":"p1","text":"Dr. Smith came. He left."}' >"$work/in.jsonl"
       out=$(run_pkg "$root$path" annotate --model "$work/full.txt" <"$work/in.jsonl" 2>&1) ||

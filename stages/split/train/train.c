@@ -43,8 +43,8 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: nlpd-split-train train [--base FILE] [--l2 X] [--min-count N] GOLD.jsonl... "
-               "> model.txt\n"
+    fprintf(f, "usage: nlpd-split-train train [--base FILE] [--l2 X] [--min-count N] [--name S]\n"
+               "                              [--licence TEXT] GOLD.jsonl... > model.txt\n"
                "       nlpd-split-train annotate [--model FILE] [--tokens] < docs.jsonl > out.jsonl\n");
 }
 
@@ -425,6 +425,10 @@ cmp_word(const void *a, const void *b)
 /* The classifier's settings (--l2, --min-count override the defaults). */
 static double opt_l2 = L2;
 static long opt_min_count = MIN_FEATURE_COUNT;
+/* What the model file says of its data: the version's prefix and the
+ * licence line (the built-in model's by default). */
+static const char *opt_name = "ewt";
+static const char *opt_licence = "CC BY-SA 4.0, as its training data (UD English EWT).";
 
 typedef struct example {
     uint32_t f[8]; /* feature indices; word features are F_DENSE + their number */
@@ -652,11 +656,11 @@ second_pass(trainer *t, const char *base, int nfiles, char **files)
                 pos += p.ex.v[i].label;
             printf("# Learned by nlpd-split-train from %ld documents, %ld sentences;\n"
                    "# the gap classifier from %zu gaps (%zu sentence ends).\n"
-                   "# Licence: CC BY-SA 4.0, as its training data (UD English EWT).\n"
+                   "# Licence: %s\n"
                    "# Do not edit: regenerate (stages/split/data/README.md).\n",
-                   t->docs, t->sentences, p.ex.n, pos);
-            printf("[meta]\nlang en\nversion ewt-%ld-%zu\nbias %.3f\nthreshold 0\n", t->sentences,
-                   p.ex.n, w[F_BIAS]);
+                   t->docs, t->sentences, p.ex.n, pos, opt_licence);
+            printf("[meta]\nlang en\nversion %s-%ld-%zu\nbias %.3f\nthreshold 0\n", opt_name,
+                   t->sentences, p.ex.n, w[F_BIAS]);
             fwrite(text + learned_at, 1, len - learned_at, stdout);
             printf("[weights]\n");
             for (unsigned a = 0; a < N_SHAPE; a++)
@@ -703,6 +707,29 @@ cmd_train(int argc, char **argv)
             opt_l2 = strtod(argv[first + 1], &end);
             if (*end != '\0' || !isfinite(opt_l2) || opt_l2 < 0) {
                 fprintf(stderr, "nlpd-split-train: --l2 needs a number >= 0\n");
+                return 2;
+            }
+            first += 2;
+        } else if (strcmp(argv[first], "--name") == 0 && first + 1 < argc) {
+            /* One word of the version line: letters, digits, '.', '_', '-'. */
+            opt_name = argv[first + 1];
+            size_t n = strlen(opt_name);
+            if (n == 0 || n > 64 || strspn(opt_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                                                     "qrstuvwxyz0123456789._-") != n) {
+                fprintf(stderr, "nlpd-split-train: --name needs 1 to 64 letters, digits, "
+                                "'.', '_' or '-'\n");
+                return 2;
+            }
+            first += 2;
+        } else if (strcmp(argv[first], "--licence") == 0 && first + 1 < argc) {
+            opt_licence = argv[first + 1];
+            size_t n = strlen(opt_licence);
+            int ok = n > 0 && n <= 200;
+            for (size_t k = 0; k < n && ok; k++)
+                ok = (unsigned char)opt_licence[k] >= 0x20 && opt_licence[k] != 0x7f;
+            if (!ok) {
+                fprintf(stderr, "nlpd-split-train: --licence needs one line of 1 to 200 "
+                                "bytes\n");
                 return 2;
             }
             first += 2;
