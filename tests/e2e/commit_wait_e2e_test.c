@@ -107,61 +107,18 @@ nlpctl_waiting(nlpd_e2e *e)
     return n;
 }
 
-/* The port of metrics_listen = 127.0.0.1:0, from STATUS. */
-static int
-metrics_port(nlpd_e2e *e)
-{
-    json_t *s = nlpd_e2e_status(e);
-    assert_non_null(s);
-    const char *ml = json_string_value(json_object_get(s, "metrics_listen"));
-    assert_non_null(ml);
-    const char *colon = strrchr(ml, ':');
-    assert_non_null(colon);
-    int port = atoi(colon + 1);
-    assert_true(port > 0 && port < 65536);
-    json_decref(s);
-    return port;
-}
-
 /* The gauge nlpd_journal_waiting_commit from GET /metrics (-1: absent). */
 static long
 metrics_waiting(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    static const char req[] =
-        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t r = read(fd, buf + len, cap - len - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        assert_true(r >= 0);
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
+    char *body;
     long v = -1;
     static const char name[] = "\nnlpd_journal_waiting_commit ";
-    const char *at = strstr(buf, name);
-    if (strncmp(buf, "HTTP/1.1 200", 12) == 0 && at != NULL)
+    int code = nlpd_e2e_http(port, "GET", "/metrics", &body);
+    const char *at = strstr(body, name);
+    if (code == 200 && at != NULL)
         v = strtol(at + sizeof(name) - 1, NULL, 10);
-    free(buf);
+    free(body);
     return v;
 }
 
@@ -307,7 +264,7 @@ test_commit_wait_counts_a_group_until_it_is_full(void **state)
     char *c = config("10min", "3");
     nlpd_e2e_start(&e, c);
     free(c);
-    int port = metrics_port(&e);
+    int port = nlpd_e2e_metrics_port(&e);
     assert_int_equal(status_waiting(&e, NULL), 0);
     json_int_t commits0 = nlpd_e2e_journal_count(&e, "commits");
 

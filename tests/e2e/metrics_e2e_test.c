@@ -124,68 +124,6 @@ jint(json_t *o, const char *path)
     return json_integer_value(v);
 }
 
-/* The metrics port STATUS reports. */
-static int
-metrics_port(nlpd_e2e *e)
-{
-    json_t *s = nlpd_e2e_status(e);
-    assert_non_null(s);
-    const char *ml = json_string_value(json_object_get(s, "metrics_listen"));
-    assert_non_null(ml);
-    const char *colon = strrchr(ml, ':');
-    assert_non_null(colon);
-    int port = atoi(colon + 1);
-    assert_true(port > 0 && port < 65536);
-    json_decref(s);
-    return port;
-}
-
-/* One HTTP/1.1 request over a plain socket; returns the status code and
- * the body in *body (free()). */
-static int
-http(int port, const char *method, const char *path, char **body)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    char req[512];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n%s", method,
-                     path, strcmp(method, "POST") == 0 ? "Content-Length: 3\r\n" : "",
-                     strcmp(method, "POST") == 0 ? "abc" : "");
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t r = read(fd, buf + len, cap - len - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        assert_true(r >= 0);
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    int code = 0;
-    assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &code), 1);
-    char *sep = strstr(buf, "\r\n\r\n");
-    assert_non_null(sep);
-    *body = strdup(sep + 4);
-    free(buf);
-    return code;
-}
-
 static void
 send_docs(nlpd_e2e *e, int n)
 {
@@ -292,7 +230,7 @@ test_metrics_http_serves_valid_text_health_and_readiness(void **state)
     nlpd_e2e e;
     nlpd_e2e_start(&e, config);
     free(config);
-    int port = metrics_port(&e);
+    int port = nlpd_e2e_metrics_port(&e);
     send_docs(&e, 10);
 
     /* The figures are rendered once a second: wait for the count. */
@@ -301,7 +239,7 @@ test_metrics_http_serves_valid_text_health_and_readiness(void **state)
     int code = 0;
     for (;;) {
         free(body);
-        code = http(port, "GET", "/metrics", &body);
+        code = nlpd_e2e_http(port, "GET", "/metrics", &body);
         if (code == 200 && metrics_show(body, "nlpd_documents_completed_total", NULL, 10))
             break;
         if (nlpd_e2e_now_ms() > end)
@@ -322,18 +260,18 @@ test_metrics_http_serves_valid_text_health_and_readiness(void **state)
     assert_non_null(strstr(body, "nlpd_stage_processing_seconds{stage=\"pt\",quantile=\"0.99\"} "));
     free(body);
 
-    assert_int_equal(http(port, "GET", "/healthz", &body), 200);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/healthz", &body), 200);
     assert_string_equal(body, "ok\n");
     free(body);
-    assert_int_equal(http(port, "GET", "/readyz", &body), 200);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/readyz", &body), 200);
     free(body);
-    assert_int_equal(http(port, "HEAD", "/metrics", &body), 200);
+    assert_int_equal(nlpd_e2e_http(port, "HEAD", "/metrics", &body), 200);
     free(body);
-    assert_int_equal(http(port, "GET", "/nope", &body), 404);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/nope", &body), 404);
     free(body);
-    assert_int_equal(http(port, "POST", "/metrics", &body), 405);
+    assert_int_equal(nlpd_e2e_http(port, "POST", "/metrics", &body), 405);
     free(body);
-    assert_int_equal(http(port, "DELETE", "/readyz", &body), 405);
+    assert_int_equal(nlpd_e2e_http(port, "DELETE", "/readyz", &body), 405);
     free(body);
 
     /* STATS names the address too. */
@@ -351,7 +289,7 @@ wait_readyz(int port, int want, int timeout_ms)
     char *body = NULL;
     for (;;) {
         free(body);
-        int code = http(port, "GET", "/readyz", &body);
+        int code = nlpd_e2e_http(port, "GET", "/readyz", &body);
         if (code == want)
             return body;
         if (nlpd_e2e_now_ms() > end)
@@ -374,7 +312,7 @@ test_metrics_readyz_is_503_while_a_stage_has_no_worker(void **state)
     nlpd_e2e e;
     nlpd_e2e_start(&e, config);
     free(config);
-    int port = metrics_port(&e);
+    int port = nlpd_e2e_metrics_port(&e);
     free(wait_readyz(port, 200, 10000));
     int pid = nlpd_e2e_worker_pid(&e, "pt", 0);
     assert_true(pid > 0);
@@ -383,7 +321,7 @@ test_metrics_readyz_is_503_while_a_stage_has_no_worker(void **state)
     assert_non_null(strstr(body, "stage pt has no ready worker"));
     free(body);
     /* Liveness is another matter: the loop runs. */
-    assert_int_equal(http(port, "GET", "/healthz", &body), 200);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/healthz", &body), 200);
     free(body);
     free(wait_readyz(port, 200, 30000));
     assert_int_equal(nlpd_e2e_stop(&e), 0);
@@ -398,12 +336,12 @@ test_metrics_readyz_is_503_while_starting(void **state)
     nlpd_e2e e;
     nlpd_e2e_start_unready(&e, config);
     free(config);
-    int port = metrics_port(&e);
+    int port = nlpd_e2e_metrics_port(&e);
     char *body = NULL;
-    assert_int_equal(http(port, "GET", "/readyz", &body), 503);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/readyz", &body), 503);
     assert_non_null(strstr(body, "starting"));
     free(body);
-    assert_int_equal(http(port, "GET", "/healthz", &body), 200);
+    assert_int_equal(nlpd_e2e_http(port, "GET", "/healthz", &body), 200);
     free(body);
     assert_int_equal(nlpd_e2e_stop(&e), 0);
 }

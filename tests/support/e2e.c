@@ -1,14 +1,18 @@
 /* tests/support/e2e.c — start, drive and stop a real daemon. */
 #include "e2e.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -555,4 +559,63 @@ nlpd_e2e_trace(json_t *result)
             break;
     }
     return buf;
+}
+
+int
+nlpd_e2e_metrics_port(nlpd_e2e *e)
+{
+    json_t *s = nlpd_e2e_status(e);
+    assert_non_null(s);
+    const char *ml = json_string_value(json_object_get(s, "metrics_listen"));
+    assert_non_null(ml);
+    const char *colon = strrchr(ml, ':');
+    assert_non_null(colon);
+    int port = atoi(colon + 1);
+    assert_true(port > 0 && port < 65536);
+    json_decref(s);
+    return port;
+}
+
+int
+nlpd_e2e_http(int port, const char *method, const char *path, char **body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n%s", method,
+                     path, strcmp(method, "POST") == 0 ? "Content-Length: 3\r\n" : "",
+                     strcmp(method, "POST") == 0 ? "abc" : "");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (;;) {
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        assert_true(r >= 0);
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    int code = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &code), 1);
+    char *sep = strstr(buf, "\r\n\r\n");
+    assert_non_null(sep);
+    *body = strdup(sep + 4);
+    free(buf);
+    return code;
 }

@@ -74,6 +74,14 @@ int nlpd_e2e_log_count(const nlpd_e2e *e, const char *needle);
  * answer. json_decref() it. */
 json_t *nlpd_e2e_status(nlpd_e2e *e);
 
+/* The port of `metrics_listen = 127.0.0.1:0`, from STATUS. */
+int nlpd_e2e_metrics_port(nlpd_e2e *e);
+
+/* One HTTP/1.1 request to 127.0.0.1:port over a plain socket (a POST
+ * carries a 3-byte body); returns the status code and the body in *body
+ * (free()). */
+int nlpd_e2e_http(int port, const char *method, const char *path, char **body);
+
 /* STATUS journal.WHAT (accepted, dead_letters, pending, replayed...). */
 json_int_t nlpd_e2e_journal_count(nlpd_e2e *e, const char *what);
 
