@@ -278,6 +278,34 @@ parse_nonneg(const char *opt, const char *s, double *out)
     return 0;
 }
 
+/* An input argument FILE[:w=X][:misc|:nomisc]...: the path into `path`,
+ * the weight (default 1) and the MISC mode (-1: look, 0, 1). Returns 0, or
+ * -1 with the error printed when a weight is no number >= 0. */
+static int
+file_spec(const char *arg, char *path, size_t cap, float *weight, int *misc)
+{
+    snprintf(path, cap, "%s", arg);
+    *weight = 1.0f;
+    *misc = -1;
+    char *colon;
+    while ((colon = strrchr(path, ':')) != NULL) {
+        double w;
+        if (strncmp(colon, ":w=", 3) == 0) {
+            if (parse_nonneg(":w=", colon + 3, &w) != 0)
+                return -1;
+            *weight = (float)w;
+        } else if (strcmp(colon, ":misc") == 0) {
+            *misc = 1;
+        } else if (strcmp(colon, ":nomisc") == 0) {
+            *misc = 0;
+        } else {
+            break;
+        }
+        *colon = 0;
+    }
+    return 0;
+}
+
 static int
 cmd_bench(int argc, char **argv)
 {
@@ -690,6 +718,13 @@ cmd_train(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    for (int i = first_file; i < argc; i++) {
+        char path[4096];
+        float w;
+        int misc;
+        if (file_spec(argv[i], path, sizeof(path), &w, &misc) != 0)
+            return 2;
+    }
     int rc = nlpd__tag_model_new(&t.fm, bits);
     if (rc != 0) {
         fprintf(stderr, "nlpd-tag-train: --bits %u: %s\n", bits, nlpd_strerror(rc));
@@ -717,25 +752,8 @@ cmd_train(int argc, char **argv)
     t.t0 = now();
     for (int i = first_file; i < argc; i++) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s", argv[i]);
-        t.weight = 1.0f;
-        int misc = -1;
-        char *colon;
-        while ((colon = strrchr(path, ':')) != NULL) {
-            double w;
-            if (strncmp(colon, ":w=", 3) == 0) {
-                if (parse_nonneg(":w=", colon + 3, &w) != 0)
-                    return 2;
-                t.weight = (float)w;
-            }
-            else if (strcmp(colon, ":misc") == 0)
-                misc = 1;
-            else if (strcmp(colon, ":nomisc") == 0)
-                misc = 0;
-            else
-                break;
-            *colon = 0;
-        }
+        int misc;
+        file_spec(argv[i], path, sizeof(path), &t.weight, &misc); /* checked above */
         if (misc < 0) {
             /* Does the file annotate MISC anywhere? */
             FILE *f = fopen(path, "r");
