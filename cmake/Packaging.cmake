@@ -40,8 +40,16 @@ if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   set(CMAKE_INSTALL_RPATH "")
 endif()
 
-# Debian wants the licence as doc/PACKAGE/copyright.
-install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
+# Debian wants the licence as doc/PACKAGE/copyright: the code's (LICENSE),
+# then the licences and credits of the data compiled into the programs
+# (docs/DATA-LICENSES: CC BY-SA models, the GeoNames attribution, the
+# WordNet notice...), which must travel with every copy.
+file(READ ${PROJECT_SOURCE_DIR}/LICENSE _nlpd_licence)
+file(READ ${PROJECT_SOURCE_DIR}/docs/DATA-LICENSES _nlpd_data_licences)
+file(WRITE ${PROJECT_BINARY_DIR}/copyright "${_nlpd_licence}\n\n${_nlpd_data_licences}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/LICENSE
+                                                              ${PROJECT_SOURCE_DIR}/docs/DATA-LICENSES)
+install(FILES ${PROJECT_BINARY_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME nlpd)

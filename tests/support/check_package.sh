@@ -12,6 +12,8 @@
 #   - CONFFILE is its conffile; postinst runs systemd-sysusers, and
 #     daemon-reload only when systemd runs;
 #   - no binary carries an RPATH into the build tree;
+#   - its copyright file holds the code's licence and the built-in data's
+#     licences and attributions (docs/DATA-LICENSES);
 #   - the stage SDK in it works: a small stage compiles against its headers
 #     with its pkg-config file, links its libnlpd.so, and runs.
 # Exit 77 (skipped) without cpack, dpkg-deb or dpkg-shlibdeps.
@@ -149,6 +151,22 @@ EOF
     [ "$out" = "nlpd-opening 1.0" ] || bad "the SDK stage does not run: $out"
     echo "SDK: a stage built with pkg-config nlpd ($flags) runs: $out"
   fi
+fi
+
+# --- The copyright file ----------------------------------------------------
+# The code's licence and the licences and credits of the data built into the
+# programs: the CC BY-SA models, the GeoNames attribution (CC BY 4.0 asks
+# for it with every copy) and the WordNet notice (the same).
+copyright=$({ grep -E '/doc/[^/]+/copyright$' "$tmp/files" || true; } | head -1)
+if [ -z "$copyright" ]; then
+  bad "no doc/*/copyright in the package"
+else
+  for want in "MIT License" "CC BY-SA 4.0" "Universal NER English EWT" \
+              "Contains data from GeoNames" "WordNet 3.0 Copyright 2006 by Princeton University" \
+              "Public Domain Dedication and License"; do
+    grep -qF "$want" "$root$copyright" || bad "$copyright does not say '$want'"
+  done
+  echo "copyright: $copyright has the code's licence and the data's ($(wc -l <"$root$copyright") lines)"
 fi
 
 # --- The model trainers ----------------------------------------------------
