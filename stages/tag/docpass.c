@@ -37,7 +37,7 @@
  *  5. a lower-case token sequence outside any name that is exactly one
  *     entry of the gazetteer's place_lower class (countries, regions and
  *     big cities whose lower-case form is no English word: "kerala",
- *     "san francisco") is LOC, with score NLPD__TAG_DC_LOWER_SCORE: web
+ *     "san francisco") is LOC, with score NLPD__TAG_DC_RULE_SCORE: web
  *     text writes places so, and the CRF, whose training data seldom
  *     labels a lower-case word, leaves them out;
  *  6. a place name that is two places in a row, without the comma
@@ -113,17 +113,25 @@ token_is(const char *text, const nlpd_split_token *tok, size_t i, const char *w)
     return tok[i].end - tok[i].start == n && memcmp(text + tok[i].start, w, n) == 0;
 }
 
+/* Whether token i is one of `words` (NULL-terminated). */
+static int
+token_is_one_of(const char *text, const nlpd_split_token *tok, size_t i,
+                const char *const *words)
+{
+    for (; *words != NULL; words++)
+        if (token_is(text, tok, i, *words))
+            return 1;
+    return 0;
+}
+
 /* Words that name a storm before its name ("Hurricane Katrina"): the
  * storm is an event (MISC), not a person, whatever its name. */
 static int
 is_storm_word(const char *text, const nlpd_split_token *tok, size_t i)
 {
-    static const char *const words[] = {"Hurricane", "Typhoon", "Cyclone", "Storm",
-                                        "Superstorm", "HURRICANE", "TYPHOON", "CYCLONE"};
-    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-        if (token_is(text, tok, i, words[k]))
-            return 1;
-    return 0;
+    static const char *const words[] = {"Hurricane", "Typhoon", "Cyclone", "Storm", "Superstorm",
+                                        "HURRICANE", "TYPHOON", "CYCLONE", NULL};
+    return token_is_one_of(text, tok, i, words);
 }
 
 /* The index of the sentence that holds token i (ns > 0). */
@@ -261,12 +269,9 @@ best_label(const nlpd__tag_dc_slot *s, float *w)
 static int
 is_determiner(const char *text, const nlpd_split_token *tok, size_t i)
 {
-    static const char *const words[] = {"The", "THE", "A", "An", "AN", "This", "That",
-                                        "These", "Those", "Its", "Their", "Our"};
-    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-        if (token_is(text, tok, i, words[k]))
-            return 1;
-    return 0;
+    static const char *const words[] = {"The", "THE", "A", "An", "AN", "This", "That", "These",
+                                        "Those", "Its", "Their", "Our", NULL};
+    return token_is_one_of(text, tok, i, words);
 }
 
 /* The votes for the one-token name at i: as a name, as a part of a
@@ -351,8 +356,8 @@ people_split(nlpd__tag_dc *dc, const nlpd__tag_dc_classes *cls, const char *text
 static int
 is_quote(const char *text, const nlpd_split_token *tok, size_t i)
 {
-    return token_is(text, tok, i, "\"") || token_is(text, tok, i, "\xe2\x80\x9c") ||
-           token_is(text, tok, i, "\xe2\x80\x9d");
+    static const char *const quotes[] = {"\"", "\xe2\x80\x9c", "\xe2\x80\x9d", NULL};
+    return token_is_one_of(text, tok, i, quotes);
 }
 
 /* Step 0c: "\"Lenhart, Matthew\"": two one-token person's names around a
@@ -388,7 +393,7 @@ surname_first(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_spli
  * holding an organization word (gazetteer class org_word: Authority,
  * University, Ministry...) becomes one ORG name from the run's start, the
  * run being outside any name or made of ORG names only (which it absorbs),
- * with score NLPD__TAG_DC_ORG_OF_SCORE. Returns the new number of names. */
+ * with score NLPD__TAG_DC_RULE_SCORE. Returns the new number of names. */
 static size_t
 org_of(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token *tok,
        const nlpd__tag_tok *t, const nlpd_split_sentence *sen, size_t ns, nlpd_tag_entity *nm,
@@ -399,10 +404,13 @@ org_of(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token
     for (size_t k = 0; k < nn; k++) {
         nlpd_tag_entity e = nm[k];
         size_t f = e.first_token;
-        size_t a = sentence_first(sen, ns, f);
-        if ((e.label == NLPD_ENT_LOC || e.label == NLPD_ENT_ORG) && f >= a + 2 &&
+        if ((e.label == NLPD_ENT_LOC || e.label == NLPD_ENT_ORG) && f >= 2 &&
             token_is(text, tok, f - 1, "of")) {
-            size_t r = f - 1, org = 0;
+            /* The run [r, f - 1) stays in the sentence: none when "of"
+             * begins it. */
+            size_t a = sentence_first(sen, ns, f);
+            size_t r = f - 1;
+            int org = 0;
             while (r > a && f - 1 - r < 4 && capitalized(&t[r - 1]) &&
                    !is_determiner(text, tok, r - 1)) {
                 r--;
@@ -421,7 +429,7 @@ org_of(const nlpd__tag_dc_classes *cls, const char *text, const nlpd_split_token
                 e.first_token = (uint32_t)r;
                 e.label = NLPD_ENT_ORG;
                 /* No marginal of the model's covers the new span. */
-                e.score = NLPD__TAG_DC_ORG_OF_SCORE;
+                e.score = NLPD__TAG_DC_RULE_SCORE;
             }
         }
         nm[out++] = e;
@@ -635,7 +643,7 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                     .first_token = (uint32_t)i,
                     .n_tokens = (uint32_t)(j - i),
                     .label = NLPD_ENT_LOC,
-                    .score = NLPD__TAG_DC_LOWER_SCORE,
+                    .score = NLPD__TAG_DC_RULE_SCORE,
                 };
                 if (nlpd_grow((void **)&dc->added, &dc->added_cap, dc->n_added + 1,
                               sizeof(*dc->added)) != 0)
@@ -696,7 +704,7 @@ nlpd__tag_docpass(nlpd__tag_dc *dc, const nlpd__tag_fx *fx, const char *text,
                 if (j == b || !(t[j].gaz & nat_i)) {
                     label = NLPD_ENT_MISC;
                     len = j - i;
-                    w = 0.5f;
+                    w = NLPD__TAG_DC_RULE_SCORE;
                 }
             }
             if (label != NLPD_ENT_MISC && w < NLPD__TAG_DC_MIN_VOTE)

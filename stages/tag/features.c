@@ -346,7 +346,7 @@ enum {
 static inline uint32_t
 feat(const nlpd_tag_model *m, uint64_t tmpl, uint64_t v)
 {
-    return (uint32_t)(nlpd__mix64(v ^ (tmpl * 0x9e3779b97f4a7c15ull)) >> m->hash_shift);
+    return (uint32_t)(nlpd__mix64(v ^ (tmpl * 0x9e3779b97f4a7c15ull)) >> (64 - m->hash_bits));
 }
 
 static inline uint64_t

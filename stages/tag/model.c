@@ -219,7 +219,6 @@ model_alloc(nlpd_tag_model **out, uint32_t hash_bits)
         return NLPD_ENOMEM;
     m->n_labels = L;
     m->hash_bits = hash_bits;
-    m->hash_shift = 64 - hash_bits;
     m->gaz_feat_mask = ~(uint64_t)0;
     m->scale = 1.0f;
     m->w_mem = nlpd_calloc(((size_t)1 << hash_bits) * NLPD__TAG_ROW + 32, sizeof(*m->w));

@@ -161,7 +161,6 @@ enum {
 struct nlpd_tag_model {
     uint32_t n_labels;
     uint32_t hash_bits;
-    uint32_t hash_shift; /* 64 - hash_bits */
     uint32_t features; /* NLPD__TAG_F_* */
     uint64_t gaz_digest;
     float scale;    /* weight = w[i] * scale */
@@ -276,8 +275,10 @@ size_t nlpd__tag_fx_token(const nlpd__tag_fx *fx, const nlpd_tag_model *m, size_
 
 #define NLPD__TAG_DC_MAXLEN 6
 #define NLPD__TAG_DC_MIN_VOTE 0.5f
-#define NLPD__TAG_DC_LOWER_SCORE 0.5f
-#define NLPD__TAG_DC_ORG_OF_SCORE 0.5f
+/* The score of a name a rule of the pass made, with no marginal of the
+ * model's behind it (places in lower case, nationalities alone,
+ * organizations named after a place). */
+#define NLPD__TAG_DC_RULE_SCORE 0.5f
 
 enum {
     NLPD__TAG_DC_RELABEL = 1u << 0,     /* one label per name across the document */

@@ -1020,7 +1020,7 @@ test_document_pass(void **state)
     assert_int_equal(c.n, 5);
     for (size_t k = 0; k < c.n; k++)
         if (c.names[k].label == NLPD_ENT_LOC && c.names[k].first_token != lower[0].first_token)
-            assert_true(c.names[k].score == NLPD__TAG_DC_LOWER_SCORE);
+            assert_true(c.names[k].score == NLPD__TAG_DC_RULE_SCORE);
     docpass_run(&c, text5, lower, 2, NLPD__TAG_DC_ALL & ~NLPD__TAG_DC_LOWER_PLACES);
     assert_int_equal(c.n, 2);
 
